@@ -1,0 +1,4 @@
+//! The native `cloesce` binary.
+fn main() {
+    println!("cloesce {}", cloesce_engine::VERSION);
+}

@@ -1,0 +1,87 @@
+//! `Host`: the engine's only route to the outside world.
+//!
+//! Every file read, write, stat and directory listing, every environment
+//! lookup, every clock read and the project lock go through this trait.
+//! Processes are *not* spawned here: the engine hands a [`crate::build::Job`]
+//! to its driver, which runs it (threads natively, Promises under Node) and
+//! reports back. Keeping IO behind one seam is what lets the same engine run
+//! natively, inside WebAssembly driven by Node, and in tests over
+//! [`MemoryHost`](crate::testing::MemoryHost) with a fake clock.
+//!
+//! All paths are [`WorkspacePath`]s: the host joins them to the project root.
+
+use std::io;
+
+use crate::path::WorkspacePath;
+
+/// What the engine needs to know about a file, as `lstat` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    pub kind: FileKind,
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_ns: u64,
+    /// Status-change time (0 where the platform has none).
+    pub ctime_ns: u64,
+    /// Inode or file index (0 where the platform has none).
+    pub inode: u64,
+    pub executable: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    Symlink,
+}
+
+/// One entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirEntry {
+    pub name: String,
+    pub kind: FileKind,
+}
+
+/// The IO seam. Implemented by the native CLI (`std::fs`), by the JS host of
+/// the npm package (`node:fs`), and by `MemoryHost` for tests.
+pub trait Host {
+    /// Reads a whole file.
+    fn read(&self, path: &WorkspacePath) -> io::Result<Vec<u8>>;
+
+    /// `lstat`: never follows a symlink. `Ok(None)` when nothing is there.
+    fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>>;
+
+    /// Writes `bytes` to a temporary file beside `path` and renames it into
+    /// place, creating parent folders. A reader never sees a half-written file.
+    fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()>;
+
+    /// Removes a file; a missing file is not an error.
+    fn remove_file(&self, path: &WorkspacePath) -> io::Result<()>;
+
+    /// Removes a folder and everything below it; a missing one is not an error.
+    fn remove_dir_all(&self, path: &WorkspacePath) -> io::Result<()>;
+
+    /// Lists a folder (`None` = the project root). Order is unspecified.
+    fn list_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Vec<DirEntry>>;
+
+    /// A variable of the environment cloesce was started in.
+    fn env_var(&self, name: &str) -> Option<String>;
+
+    /// Wall-clock time, nanoseconds since the Unix epoch.
+    fn now_ns(&self) -> u64;
+
+    /// Runs `argv` to completion and returns its trimmed stdout: used only for
+    /// a declared tool's `--version`, never for rules.
+    fn tool_version(&self, argv: &[String]) -> Result<String, String>;
+
+    /// Takes the project lock without waiting. `Ok(false)` when another
+    /// process holds it. The lock is released by [`Host::unlock`] or when the
+    /// process ends, however it ends.
+    fn try_lock(&self, path: &WorkspacePath) -> io::Result<bool>;
+
+    /// Takes the project lock, waiting as long as it takes.
+    fn lock(&self, path: &WorkspacePath) -> io::Result<()>;
+
+    /// Releases the project lock.
+    fn unlock(&self, path: &WorkspacePath) -> io::Result<()>;
+}

@@ -1,0 +1,198 @@
+//! `WorkspacePath`: the one path type of the engine.
+//!
+//! Every path the engine keeps, hashes or hands to a `Host` is relative to the
+//! project root and uses `/` as its separator. It is validated when it is made:
+//! absolute paths (`/x`, `C:\x`, `C:x`, `\\server\share`), paths that climb out
+//! of the project with `..`, and empty paths are refused. Because no absolute
+//! path ever enters a key, moving or re-cloning a project keeps every cache hit.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A validated path relative to the project root, `/`-separated, normalised
+/// (no `.` segments, no empty segments, no trailing `/`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct WorkspacePath(String);
+
+/// Why a string is not a [`WorkspacePath`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("the path is empty")]
+    Empty,
+    #[error("`{0}` is absolute; paths in a pipeline are relative to the project root")]
+    Absolute(String),
+    #[error("`{0}` leaves the project with `..`; every input and output must stay inside it")]
+    Escapes(String),
+    #[error("`{0}` contains a NUL character")]
+    Nul(String),
+}
+
+impl WorkspacePath {
+    /// Parses `raw`, accepting `\` as a separator too (Windows spellings), and
+    /// normalising `a/./b` and `a/x/../b` to `a/b`.
+    pub fn new(raw: &str) -> Result<Self, PathError> {
+        if raw.is_empty() {
+            return Err(PathError::Empty);
+        }
+        if raw.contains('\0') {
+            return Err(PathError::Nul(raw.to_string()));
+        }
+        if is_absolute(raw) {
+            return Err(PathError::Absolute(raw.to_string()));
+        }
+        let mut parts: Vec<&str> = Vec::new();
+        for segment in raw.split(['/', '\\']) {
+            match segment {
+                "" | "." => {}
+                ".." => {
+                    if parts.pop().is_none() {
+                        return Err(PathError::Escapes(raw.to_string()));
+                    }
+                }
+                other => parts.push(other),
+            }
+        }
+        if parts.is_empty() {
+            return Err(PathError::Empty);
+        }
+        Ok(WorkspacePath(parts.join("/")))
+    }
+
+    /// The path as a `/`-separated string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The folder holding this path, or `None` at the project root.
+    pub fn parent(&self) -> Option<WorkspacePath> {
+        self.0
+            .rfind('/')
+            .map(|i| WorkspacePath(self.0[..i].to_string()))
+    }
+
+    /// The last segment.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    /// `self/child`, where `child` is itself validated.
+    pub fn join(&self, child: &str) -> Result<WorkspacePath, PathError> {
+        WorkspacePath::new(&format!("{}/{}", self.0, child))
+    }
+
+    /// True when `self` equals `dir` or lies below it.
+    pub fn starts_with(&self, dir: &WorkspacePath) -> bool {
+        self.0 == dir.0
+            || (self.0.len() > dir.0.len()
+                && self.0.starts_with(&dir.0)
+                && self.0.as_bytes()[dir.0.len()] == b'/')
+    }
+}
+
+/// True for every spelling of an absolute path on any OS we ship to:
+/// `/x`, `\x`, `C:\x`, `C:/x`, drive-relative `C:x`, and UNC `\\server\share`.
+pub fn is_absolute(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    if raw.starts_with('/') || raw.starts_with('\\') {
+        return true;
+    }
+    bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':'
+}
+
+impl fmt::Display for WorkspacePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for WorkspacePath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl TryFrom<String> for WorkspacePath {
+    type Error = PathError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        WorkspacePath::new(&value)
+    }
+}
+
+impl From<WorkspacePath> for String {
+    fn from(value: WorkspacePath) -> Self {
+        value.0
+    }
+}
+
+impl AsRef<str> for WorkspacePath {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_separators_and_dots() {
+        assert_eq!(WorkspacePath::new("a\\b/./c").unwrap().as_str(), "a/b/c");
+        assert_eq!(WorkspacePath::new("a/x/../b/").unwrap().as_str(), "a/b");
+    }
+
+    #[test]
+    fn rejects_every_absolute_spelling() {
+        for raw in [
+            "/etc/passwd",
+            "\\x",
+            "C:\\x",
+            "c:/x",
+            "C:x",
+            "\\\\server\\share\\x",
+        ] {
+            assert!(
+                matches!(WorkspacePath::new(raw), Err(PathError::Absolute(_))),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_escapes_and_empty() {
+        assert!(matches!(
+            WorkspacePath::new("../x"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            WorkspacePath::new("a/../../x"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            WorkspacePath::new("a\\..\\..\\x"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(WorkspacePath::new("./"), Err(PathError::Empty)));
+        assert!(matches!(WorkspacePath::new(""), Err(PathError::Empty)));
+    }
+
+    #[test]
+    fn starts_with_respects_segment_boundaries() {
+        let dir = WorkspacePath::new(".generated").unwrap();
+        assert!(WorkspacePath::new(".generated/a.ts")
+            .unwrap()
+            .starts_with(&dir));
+        assert!(!WorkspacePath::new(".generated2/a.ts")
+            .unwrap()
+            .starts_with(&dir));
+        assert_eq!(
+            WorkspacePath::new("a/b/c")
+                .unwrap()
+                .parent()
+                .unwrap()
+                .as_str(),
+            "a/b"
+        );
+    }
+}
