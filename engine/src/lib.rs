@@ -24,8 +24,10 @@
 pub mod builtin;
 pub mod graph;
 pub mod host;
+pub mod job;
 pub mod path;
 pub mod pipeline;
+pub mod scheduler;
 
 pub use path::WorkspacePath;
 

@@ -1,0 +1,60 @@
+//! `Platform`: what the CLI needs from the machine it runs on.
+//!
+//! The command-line application in this crate is shared by the native binary
+//! and the npm package (compiled to WebAssembly). Everything that differs
+//! between the two lives behind this trait: opening the project (a
+//! [`Host`]), starting processes and waiting for them, and the terminal.
+//! Waiting is `async` so the JS platform can await child processes on Node's
+//! event loop; the native platform's futures are ready when polled.
+
+use std::future::Future;
+
+use cloesce_engine::host::Host;
+use cloesce_engine::job::{Completion, Job, Os};
+
+/// Which output stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A project opened on a platform.
+pub struct Project<H> {
+    pub host: H,
+    /// The project root as an absolute, platform-native path (for messages
+    /// and for resolving programs; never enters a key).
+    pub root: String,
+}
+
+/// The machine the CLI runs on.
+pub trait Platform {
+    type Host: Host;
+
+    /// Finds the project root, starting from `dir` (the `-C` flag) or the
+    /// current folder and walking up to the nearest folder holding
+    /// `cloesce.kdl` or `package.json` (else the start folder), and opens it.
+    fn open_project(&self, dir: Option<&str>) -> std::io::Result<Project<Self::Host>>;
+
+    /// Starts a job from the project root without waiting for it. `program`
+    /// is the already-resolved absolute path for `job.argv[0]`.
+    fn spawn(&self, root: &str, program: &str, job: Job);
+
+    /// Waits until one started job finishes. Only called while jobs run.
+    fn next_completion(&self) -> impl Future<Output = Completion>;
+
+    /// True when `path` (absolute) is a file that could be run.
+    fn is_executable(&self, path: &str) -> bool;
+
+    /// The conventions programs are resolved with.
+    fn os(&self) -> Os;
+
+    /// Writes text to a stream, unbuffered from the user's point of view.
+    fn write(&self, stream: Stream, text: &str);
+
+    /// True when the stream is an interactive terminal.
+    fn is_terminal(&self, stream: Stream) -> bool;
+
+    /// The number of jobs to run at once by default (CPU count).
+    fn default_jobs(&self) -> usize;
+}
