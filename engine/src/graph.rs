@@ -35,6 +35,22 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// The roots plus everything they depend on, in topological order.
+    pub fn closure(&self, roots: &[RuleId]) -> Vec<RuleId> {
+        let mut keep = vec![false; self.deps.len()];
+        let mut stack: Vec<RuleId> = roots.to_vec();
+        while let Some(r) = stack.pop() {
+            if !std::mem::replace(&mut keep[r.index()], true) {
+                stack.extend(self.deps[r.index()].iter().copied());
+            }
+        }
+        self.order
+            .iter()
+            .copied()
+            .filter(|r| keep[r.index()])
+            .collect()
+    }
+
     /// Builds the graph (stub: no edges, declaration order).
     pub fn build(pipeline: &Pipeline) -> Result<Graph, crate::pipeline::PipelineErrors> {
         let n = pipeline.rules.len();
