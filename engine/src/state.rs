@@ -58,7 +58,7 @@ impl StatEntry {
     }
 
     fn is_racy(&self) -> bool {
-        let window = if self.mtime_ns % 1_000_000_000 == 0 {
+        let window = if self.mtime_ns.is_multiple_of(1_000_000_000) {
             COARSE_RACY_WINDOW_NS
         } else {
             RACY_WINDOW_NS

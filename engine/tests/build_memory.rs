@@ -177,10 +177,15 @@ fn first_run_runs_all_then_noop_runs_nothing_and_hashes_nothing() {
     let first = build(&host, &p, &g, BuildOptions::default());
     assert_eq!(first.ran, vec!["A", "B"]);
     assert_eq!(host.get("b.out").as_deref(), Some("ab"));
-    host.reads.borrow_mut().clear();
+    // Outputs hashed right after they were written are "racy" and are
+    // hashed once more by the next run; after that nothing is hashed.
     let second = build(&host, &p, &g, BuildOptions::default());
     assert!(second.ran.is_empty());
     assert_eq!(second.summary.fresh, 2);
+    host.reads.borrow_mut().clear();
+    let third = build(&host, &p, &g, BuildOptions::default());
+    assert!(third.ran.is_empty());
+    assert_eq!(third.summary.fresh, 2);
     let reads: Vec<String> = host.reads.borrow().iter().map(|p| p.to_string()).collect();
     assert!(
         reads.iter().all(|r| r.starts_with(".cloesce/")),
