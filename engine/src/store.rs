@@ -54,6 +54,50 @@ pub struct ActionEntry {
     pub stderr: String,
 }
 
+/// Sizes of what the store holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub actions: usize,
+    pub action_bytes: u64,
+    pub blobs: usize,
+    pub blob_bytes: u64,
+}
+
+impl StoreStats {
+    pub fn total_bytes(&self) -> u64 {
+        self.action_bytes + self.blob_bytes
+    }
+}
+
+/// What `verify` found and removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub blobs_checked: usize,
+    pub actions_checked: usize,
+    /// Damaged files removed, with why.
+    pub removed: Vec<(WorkspacePath, String)>,
+}
+
+/// What `gc` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    pub actions_removed: usize,
+    pub blobs_removed: usize,
+    pub bytes_freed: u64,
+    pub bytes_left: u64,
+}
+
+/// The default size cap of the store.
+pub const DEFAULT_CAP_BYTES: u64 = 1 << 30;
+
+/// One file of the store, as listed.
+struct Listed {
+    digest: Digest,
+    path: WorkspacePath,
+    size: u64,
+    mtime_ns: u64,
+}
+
 /// Access to `.cloesce/` through a [`Host`].
 pub struct Store<'h> {
     host: &'h dyn Host,
@@ -137,5 +181,160 @@ impl<'h> Store<'h> {
         bytes.extend(serde_json::to_vec(entry).map_err(std::io::Error::other)?);
         self.host
             .write_atomic(&Self::action_path(key), &bytes, false)
+    }
+}
+
+impl Store<'_> {
+    /// Every file under `.cloesce/<kind>/`, whose name is a digest.
+    fn list(&self, kind: &str) -> std::io::Result<Vec<Listed>> {
+        let top = WorkspacePath::new(&format!("{STORE_DIR}/{kind}")).expect("constant path");
+        let mut out = Vec::new();
+        let shards = match self.host.list_dir(Some(&top)) {
+            Ok(shards) => shards,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        for shard in shards.iter().filter(|e| e.kind == FileKind::Dir) {
+            let Ok(dir) = top.join(&shard.name) else {
+                continue;
+            };
+            for entry in self.host.list_dir(Some(&dir))? {
+                let Ok(path) = dir.join(&entry.name) else {
+                    continue;
+                };
+                let Some(digest) = Digest::from_hex(&entry.name) else {
+                    // A leftover temporary file or junk: not ours to keep.
+                    self.host.remove_file(&path)?;
+                    continue;
+                };
+                let Some(stat) = self.host.stat(&path)? else {
+                    continue;
+                };
+                out.push(Listed {
+                    digest,
+                    path,
+                    size: stat.size,
+                    mtime_ns: stat.mtime_ns,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts entries and bytes.
+    pub fn stats(&self) -> std::io::Result<StoreStats> {
+        let actions = self.list("ac")?;
+        let blobs = self.list("cas")?;
+        Ok(StoreStats {
+            actions: actions.len(),
+            action_bytes: actions.iter().map(|a| a.size).sum(),
+            blobs: blobs.len(),
+            blob_bytes: blobs.iter().map(|b| b.size).sum(),
+        })
+    }
+
+    /// Hashes every blob and parses every action entry; removes blobs whose
+    /// bytes do not match their name and entries that do not parse or name
+    /// a missing blob.
+    pub fn verify(&self) -> std::io::Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let mut good_blobs = std::collections::HashSet::new();
+        for blob in self.list("cas")? {
+            report.blobs_checked += 1;
+            match self.host.read(&blob.path) {
+                Ok(bytes) if Digest::of(&bytes) == blob.digest => {
+                    good_blobs.insert(blob.digest);
+                }
+                _ => {
+                    self.host.remove_file(&blob.path)?;
+                    report
+                        .removed
+                        .push((blob.path, "content does not match its digest".into()));
+                }
+            }
+        }
+        for action in self.list("ac")? {
+            report.actions_checked += 1;
+            let why = match self.get_action(&action.digest)? {
+                None => Some("unreadable or from another version".to_string()),
+                Some(entry) => entry
+                    .outputs
+                    .iter()
+                    .find(|o| !good_blobs.contains(&o.digest))
+                    .map(|o| format!("names a missing blob for {}", o.path)),
+            };
+            if let Some(why) = why {
+                self.host.remove_file(&action.path)?;
+                report.removed.push((action.path, why));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Evicts the least recently written action entries (never those in
+    /// `keep`, the current results) until the store fits `cap_bytes`, then
+    /// removes the blobs no remaining entry names.
+    pub fn gc(
+        &self,
+        cap_bytes: u64,
+        keep: &std::collections::HashSet<Digest>,
+    ) -> std::io::Result<GcReport> {
+        let mut actions = self.list("ac")?;
+        let blobs = self.list("cas")?;
+        let total: u64 =
+            actions.iter().map(|a| a.size).sum::<u64>() + blobs.iter().map(|b| b.size).sum::<u64>();
+        let mut report = GcReport {
+            bytes_left: total,
+            ..GcReport::default()
+        };
+        if total <= cap_bytes {
+            return Ok(report);
+        }
+        // Oldest first; the current results last of all.
+        actions.sort_by_key(|a| (keep.contains(&a.digest), a.mtime_ns));
+        let blob_sizes: std::collections::HashMap<Digest, u64> =
+            blobs.iter().map(|b| (b.digest, b.size)).collect();
+        let mut removed = std::collections::HashSet::new();
+        let mut estimate = total;
+        for action in &actions {
+            if estimate <= cap_bytes || keep.contains(&action.digest) {
+                break;
+            }
+            if let Some(entry) = self.get_action(&action.digest)? {
+                // Blobs are shared between entries; the estimate is an upper
+                // bound of what this removal frees, refined below.
+                estimate = estimate.saturating_sub(
+                    entry
+                        .outputs
+                        .iter()
+                        .filter_map(|o| blob_sizes.get(&o.digest))
+                        .sum(),
+                );
+            }
+            estimate = estimate.saturating_sub(action.size);
+            self.host.remove_file(&action.path)?;
+            removed.insert(action.digest);
+            report.actions_removed += 1;
+        }
+        let mut live = std::collections::HashSet::new();
+        for action in actions.iter().filter(|a| !removed.contains(&a.digest)) {
+            if let Some(entry) = self.get_action(&action.digest)? {
+                live.extend(entry.outputs.iter().map(|o| o.digest));
+            }
+        }
+        for blob in blobs {
+            if !live.contains(&blob.digest) {
+                self.host.remove_file(&blob.path)?;
+                report.blobs_removed += 1;
+                report.bytes_freed += blob.size;
+            }
+        }
+        report.bytes_freed += actions
+            .iter()
+            .filter(|a| removed.contains(&a.digest))
+            .map(|a| a.size)
+            .sum::<u64>();
+        report.bytes_left = total - report.bytes_freed;
+        Ok(report)
     }
 }
