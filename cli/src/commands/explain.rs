@@ -1,6 +1,6 @@
 //! `cloesce explain RULE`: why a rule would run now, and why it last ran.
 
-use cloesce_engine::build::{Build, BuildOptions, Event, Poll, RuleStatus};
+use cloesce_engine::build::{Build, BuildOptions, Event, RuleStatus};
 use cloesce_engine::host::Host;
 use cloesce_engine::state::State;
 
@@ -40,20 +40,14 @@ pub fn explain<P: Platform>(
         &session.builtins,
         options,
     );
+    // A dry run decides every rule inside one `poll`: it never spawns.
+    let _ = build.poll();
     let mut decision = None;
-    loop {
-        let poll = build.poll();
-        while let Some(event) = build.poll_event() {
-            if let Event::Finished(report) = event {
-                if report.rule == id {
-                    decision = Some(report);
-                }
+    while let Some(event) = build.poll_event() {
+        if let Event::Finished(report) = event {
+            if report.rule == id {
+                decision = Some(report);
             }
-        }
-        match poll {
-            Poll::Done => break,
-            // A dry run never spawns; guard against a loop all the same.
-            Poll::Spawn(_) | Poll::Wait => break,
         }
     }
     let mut out = format!("rule `{}`", rule.name.value);
@@ -89,8 +83,6 @@ pub fn explain<P: Platform>(
             }
         }
         None => {
-            let blocked = build.finish().map(|s| s.not_started).unwrap_or_default();
-            let _ = blocked;
             out.push_str("  now: cannot be decided: a dependency cannot be checked\n");
         }
     }
