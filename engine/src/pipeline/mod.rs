@@ -7,7 +7,13 @@
 //! graph's cycle check, a failing rule's report) can point back into the file
 //! that declared it.
 
+mod check;
+mod error;
 mod load;
+mod lower;
+mod params;
+mod paths;
+pub(crate) mod suggest;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +22,9 @@ use miette::SourceSpan;
 
 use crate::path::WorkspacePath;
 
-pub use load::{load, LoadOptions, PipelineError, PipelineErrors};
+pub use error::{Note, PipelineError, PipelineErrors, Src};
+pub(crate) use load::source_src;
+pub use load::{load, LoadOptions, DEFAULT_LIBRARY};
 
 /// The file format version this engine reads (`cloesce version=1`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -149,6 +157,22 @@ pub struct InputPattern {
     pub glob: String,
     /// `Some` when the pattern is a literal path.
     pub literal: Option<WorkspacePath>,
+}
+
+impl InputPattern {
+    /// Compiles the glob with the engine's matching rules: `*` and `?` stay
+    /// within one folder, `**` crosses folders, case-sensitive.
+    pub fn matcher(&self) -> Result<globset::GlobMatcher, globset::Error> {
+        paths::compile_glob(&self.glob)
+    }
+
+    /// True when `path` is matched by this pattern (equality for a literal).
+    pub fn matches(&self, path: &WorkspacePath) -> bool {
+        match &self.literal {
+            Some(literal) => literal == path,
+            None => self.matcher().is_ok_and(|m| m.is_match(path.as_str())),
+        }
+    }
 }
 
 /// A declared tool: `tool "node"` or `tool "node" version="node -v"`.
