@@ -93,56 +93,61 @@ fn rule_name(pipeline: &Pipeline, id: RuleId) -> &str {
 fn explain(pipeline: &Pipeline, path: &[RuleId], edges: &[Edge]) -> PipelineError {
     let shown: Vec<&str> = path.iter().map(|&id| rule_name(pipeline, id)).collect();
     let mut labels: Vec<(Span, String)> = Vec::new();
-    let mut remove: Option<String> = None;
-    let mut fallback: Option<String> = None;
-    for pair in path.windows(2) {
+    // Candidate fixes, ranked: an edge made only of `deps` first, then edges
+    // whose causes sit in the earliest document (the user's file comes
+    // before the libraries it uses, which the user cannot edit).
+    let mut fixes: Vec<((bool, crate::pipeline::SourceId, usize), String)> = Vec::new();
+    for (step, pair) in path.windows(2).enumerate() {
         let [from, to] = [pair[0], pair[1]];
         let (from_name, to_name) = (rule_name(pipeline, from), rule_name(pipeline, to));
         let causes: Vec<&Edge> = edges
             .iter()
             .filter(|e| e.from == from && e.to == to)
             .collect();
-        let mut all_explicit = !causes.is_empty();
-        let mut inferred_fix = Vec::new();
+        let mut inferred = Vec::new();
+        let mut explicit = false;
+        let mut source = crate::pipeline::SourceId(u16::MAX);
         for edge in &causes {
             match &edge.cause {
                 EdgeCause::Explicit { span } => {
+                    explicit = true;
+                    source = source.min(span.source);
                     labels.push((*span, format!("`{to_name}` depends on `{from_name}`")));
                 }
                 EdgeCause::Inferred { input, output } => {
-                    all_explicit = false;
+                    source = source.min(input.source);
                     let glob = input_glob(pipeline, to, *input);
                     labels.push((
                         *input,
                         format!("input `{glob}` matches output `{output}` of `{from_name}`"),
                     ));
-                    inferred_fix.push(format!("input `{glob}` of `{to_name}`"));
+                    inferred.push(format!("`{glob}`"));
                 }
             }
         }
-        if all_explicit && remove.is_none() {
-            remove = Some(format!(
-                "remove `deps \"{from_name}\"` from rule `{to_name}` to break the cycle"
-            ));
-        }
-        if fallback.is_none() {
+        let fix = if inferred.is_empty() {
+            format!("remove `deps \"{from_name}\"` from rule `{to_name}` to break the cycle")
+        } else {
             let mut fix = format!("break the edge `{from_name}` → `{to_name}`: ");
-            if causes
-                .iter()
-                .any(|e| matches!(e.cause, EdgeCause::Explicit { .. }))
-            {
+            if explicit {
                 fix.push_str(&format!(
-                    "remove `deps \"{from_name}\"` from `{to_name}` and "
+                    "remove `deps \"{from_name}\"` from `{to_name}`, and "
                 ));
             }
             fix.push_str(&format!(
-                "narrow the {} so it no longer matches an output of `{from_name}`",
-                inferred_fix.join(" and the ")
+                "change the input {} of `{to_name}` so it no longer matches an output of `{from_name}`",
+                inferred.join(" and ")
             ));
-            fallback = Some(fix);
-        }
+            fix
+        };
+        fixes.push(((!inferred.is_empty(), source, step), fix));
     }
-    let help = remove.or(fallback).unwrap_or_default();
+    fixes.sort();
+    let help = fixes
+        .into_iter()
+        .next()
+        .map(|(_, fix)| fix)
+        .unwrap_or_default();
 
     let primary = labels
         .first()

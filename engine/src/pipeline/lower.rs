@@ -927,7 +927,7 @@ impl Loader<'_> {
             self.errors.push(PipelineError::BadArguments {
                 message: format!("`{node_name}` needs {}", shape.wants),
                 src: cx.src.clone(),
-                span: node.span(),
+                span: node.name().span(),
                 help: format!("for example: `{}`", shape.example),
             });
         } else if let Some(extra) = shape.max.and_then(|max| args.get(max)) {

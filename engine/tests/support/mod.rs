@@ -65,10 +65,33 @@ pub fn load_text(text: Option<&str>) -> Result<Pipeline, PipelineErrors> {
 }
 
 /// Renders a diagnostic as stable plain text.
+///
+/// N.B. miette 7.6's narratable handler treats the last line of each snippet
+/// as the end of the file, so it also prints every *later* label against
+/// that line, with impossible columns ("columns 12 to 11"). Those phantom
+/// lines are dropped here; every real label is still printed at its own line.
 pub fn narrate(diagnostic: &dyn miette::Diagnostic) -> String {
     let mut out = String::new();
     miette::NarratableReportHandler::new()
         .render_report(&mut out, diagnostic)
         .expect("rendering into a String cannot fail");
-    out
+    out.lines()
+        .filter(|line| !is_phantom_label(line))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+/// `    label at line N, columns A to B: …` with B < A.
+fn is_phantom_label(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix("    label at line ") else {
+        return false;
+    };
+    let Some((_, cols)) = rest.split_once(", columns ") else {
+        return false;
+    };
+    let Some((start, rest)) = cols.split_once(" to ") else {
+        return false;
+    };
+    let end = rest.split(':').next().unwrap_or_default();
+    matches!((start.parse::<usize>(), end.parse::<usize>()), (Ok(a), Ok(b)) if b < a)
 }
