@@ -149,9 +149,12 @@ fn explain(pipeline: &Pipeline, path: &[RuleId], edges: &[Edge]) -> PipelineErro
         .map(|(_, fix)| fix)
         .unwrap_or_default();
 
+    // The main snippet shows the earliest document: the user's own file when
+    // the cycle runs through it; other documents follow as notes.
     let primary = labels
-        .first()
+        .iter()
         .map(|(s, _)| s.source)
+        .min()
         .unwrap_or(crate::pipeline::SourceId(0));
     let mut primary_labels = Vec::new();
     let mut notes = Vec::new();
