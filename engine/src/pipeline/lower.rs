@@ -499,8 +499,9 @@ impl Loader<'_> {
         let context = format!("rule `{label}`");
 
         let mut description: Option<(String, SourceSpan)> = None;
-        let mut builtin: Option<(Action, SourceSpan)> = None;
-        let mut run: Option<(Action, SourceSpan)> = None;
+        // Where `builtin`/`run` were written, and the action when it is valid.
+        let mut builtin: Option<(Option<Action>, SourceSpan)> = None;
+        let mut run: Option<(Option<Action>, SourceSpan)> = None;
         let mut cache: Option<(bool, SourceSpan)> = None;
         let mut inputs = Vec::new();
         let mut outputs = Vec::new();
@@ -545,16 +546,8 @@ impl Loader<'_> {
                         description = Some((text, child.span()));
                     }
                 }
-                "builtin" => {
-                    if let Some(action) = self.builtin(cx, child) {
-                        builtin = Some((action, child.span()));
-                    }
-                }
-                "run" => {
-                    if let Some(action) = self.run(cx, child, label) {
-                        run = Some((action, child.span()));
-                    }
-                }
+                "builtin" => builtin = Some((self.builtin(cx, child), child.span())),
+                "run" => run = Some((self.run(cx, child, label), child.span())),
                 "inputs" => inputs.extend(self.inputs(cx, child)),
                 "outputs" => outputs.extend(self.outputs(cx, child)),
                 "deps" => {
@@ -609,7 +602,7 @@ impl Loader<'_> {
         }
 
         let action = match (builtin, run) {
-            (Some((action, _)), None) | (None, Some((action, _))) => Some(action),
+            (Some((action, _)), None) | (None, Some((action, _))) => action,
             (Some((_, b)), Some((_, r))) => {
                 self.errors.push(PipelineError::BothActions {
                     rule: label.to_string(),
@@ -620,34 +613,33 @@ impl Loader<'_> {
                 None
             }
             (None, None) => {
-                // A broken `builtin`/`run` line was reported already.
-                let tried = node
-                    .children()
-                    .map(|c| {
-                        c.nodes()
-                            .iter()
-                            .any(|n| matches!(name_of(n), "builtin" | "run"))
-                    })
-                    .unwrap_or(false);
-                if !tried {
-                    self.errors.push(PipelineError::MissingAction {
-                        rule: label.to_string(),
-                        src: cx.src.clone(),
-                        span: args
-                            .first()
-                            .map(|a| a.span())
-                            .unwrap_or_else(|| node.name().span()),
-                    });
-                }
+                self.errors.push(PipelineError::MissingAction {
+                    rule: label.to_string(),
+                    src: cx.src.clone(),
+                    span: args
+                        .first()
+                        .map(|a| a.span())
+                        .unwrap_or_else(|| node.name().span()),
+                });
                 None
             }
         };
 
+        // A rule with a broken action is kept (with an empty placeholder argv)
+        // so the checks across rules still see its name, deps and outputs; the
+        // error already pushed keeps the placeholder from ever being returned.
+        let span = cx.span(node.span());
+        let action = action.unwrap_or(Action::Run {
+            argv: Spanned {
+                value: Vec::new(),
+                span,
+            },
+        });
         Some(Rule {
             name: name?,
-            span: cx.span(node.span()),
+            span,
             description: description.map(|d| d.0),
-            action: action?,
+            action,
             inputs,
             outputs,
             deps,
