@@ -22,7 +22,7 @@ pub(crate) fn closest<'a>(
 }
 
 /// A help line: "did you mean `X`?" or, failing that, the list of valid names.
-pub(crate) fn help<'a>(input: &str, candidates: &[&'a str]) -> String {
+pub(crate) fn help(input: &str, candidates: &[&str]) -> String {
     match closest(input, candidates.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
         None if candidates.is_empty() => "there is nothing to choose from here".to_string(),
