@@ -71,3 +71,37 @@ fn pipeline_fixtures() {
         failures.join("\n\n")
     );
 }
+
+/// Every error code the loader and graph can produce is shown by at least
+/// one golden case (except those no `cloesce.kdl` can trigger).
+#[test]
+fn every_error_code_has_a_golden_case() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("src/pipeline/error.rs")).expect("error.rs");
+    let mut corpus = String::new();
+    for entry in std::fs::read_dir(root.join("tests/fixtures/pipeline")).expect("corpus") {
+        let expected = entry.expect("entry").path().join("expected.txt");
+        corpus.push_str(&std::fs::read_to_string(expected).unwrap_or_default());
+    }
+    // `missing_library` needs a broken build of cloesce (tested in
+    // pipeline_api.rs); `invalid` is the wrapper every case shows.
+    let untestable = ["cloesce::pipeline::missing_library"];
+    let mut missing = Vec::new();
+    for chunk in source.split("code(").skip(1) {
+        let code: String = chunk
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == ':' || *c == '_')
+            .collect();
+        if code.len() > "cloesce::pipeline::".len()
+            && code.starts_with("cloesce::pipeline::")
+            && !untestable.contains(&code.as_str())
+            && !corpus.contains(&format!("diagnostic code: {code}\n"))
+        {
+            missing.push(code);
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "codes without a golden case: {missing:?}"
+    );
+}
