@@ -212,3 +212,27 @@ fn topological_order(deps: &[Vec<RuleId>], dependents: &[Vec<RuleId>]) -> Vec<Ru
     }
     order
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(raw: &[u32]) -> Vec<RuleId> {
+        raw.iter().copied().map(RuleId).collect()
+    }
+
+    #[test]
+    fn kahn_takes_the_first_declared_ready_rule() {
+        // 0 needs 2; 1 needs nothing; 2 needs nothing; 3 needs 0 and 1.
+        let deps = vec![ids(&[2]), ids(&[]), ids(&[]), ids(&[0, 1])];
+        let dependents = vec![ids(&[3]), ids(&[3]), ids(&[0]), ids(&[])];
+        assert_eq!(topological_order(&deps, &dependents), ids(&[1, 2, 0, 3]));
+    }
+
+    #[test]
+    fn kahn_leaves_out_rules_on_a_cycle() {
+        let deps = vec![ids(&[1]), ids(&[0]), ids(&[])];
+        let dependents = vec![ids(&[1]), ids(&[0]), ids(&[])];
+        assert_eq!(topological_order(&deps, &dependents), ids(&[2]));
+    }
+}

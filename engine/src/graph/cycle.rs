@@ -193,3 +193,29 @@ fn input_glob(pipeline: &Pipeline, rule: RuleId, span: Span) -> String {
         .map(|i| i.value.glob.clone())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(raw: &[u32]) -> Vec<RuleId> {
+        raw.iter().copied().map(RuleId).collect()
+    }
+
+    #[test]
+    fn finds_the_shortest_cycle_through_the_first_rule() {
+        // 0 → 1 → 2 → 0 and a longer way round 0 → 3 → 4 → 2.
+        let dependents = vec![ids(&[1, 3]), ids(&[2]), ids(&[0]), ids(&[4]), ids(&[2])];
+        assert_eq!(
+            shortest_cycle(&[0, 1, 2, 3, 4], &dependents),
+            Some(ids(&[0, 1, 2, 0]))
+        );
+    }
+
+    #[test]
+    fn a_self_loop_is_a_cycle_of_one() {
+        let dependents = vec![ids(&[0])];
+        assert_eq!(shortest_cycle(&[0], &dependents), Some(ids(&[0, 0])));
+        assert_eq!(shortest_cycle(&[], &dependents), None);
+    }
+}

@@ -6,6 +6,11 @@
 //! [`PipelineErrors`]. Every node keeps a [`Span`] so later stages (the
 //! graph's cycle check, a failing rule's report) can point back into the file
 //! that declared it.
+//!
+//! Inside: `load` (which documents, in what order), `lower` (one KDL document
+//! into rules), `check` (problems across rules), `params` (`${NAME}`),
+//! `paths` (globs and output paths), `suggest` ("did you mean") and `error`
+//! (the diagnostics). The format is documented in `docs/pipeline.md`.
 
 mod check;
 mod error;
@@ -153,7 +158,8 @@ pub enum Action {
 /// is checked with one `stat` instead of a directory walk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputPattern {
-    /// The glob as written, normalised to `/` separators.
+    /// The glob as written, normalised: `/` separators, no `.` or empty
+    /// segments, `a/../b` collapsed to `b`.
     pub glob: String,
     /// `Some` when the pattern is a literal path.
     pub literal: Option<WorkspacePath>,
