@@ -7,10 +7,12 @@
 //! graph's cycle check, a failing rule's report) can point back into the file
 //! that declared it.
 //!
-//! Inside: `load` (which documents, in what order), `lower` (one KDL document
-//! into rules), `check` (problems across rules), `params` (`${NAME}`),
-//! `paths` (globs and output paths), `suggest` ("did you mean") and `error`
-//! (the diagnostics). The format is documented in `docs/pipeline.md`.
+//! Inside: `load` decides which documents to read and in what order;
+//! `lower` turns one KDL document into rules, with `rule` for `rule` nodes
+//! and `syntax` for the checks every node shares; `check` finds problems
+//! across rules; `params` substitutes `${NAME}`; `paths` checks globs and
+//! output paths; `suggest` says "did you mean"; `error` holds the
+//! diagnostics. The format is documented in `docs/pipeline.md`.
 
 mod check;
 mod error;
@@ -18,7 +20,9 @@ mod load;
 mod lower;
 mod params;
 mod paths;
+mod rule;
 pub(crate) mod suggest;
+mod syntax;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
