@@ -465,9 +465,20 @@ rule "deploy" {
 }
 
 #[test]
+fn did_you_mean_is_available_to_the_cli() {
+    use cloesce_engine::pipeline::did_you_mean;
+    assert_eq!(
+        did_you_mean("workrs", ["workers", "client"]),
+        Some("workers")
+    );
+    assert_eq!(did_you_mean("zzzzzzzz", ["workers", "client"]), None);
+}
+
+#[test]
 fn formats_parse_by_name() {
     for (name, format) in Format::ALL {
         assert_eq!(name.parse::<Format>(), Ok(format));
+        assert_eq!(format.to_string(), name);
     }
     assert!("svg".parse::<Format>().is_err());
 }

@@ -34,6 +34,7 @@ use crate::path::WorkspacePath;
 pub use error::{Note, PipelineError, PipelineErrors, Src};
 pub(crate) use load::source_src;
 pub use load::{load, LoadOptions, DEFAULT_LIBRARY};
+pub use suggest::closest as did_you_mean;
 
 /// The file format version this engine reads (`cloesce version=1`).
 pub const FORMAT_VERSION: u32 = 1;

@@ -1,10 +1,10 @@
 //! "Did you mean `X`?" suggestions for misspelt names.
 
-/// The candidate closest to `input`, when it is close enough to be a likely typo.
-pub(crate) fn closest<'a>(
-    input: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+/// The candidate closest to `input`, when it is close enough to be a likely
+/// typo (case-insensitive equality, or a small edit distance). Ties go to the
+/// earlier candidate. Exposed as `pipeline::did_you_mean` for the CLI's
+/// "unknown rule" message.
+pub fn closest<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (input.chars().count() / 3).max(2);
     let lower = input.to_lowercase();
     let mut best: Option<(usize, &'a str)> = None;
