@@ -114,6 +114,10 @@ mod tests {
         let deep = compile_glob("**/*.cloesce.ts").unwrap();
         assert!(deep.is_match("a.cloesce.ts"));
         assert!(deep.is_match("src/m/a.cloesce.ts"));
+        let below = compile_glob("gen/**").unwrap();
+        assert!(below.is_match("gen/a.ts"));
+        assert!(below.is_match("gen/a/b.ts"));
+        assert!(!compile_glob("gen").unwrap().is_match("gen/a.ts"));
         assert!(compile_glob("src/[a.ts").is_err());
     }
 
