@@ -6,8 +6,23 @@
 //! [`PipelineErrors`]. Every node keeps a [`Span`] so later stages (the
 //! graph's cycle check, a failing rule's report) can point back into the file
 //! that declared it.
+//!
+//! Inside: `load` decides which documents to read and in what order;
+//! `lower` turns one KDL document into rules, with `rule` for `rule` nodes
+//! and `syntax` for the checks every node shares; `check` finds problems
+//! across rules; `params` substitutes `${NAME}`; `paths` checks globs and
+//! output paths; `suggest` says "did you mean"; `error` holds the
+//! diagnostics. The format is documented in `docs/pipeline.md`.
 
+mod check;
+mod error;
 mod load;
+mod lower;
+mod params;
+mod paths;
+mod rule;
+pub(crate) mod suggest;
+mod syntax;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +31,10 @@ use miette::SourceSpan;
 
 use crate::path::WorkspacePath;
 
-pub use load::{load, LoadOptions, PipelineError, PipelineErrors};
+pub use error::{Note, PipelineError, PipelineErrors, Src};
+pub(crate) use load::source_src;
+pub use load::{load, LoadOptions, DEFAULT_LIBRARY};
+pub use suggest::closest as did_you_mean;
 
 /// The file format version this engine reads (`cloesce version=1`).
 pub const FORMAT_VERSION: u32 = 1;
@@ -145,10 +163,27 @@ pub enum Action {
 /// is checked with one `stat` instead of a directory walk.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputPattern {
-    /// The glob as written, normalised to `/` separators.
+    /// The glob as written, normalised: `/` separators, no `.` or empty
+    /// segments, `a/../b` collapsed to `b`.
     pub glob: String,
     /// `Some` when the pattern is a literal path.
     pub literal: Option<WorkspacePath>,
+}
+
+impl InputPattern {
+    /// Compiles the glob with the engine's matching rules: `*` and `?` stay
+    /// within one folder, `**` crosses folders, case-sensitive.
+    pub fn matcher(&self) -> Result<globset::GlobMatcher, globset::Error> {
+        paths::compile_glob(&self.glob)
+    }
+
+    /// True when `path` is matched by this pattern (equality for a literal).
+    pub fn matches(&self, path: &WorkspacePath) -> bool {
+        match &self.literal {
+            Some(literal) => literal == path,
+            None => self.matcher().is_ok_and(|m| m.is_match(path.as_str())),
+        }
+    }
 }
 
 /// A declared tool: `tool "node"` or `tool "node" version="node -v"`.
