@@ -26,9 +26,9 @@ fn a_broken_pipeline_reports_every_problem_with_exit_code_2() {
 #[test]
 fn unknown_commands_suggest_the_nearest_one() {
     let p = Project::new("cloesce version=1\n");
-    let run = p.cloesce(&["rn"]);
+    let run = p.cloesce(&["grpah"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("run"), "{}", run.stderr);
+    assert!(run.stderr.contains("similar subcommand exists: 'graph'"), "{}", run.stderr);
 }
 
 #[test]

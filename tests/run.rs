@@ -142,13 +142,9 @@ fn a_missing_program_is_a_clear_failure() {
     ]));
     let run = p.cloesce(&["run"]);
     run.expect_code(1);
-    assert!(
-        run.stderr.contains(
-            "`definitely-not-a-program-xyz` was not found in node_modules/.bin or on PATH"
-        ),
-        "{}",
-        run.stderr
-    );
+    let flat = run.flat_stderr();
+    assert!(flat.contains("`definitely-not-a-program-xyz` was not found in node_modules/.bin or on PATH"), "{flat}");
+    assert!(flat.contains("npm install -D definitely-not-a-program-xyz"), "{flat}");
 }
 
 #[test]

@@ -320,9 +320,10 @@ impl<P: Platform> Reporter<'_, P> {
 /// A failing rule, pointing at its definition in the pipeline file.
 #[derive(Debug, thiserror::Error, Diagnostic)]
 #[error("{message}")]
-#[diagnostic(code(cloesce::rule::failed), help("{help}"))]
+#[diagnostic(code(cloesce::rule::failed))]
 struct RuleFailed {
     message: String,
+    #[help]
     help: String,
     label: &'static str,
     #[source_code]

@@ -38,6 +38,16 @@ impl Run {
         }
     }
 
+    /// stderr with miette's line wrapping undone: every line's leading
+    /// spaces and frame characters removed, lines joined by one space.
+    pub fn flat_stderr(&self) -> String {
+        self.stderr
+            .lines()
+            .map(|l| l.trim_start_matches([' ', '│', '×', '·']).trim_end())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// Fails the test with both streams when the exit code differs.
     #[track_caller]
     pub fn expect_code(&self, code: i32) -> &Run {

@@ -28,11 +28,14 @@ pub fn clean<P: Platform>(platform: &P, session: &Session<P::Host>) -> Result<i3
             }
         }
     }
-    for part in ["ac", "cas", "state"] {
+    for part in ["ac", "cas"] {
         let path = WorkspacePath::new(&format!(".cloesce/{part}")).expect("constant path");
         host.remove_dir_all(&path)
             .map_err(|e| env_error(path.as_str(), e))?;
     }
+    let state = cloesce_engine::state::State::path();
+    host.remove_file(&state)
+        .map_err(|e| env_error(state.as_str(), e))?;
     platform.write(
         Stream::Stdout,
         &format!("cloesce: removed {removed} output file(s) and the store in .cloesce/\n"),
