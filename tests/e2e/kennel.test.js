@@ -1,7 +1,7 @@
 // e2e: examples/kennel served by a real local `wrangler dev`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { prepareWorkspace, checkSql, typecheck, migrate, startWrangler, client, d1Execute } from "./lib/harness.js";
+import { prepareWorkspace, checkSql, typecheck, migrate, startWrangler, client, d1Execute, loadClient } from "./lib/harness.js";
 
 let ws;
 let server;
@@ -128,6 +128,31 @@ test("FK violation surfaces as a 500 and writes nothing", async (t) => {
   assert.match(r.json.message, /^Uncaught exception in method dispatch: .*FOREIGN KEY constraint failed/);
   const rows = d1Execute(ws, `SELECT COUNT(*) AS n FROM "Dog" WHERE "id" = 50`);
   assert.equal(rows[0].results[0].n, 0);
+});
+
+test("the generated client.ts talks to the runtime", async (t) => {
+  skipIfDown(t);
+  const { Owner, Dog } = await loadClient(ws, server.base);
+  const all = await Owner.all();
+  assert.equal(all.ok, true);
+  assert.ok(all.data.every((o) => o instanceof Owner), "instantiateModelArray gives Owner instances");
+  assert.deepEqual(all.data.map((o) => o.name), ["Ada", "Brook"]);
+  const ada = all.data[0];
+  const pack = await ada.pack("withDogs");
+  assert.deepEqual(pack, { ok: true, status: 200, data: ["Rex", "Fido", "Spot"] });
+  const full = await ada.adopt("Max", "withDogs");
+  assert.deepEqual(full, { ok: false, status: 409, message: "Ada already has 3 dogs" });
+  const brook = all.data[1];
+  const adopted = await brook.adopt("Pip", null);
+  assert.equal(adopted.status, 201);
+  assert.ok(adopted.data instanceof Dog);
+  assert.equal(adopted.data.ownerId, 2);
+  const described = await adopted.data.describe("withOwner");
+  assert.deepEqual(described, { ok: true, status: 200, data: "Pip (Waggy Tails) lives with Brook and Bolt" });
+  const checked = await Dog.checkIn(Object.assign(new Dog(), { id: 60, name: "Lad", ownerId: 1 }));
+  assert.equal(checked.ok, true);
+  assert.ok(checked.data instanceof Dog);
+  assert.equal(checked.data.id, 60);
 });
 
 function skipIfDown(t) {

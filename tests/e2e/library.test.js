@@ -4,7 +4,9 @@
 // HttpResult 4xx, [vars] via @Inject, GET coercion, 400/404/405/500.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { prepareWorkspace, checkSql, typecheck, migrate, startWrangler, client, d1Execute } from "./lib/harness.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { prepareWorkspace, checkSql, typecheck, migrate, startWrangler, client, d1Execute, loadClient } from "./lib/harness.js";
 
 let ws;
 let server;
@@ -241,4 +243,32 @@ test("routing and validation errors", async () => {
   assert.deepEqual(r.json, { ok: false, status: 400, message: "Invalid Request Body: Unknown data source everything" });
   r = await api("POST", "/api/Author/add", "not json");
   assert.deepEqual(r.json, { ok: false, status: 400, message: "Invalid Request Body: Could not retrieve JSON body." });
+});
+
+test("the generated client.ts talks to the runtime (GET params, text PK, PUT/PATCH/DELETE)", async (t) => {
+  up();
+  if (!existsSync(join(ws.app, ".generated", "client.ts"))) return t.skip("no generated client.ts");
+  const { Book, Branch, Loan, Author } = await loadClient(ws, server.base);
+  assert.deepEqual(await Branch.motto(), { ok: true, status: 200, data: "Quiet, please: books at work" });
+  const found = await Book.search("o", null);
+  assert.equal(found.ok, true);
+  assert.ok(found.data.every((b) => b instanceof Book));
+  assert.deepEqual(found.data.map((b) => b.title), ["Good Omens", "Mort", "The Dispossessed: An Ambiguous Utopia"]);
+  const omens = found.data[0];
+  const summary = await omens.summary("full");
+  assert.equal(summary.data, "Good Omens (1990) by Neil & Terry, Fiction @ Central; also by them: Mort, Neverwhere");
+  const revised = await omens.revise("Good Omens!", 1990, null);
+  assert.equal(revised.data.title, "Good Omens!");
+  const central = Object.assign(new Branch(), { id: 1 });
+  const featured = await central.feature(1, null);
+  assert.equal(featured.status, 200);
+  assert.equal(featured.data.featuredShelfId, 1);
+  const refused = await central.feature(99, null);
+  assert.deepEqual(refused, { ok: false, status: 422, message: "Shelf 99 is not in branch Central" });
+  const lent = await Loan.lend(omens.isbn, "Ola");
+  assert.equal(lent.status, 201);
+  assert.ok(lent.data instanceof Loan);
+  assert.deepEqual(await lent.data.giveBack(null), { ok: true, status: 200 });
+  const neil = Object.assign(new Author(), { id: 3 });
+  assert.deepEqual((await neil.bibliography("withBooks")).data, ["Good Omens!", "Neverwhere"]);
 });

@@ -315,3 +315,31 @@ export function client(base) {
     return { status: res.status, json, headers: res.headers };
   };
 }
+
+/**
+ * Transpiles the generated client.ts to JS (typescript's transpileModule) and
+ * imports it, with fetch redirected from the client's baked-in domain to the
+ * running server. Returns the module's exports.
+ */
+export async function loadClient(ws, base) {
+  const { createRequire } = await import("node:module");
+  const require = createRequire(join(ws.app, "package.json"));
+  const ts = require("typescript");
+  const src = readFileSync(join(ws.app, ".generated", "client.ts"), "utf8");
+  const js = ts.transpileModule(src, {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022, experimentalDecorators: true },
+  }).outputText;
+  const file = join(ws.app, ".generated", "client.e2e.mjs");
+  writeFileSync(file, js);
+  const target = new URL(base);
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.hostname === "localhost" || url.hostname === "127.0.0.1") {
+      url.protocol = target.protocol;
+      url.host = target.host;
+    }
+    return realFetch(input instanceof Request ? new Request(url, input) : url, init);
+  };
+  return import(file);
+}
