@@ -278,6 +278,14 @@ test("hydration: the instance is a real model instance and instance methods see 
   assert.equal(missing.json.status, 404);
 });
 
+test("hydration: a text PK is URL-decoded and bound as text", async () => {
+  seed();
+  db.sqlite.exec(`INSERT INTO "Course" VALUES ('A B/1', 'Odd code')`);
+  const { json } = await call("GET", "/api/Course/A%20B%2F1/describe");
+  assert.deepEqual(json, { ok: true, status: 200, data: "A B/1: Odd code (0 students)" });
+  assert.deepEqual(db.queries.at(-1).args, ["A B/1"]);
+});
+
 test("modelsFromSql: nested many-to-many through a repeated junction, real PK names", async () => {
   seed();
   const rows = db.sqlite.prepare(`SELECT * FROM "Student_withCourses" ORDER BY "Student_sid", "Course_code", "Student_1_sid"`).all();

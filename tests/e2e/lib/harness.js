@@ -237,7 +237,8 @@ function freePort() {
 
 function tail(file, n = 60) {
   try {
-    return readFileSync(file, "utf8").split("\n").slice(-n).join("\n");
+    // eslint-disable-next-line no-control-regex
+    return readFileSync(file, "utf8").replace(/\x1b\[[0-9;]*m/g, "").split("\n").slice(-n).join("\n");
   } catch {
     return "(no log)";
   }
