@@ -26,8 +26,8 @@ test("generated TS type-checks with tsc --strict", () => {
   typecheck(ws);
 });
 
-test("wrangler d1 migrations apply --local", () => {
-  const out = migrate(ws);
+test("wrangler d1 migrations apply --local", async () => {
+  const out = await migrate(ws);
   assert.match(out, /0001_cloesce\.sql/);
 });
 
@@ -126,7 +126,7 @@ test("FK violation surfaces as a 500 and writes nothing", async (t) => {
   const r = await api("POST", "/api/Dog/checkIn", { dog: { id: 50, name: "Stray", ownerId: 77 } });
   assert.equal(r.status, 500);
   assert.match(r.json.message, /^Uncaught exception in method dispatch: .*FOREIGN KEY constraint failed/);
-  const rows = d1Execute(ws, `SELECT COUNT(*) AS n FROM "Dog" WHERE "id" = 50`);
+  const rows = await d1Execute(ws, `SELECT COUNT(*) AS n FROM "Dog" WHERE "id" = 50`);
   assert.equal(rows[0].results[0].n, 0);
 });
 

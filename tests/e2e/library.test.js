@@ -48,8 +48,8 @@ test("generated TS type-checks with tsc --strict", () => {
   typecheck(ws);
 });
 
-test("wrangler d1 migrations apply --local", () => {
-  assert.match(migrate(ws), /0001_cloesce\.sql/);
+test("wrangler d1 migrations apply --local", async () => {
+  assert.match(await migrate(ws), /0001_cloesce\.sql/);
 });
 
 test("wrangler dev starts", async () => {
@@ -118,7 +118,7 @@ test("FK violation in a batch is a 500 and rolls back", async () => {
   });
   assert.equal(r.status, 500);
   assert.match(r.json.message, /^Uncaught exception in method dispatch: .*FOREIGN KEY constraint failed/);
-  const rows = d1Execute(ws, `SELECT COUNT(*) AS n FROM "Book" WHERE "isbn" = '000-ghost'`);
+  const rows = await d1Execute(ws, `SELECT COUNT(*) AS n FROM "Book" WHERE "isbn" = '000-ghost'`);
   assert.equal(rows[0].results[0].n, 0);
 });
 

@@ -81,6 +81,37 @@ export function run(cmd, args, opts = {}) {
   return out;
 }
 
+/**
+ * Runs a command in its own process group (so a timeout kills its children
+ * too, e.g. the workerd that wrangler starts) and resolves with its output.
+ */
+export function runAsync(cmd, args, opts = {}) {
+  const timeoutMs = opts.timeoutMs || 180_000;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env || toolEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+    live.add(child);
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => {
+      killGroup(child, "SIGKILL");
+      reject(new Error(`${cmd} ${args.join(" ")} timed out after ${timeoutMs} ms:\n${out.slice(-6000)}`));
+    }, timeoutMs);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      live.delete(child);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      killGroup(child, "SIGKILL"); // anything the command left behind in its group
+      live.delete(child);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(" ")} failed (${code ?? signal}):\n${out.slice(-6000)}`));
+    });
+  });
+}
+
 /** A temp copy of the example with `.generated/` and a node_modules of symlinks. */
 export function prepareWorkspace() {
   requireEnv();
@@ -90,7 +121,10 @@ export function prepareWorkspace() {
     recursive: true,
     filter: (src) => !/(^|\/)(node_modules|\.generated|\.wrangler)(\/|$)/.test(src.slice(EXAMPLE.length)),
   });
-  cpSync(GENERATED, join(app, ".generated"), { recursive: true });
+  cpSync(GENERATED, join(app, ".generated"), {
+    recursive: true,
+    filter: (src) => !/(^|\/)(node_modules|\.wrangler)(\/|$)/.test(src.slice(GENERATED.length)),
+  });
 
   const nm = join(app, "node_modules");
   mkdirSync(join(nm, "@cloudflare"), { recursive: true });
@@ -206,7 +240,7 @@ function wranglerBin() {
 }
 
 export function migrate(ws) {
-  return run(
+  return runAsync(
     process.execPath,
     [wranglerBin(), "d1", "migrations", "apply", "db", "--local", "-c", ".generated/wrangler.toml", "--persist-to", ws.state],
     { cwd: ws.app },
@@ -214,8 +248,8 @@ export function migrate(ws) {
 }
 
 /** Runs SQL against the local D1 that wrangler dev uses. */
-export function d1Execute(ws, sql) {
-  const out = run(
+export async function d1Execute(ws, sql) {
+  const out = await runAsync(
     process.execPath,
     [wranglerBin(), "d1", "execute", "db", "--local", "-c", ".generated/wrangler.toml", "--persist-to", ws.state, "--json", "--command", sql],
     { cwd: ws.app },
