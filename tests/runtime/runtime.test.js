@@ -203,6 +203,27 @@ test("dispatch: static POST with a model parameter writes through the injected D
   assert.deepEqual(db.sqlite.prepare(`SELECT * FROM "Horse"`).all(), [{ id: 5, name: "Bucephalus", bio: null }]);
 });
 
+test("validation: a model parameter cannot swap its prototype via __proto__", async () => {
+  const body = '{"horse": {"id": 7, "name": "Trojan", "bio": null, "__proto__": {"evil": true}}}';
+  const orig = Horse.post;
+  let seen;
+  Horse.post = (h, e) => {
+    seen = h;
+    return orig.call(Horse, h, e);
+  };
+  try {
+    const { json } = await call("POST", "/api/Horse/post", body);
+    assert.deepEqual(json, { ok: true, status: 200, data: { id: 7, name: "Trojan", bio: null, likes: [] } });
+  } finally {
+    Horse.post = orig;
+  }
+  assert.ok(seen instanceof Horse, "the model parameter is a Horse instance");
+  assert.equal(seen.evil, undefined);
+  const [h] = instantiateModelArray(JSON.parse('[{"id": 1, "__proto__": {"evil": true}}]'), Horse);
+  assert.ok(h instanceof Horse);
+  assert.equal(h.evil, undefined);
+});
+
 test("dispatch: Void return omits data", async () => {
   const { json } = await call("GET", "/api/Horse/nothing");
   assert.deepEqual(json, { ok: true, status: 200 });

@@ -236,10 +236,22 @@ export function modelsFromSql(Ctor, rows, includeTree, options) {
   return foldNode(list, aliasPlan(cidl, modelName, includeTree || {}), ctors, ctor);
 }
 
+const UNSAFE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/** Object.assign without the keys that would reach the prototype. */
+function assignSafe(target, source) {
+  if (source && typeof source === "object") {
+    for (const key of Object.keys(source)) {
+      if (!UNSAFE_KEYS.has(key)) target[key] = source[key];
+    }
+  }
+  return target;
+}
+
 /** `data.map(d => Object.assign(new Ctor(), d))`; non-arrays pass through. */
 export function instantiateModelArray(data, Ctor) {
   if (!Array.isArray(data)) return data;
-  return data.map((d) => Object.assign(new Ctor(), d));
+  return data.map((d) => assignSafe(new Ctor(), d));
 }
 
 // ---------------------------------------------------------------------------
@@ -305,8 +317,7 @@ function checkValue(v, t, ctx) {
 function checkModel(v, modelName, ctx) {
   const model = ctx.cidl.models[modelName];
   if (!model || v === null || typeof v !== "object" || Array.isArray(v)) return INVALID;
-  const inst = newInstance(ctx.ctors, modelName);
-  Object.assign(inst, v);
+  const inst = assignSafe(newInstance(ctx.ctors, modelName), v);
   const sub = { ...ctx, allowMissing: true };
   const pk = v[model.primary_key.name];
   if (pk !== undefined && pk !== null) {
