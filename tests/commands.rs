@@ -28,7 +28,11 @@ fn unknown_commands_suggest_the_nearest_one() {
     let p = Project::new("cloesce version=1\n");
     let run = p.cloesce(&["grpah"]);
     run.expect_code(2);
-    assert!(run.stderr.contains("similar subcommand exists: 'graph'"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("similar subcommand exists: 'graph'"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -143,8 +143,16 @@ fn a_missing_program_is_a_clear_failure() {
     let run = p.cloesce(&["run"]);
     run.expect_code(1);
     let flat = run.flat_stderr();
-    assert!(flat.contains("`definitely-not-a-program-xyz` was not found in node_modules/.bin or on PATH"), "{flat}");
-    assert!(flat.contains("npm install -D definitely-not-a-program-xyz"), "{flat}");
+    assert!(
+        flat.contains(
+            "`definitely-not-a-program-xyz` was not found in node_modules/.bin or on PATH"
+        ),
+        "{flat}"
+    );
+    assert!(
+        flat.contains("npm install -D definitely-not-a-program-xyz"),
+        "{flat}"
+    );
 }
 
 #[test]

@@ -75,7 +75,8 @@ async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> R
             commands::cache::cache(platform, &project.host, command)
         }
         command => {
-            let session = Session::open(platform, dir, renderer)?;
+            let writes = matches!(command, Command::Run(args) if !args.dry_run);
+            let session = Session::open(platform, dir, renderer, writes)?;
             match command {
                 Command::Run(args) => commands::run::run(platform, &session, args, renderer).await,
                 Command::Graph(args) => commands::graph::graph(platform, &session, args),

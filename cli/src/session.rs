@@ -26,10 +26,13 @@ pub struct Session<H> {
 
 impl<H: Host> Session<H> {
     /// Opens the project and loads its pipeline, reporting every problem.
+    /// With `write_cache`, the checked pipeline is kept in `.cloesce/` so the
+    /// next command need not parse it again (read-only commands pass false).
     pub fn open<P: Platform<Host = H>>(
         platform: &P,
         dir: Option<&str>,
         renderer: Renderer,
+        write_cache: bool,
     ) -> Result<Session<H>, Exit> {
         let project = platform
             .open_project(dir)
@@ -53,14 +56,13 @@ impl<H: Host> Session<H> {
         };
         let uses_default_file = user.is_none();
         let builtins = cloesce_rules::registry();
-        let pipeline = pipeline::load(&LoadOptions {
+        let options = LoadOptions {
             user,
             library: cloesce_rules::library(),
             builtins: &builtins,
-        })
-        .map_err(|errors| Exit::user(renderer.diagnostic(&errors)))?;
-        let graph =
-            Graph::build(&pipeline).map_err(|errors| Exit::user(renderer.diagnostic(&errors)))?;
+        };
+        let (pipeline, graph) = pipeline::load_cached(&project.host, &options, write_cache)
+            .map_err(|errors| Exit::user(renderer.diagnostic(&errors)))?;
         Ok(Session {
             project,
             pipeline,

@@ -17,7 +17,7 @@
 mod cycle;
 pub mod render;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::path::WorkspacePath;
 use crate::pipeline::{Pipeline, PipelineError, PipelineErrors, RuleId, Span};
@@ -25,7 +25,7 @@ use crate::pipeline::{Pipeline, PipelineError, PipelineErrors, RuleId, Span};
 pub use render::{render, Format};
 
 /// Why one rule depends on another.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum EdgeCause {
     /// Written in `deps`.
     Explicit { span: Span },
@@ -34,7 +34,7 @@ pub enum EdgeCause {
 }
 
 /// `to` depends on `from`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Edge {
     pub from: RuleId,
     pub to: RuleId,
@@ -42,7 +42,7 @@ pub struct Edge {
 }
 
 /// The checked DAG of a pipeline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Graph {
     /// For each rule, the rules it depends on (sorted, no duplicates).
     pub deps: Vec<Vec<RuleId>>,
@@ -124,14 +124,26 @@ impl Graph {
     }
 }
 
-/// Collects explicit and inferred edges.
+/// Collects explicit and inferred edges. Rule names and literal outputs are
+/// looked up in hash maps, so a pipeline of N rules costs O(N) here (plus one
+/// pass over all outputs per real glob input).
 fn edges(pipeline: &Pipeline, errors: &mut Vec<PipelineError>) -> Vec<Edge> {
+    let mut by_name: HashMap<&str, RuleId> = HashMap::with_capacity(pipeline.rules.len());
+    let mut by_output: HashMap<&WorkspacePath, RuleId> = HashMap::new();
+    for (i, rule) in pipeline.rules.iter().enumerate() {
+        by_name
+            .entry(rule.name.value.as_str())
+            .or_insert(RuleId(i as u32));
+        for out in &rule.outputs {
+            by_output.entry(&out.value).or_insert(RuleId(i as u32));
+        }
+    }
     let mut edges = Vec::new();
     for (i, rule) in pipeline.rules.iter().enumerate() {
         let to = RuleId(i as u32);
         for dep in &rule.deps {
-            match pipeline.rule(&dep.value) {
-                Some((from, _)) => edges.push(Edge {
+            match by_name.get(dep.value.as_str()) {
+                Some(&from) => edges.push(Edge {
                     from,
                     to,
                     cause: EdgeCause::Explicit { span: dep.span },
@@ -156,26 +168,33 @@ fn edges(pipeline: &Pipeline, errors: &mut Vec<PipelineError>) -> Vec<Edge> {
     for (i, rule) in pipeline.rules.iter().enumerate() {
         let to = RuleId(i as u32);
         for input in &rule.inputs {
-            let matcher = match &input.value.literal {
-                Some(_) => None,
-                None => match input.value.matcher() {
-                    Ok(m) => Some(m),
-                    Err(_) => continue,
-                },
+            if let Some(literal) = &input.value.literal {
+                if let Some(&from) = by_output.get(literal) {
+                    if from != to {
+                        edges.push(Edge {
+                            from,
+                            to,
+                            cause: EdgeCause::Inferred {
+                                input: input.span,
+                                output: literal.clone(),
+                            },
+                        });
+                    }
+                }
+                continue;
+            }
+            let Ok(matcher) = input.value.matcher() else {
+                continue;
             };
             for (j, other) in pipeline.rules.iter().enumerate() {
                 if i == j {
                     continue;
                 }
-                let hit = other
+                if let Some(out) = other
                     .outputs
                     .iter()
-                    .find(|out| match (&input.value.literal, &matcher) {
-                        (Some(literal), _) => *literal == out.value,
-                        (None, Some(m)) => m.is_match(out.value.as_str()),
-                        (None, None) => false,
-                    });
-                if let Some(out) = hit {
+                    .find(|out| matcher.is_match(out.value.as_str()))
+                {
                     edges.push(Edge {
                         from: RuleId(j as u32),
                         to,

@@ -9,7 +9,11 @@ use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
 use crate::session::Session;
 
-pub fn graph<P: Platform>(platform: &P, session: &Session<P::Host>, args: &GraphArgs) -> Result<i32, Exit> {
+pub fn graph<P: Platform>(
+    platform: &P,
+    session: &Session<P::Host>,
+    args: &GraphArgs,
+) -> Result<i32, Exit> {
     let format = match args.format {
         GraphFormat::Text => Format::Text,
         GraphFormat::Dot => Format::Dot,
@@ -31,7 +35,13 @@ fn statuses<H: Host>(session: &Session<H>) -> Vec<String> {
         keep_going: true,
         ..BuildOptions::default()
     };
-    let mut build = Build::new(host, &session.pipeline, &session.graph, &session.builtins, options);
+    let mut build = Build::new(
+        host,
+        &session.pipeline,
+        &session.graph,
+        &session.builtins,
+        options,
+    );
     // A dry run decides every rule inside one `poll`.
     let _ = build.poll();
     let mut out = vec!["unknown".to_string(); session.pipeline.rules.len()];

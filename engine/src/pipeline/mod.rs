@@ -14,6 +14,7 @@
 //! output paths; `suggest` says "did you mean"; `error` holds the
 //! diagnostics. The format is documented in `docs/pipeline.md`.
 
+mod cache;
 mod check;
 mod error;
 mod load;
@@ -28,9 +29,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use miette::SourceSpan;
+use serde::{Deserialize, Serialize};
 
 use crate::path::WorkspacePath;
 
+pub use cache::load_cached;
 pub use error::{Note, PipelineError, PipelineErrors, Src};
 pub(crate) use load::source_src;
 pub use load::{load, LoadOptions, DEFAULT_LIBRARY};
@@ -40,7 +43,7 @@ pub use suggest::closest as did_you_mean;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Index of a [`SourceFile`] in [`Pipeline::sources`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SourceId(pub u16);
 
 /// A KDL document the pipeline was read from: the user's `cloesce.kdl` or an
@@ -67,7 +70,7 @@ impl SourceFile {
 }
 
 /// Where something was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
     pub source: SourceId,
     pub span: SourceSpan,
@@ -75,7 +78,7 @@ pub struct Span {
 
 /// A value with the span it was written at. Spans never take part in
 /// equality: two rules written identically in different places are equal.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Spanned<T> {
     pub value: T,
     pub span: Span,
@@ -116,7 +119,7 @@ impl Pipeline {
 }
 
 /// Index of a rule in [`Pipeline::rules`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RuleId(pub u32);
 
 impl RuleId {
@@ -126,7 +129,7 @@ impl RuleId {
 }
 
 /// One `rule "NAME" { … }` node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rule {
     pub name: Spanned<String>,
     /// The whole rule node.
@@ -148,7 +151,7 @@ pub struct Rule {
 }
 
 /// What a rule does.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     /// `builtin "NAME" key="value"…`
     Builtin {
@@ -161,7 +164,7 @@ pub enum Action {
 
 /// One input glob. A pattern without glob metacharacters is a plain path and
 /// is checked with one `stat` instead of a directory walk.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputPattern {
     /// The glob as written, normalised: `/` separators, no `.` or empty
     /// segments, `a/../b` collapsed to `b`.
@@ -187,7 +190,7 @@ impl InputPattern {
 }
 
 /// A declared tool: `tool "node"` or `tool "node" version="node -v"`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
     pub name: Spanned<String>,
     /// The command whose trimmed stdout is the version (default `NAME --version`).
