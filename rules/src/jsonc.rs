@@ -317,8 +317,9 @@ pub fn render(value: &Value, unit: &str, base: &str) -> String {
 }
 
 /// Where a new entry goes after the last one of a container: the position
-/// for a missing comma (if any) and the position for the new text.
-fn after_last(text: &str, last_end: usize) -> (Option<usize>, usize) {
+/// for a missing comma (if any), the position right after the entry (and its
+/// comma), and the end of the line when only a `//` comment follows there.
+fn after_last(text: &str, last_end: usize) -> (Option<usize>, usize, Option<usize>) {
     let bytes = text.as_bytes();
     let mut i = last_end;
     while i < bytes.len() && matches!(bytes[i], b' ' | b'\t') {
@@ -328,32 +329,31 @@ fn after_last(text: &str, last_end: usize) -> (Option<usize>, usize) {
         i += 1;
         None
     } else {
+        i = last_end;
         Some(last_end)
     };
-    // Keep a same-line `//` comment attached to the entry it follows.
     let mut j = i;
     while j < bytes.len() && matches!(bytes[j], b' ' | b'\t') {
         j += 1;
     }
-    let at = if text[j..].starts_with("//") {
-        text[j..].find('\n').map(|n| j + n).unwrap_or(text.len())
+    let line_end = if text[j..].starts_with("//") {
+        let e = text[j..].find('\n').map(|n| j + n).unwrap_or(text.len());
+        Some(if e > 0 && bytes.get(e - 1) == Some(&b'\r') { e - 1 } else { e })
     } else {
-        i
+        None
     };
-    let at = if at > 0 && bytes.get(at - 1) == Some(&b'\r') {
-        at - 1
-    } else {
-        at
-    };
-    (comma, at)
+    (comma, i, line_end)
 }
 
-fn splice(text: &str, edits: &[(usize, &str)]) -> String {
+/// Inserts `new` after the last entry, adding the comma it needs. A new
+/// line goes after a trailing `//` comment; same-line text never does.
+fn insert_after(text: &str, last_end: usize, new: &str) -> String {
+    let (comma, after, line_end) = after_last(text, last_end);
+    let at = if new.starts_with('\n') { line_end.unwrap_or(after) } else { after };
     let mut out = text.to_string();
-    let mut edits = edits.to_vec();
-    edits.sort_by(|a, b| b.0.cmp(&a.0));
-    for (pos, s) in edits {
-        out.insert_str(pos, s);
+    out.insert_str(at, new);
+    if let Some(c) = comma {
+        out.insert(c, ',');
     }
     out
 }
@@ -374,19 +374,13 @@ pub fn insert_member(text: &str, obj: &Node, key: &str, value: &Value) -> String
         Some(last) => {
             let indent = indent_at(text, last.key_start).to_string();
             let same_line = !text[*start..last.key_start].contains('\n');
-            let (comma, at) = after_last(text, last.value.end());
-            let body = format!("{key_json}: {}", render(value, &unit, &indent));
+                        let body = format!("{key_json}: {}", render(value, &unit, &indent));
             let new = if same_line {
                 format!(" {body}")
             } else {
                 format!("\n{indent}{body}")
             };
-            let mut edits: Vec<(usize, &str)> = Vec::new();
-            if let Some(c) = comma {
-                edits.push((c, ","));
-            }
-            edits.push((at, &new));
-            splice(text, &edits)
+            insert_after(text, last.value.end(), &new)
         }
         None => {
             let base = indent_at(text, *start).to_string();
@@ -419,19 +413,13 @@ pub fn push_item(text: &str, arr: &Node, value: &Value) -> String {
         Some(last) => {
             let indent = indent_at(text, last.start()).to_string();
             let same_line = !text[*start..last.start()].contains('\n');
-            let (comma, at) = after_last(text, last.end());
-            let body = render(value, &unit, &indent);
+                        let body = render(value, &unit, &indent);
             let new = if same_line {
                 format!(" {body}")
             } else {
                 format!("\n{indent}{body}")
             };
-            let mut edits: Vec<(usize, &str)> = Vec::new();
-            if let Some(c) = comma {
-                edits.push((c, ","));
-            }
-            edits.push((at, &new));
-            splice(text, &edits)
+            insert_after(text, last.end(), &new)
         }
         None => {
             let base = indent_at(text, *start).to_string();

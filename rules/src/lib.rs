@@ -17,6 +17,7 @@ use cloesce_engine::builtin::{BuiltinFailure, BuiltinRegistry, BuiltinRequest};
 use cloesce_engine::path::WorkspacePath;
 
 pub mod client;
+mod convert;
 pub mod d1;
 pub mod diag;
 pub mod extract;

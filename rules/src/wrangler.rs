@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use toml_edit::{DocumentMut, Item};
 
 use crate::diag::{self, RuleDiagnostic};
+use crate::convert::{self, Tree};
 use crate::jsonc;
 use crate::paths;
 
@@ -39,8 +40,8 @@ trait Config {
     fn replace_str(&mut self, path: &[Seg<'_>], s: &str);
     /// Adds `key` to the object at `parent` (`[]` is the root).
     fn insert(&mut self, parent: &[Seg<'_>], key: &str, value: Value);
-    /// Appends to the root array `key`, creating it when missing.
-    fn push(&mut self, key: &str, value: Value);
+    /// Appends an empty object to the root array `key`, creating it when missing.
+    fn push_empty(&mut self, key: &str);
     fn render(&self) -> String;
 }
 
@@ -116,35 +117,6 @@ fn json_to_toml_value(v: &Value) -> Option<toml_edit::Value> {
     })
 }
 
-/// A JSON value as a TOML item: objects become tables, arrays of objects
-/// arrays of tables.
-fn json_to_toml_item(v: &Value) -> Item {
-    match v {
-        Value::Object(map) => {
-            let mut t = toml_edit::Table::new();
-            for (k, v) in map {
-                let item = json_to_toml_item(v);
-                if !item.is_none() {
-                    t.insert(k, item);
-                }
-            }
-            Item::Table(t)
-        }
-        Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
-            let mut a = toml_edit::ArrayOfTables::new();
-            for i in items {
-                if let Item::Table(t) = json_to_toml_item(i) {
-                    a.push(t);
-                }
-            }
-            Item::ArrayOfTables(a)
-        }
-        other => json_to_toml_value(other)
-            .map(Item::Value)
-            .unwrap_or(Item::None),
-    }
-}
-
 impl Toml {
     fn item(&self, path: &[Seg<'_>]) -> Option<&Item> {
         let mut item = self.0.as_item();
@@ -193,24 +165,14 @@ impl Config for Toml {
             }
         }
     }
-    fn push(&mut self, key: &str, value: Value) {
+    fn push_empty(&mut self, key: &str) {
         let root = self.0.as_table_mut();
         match root.get_mut(key) {
-            Some(Item::ArrayOfTables(a)) => {
-                if let Item::Table(t) = json_to_toml_item(&value) {
-                    a.push(t);
-                }
-            }
-            Some(Item::Value(toml_edit::Value::Array(a))) => {
-                if let Some(v) = json_to_toml_value(&value) {
-                    a.push(v);
-                }
-            }
+            Some(Item::ArrayOfTables(a)) => a.push(toml_edit::Table::new()),
+            Some(Item::Value(toml_edit::Value::Array(a))) => a.push(toml_edit::InlineTable::new()),
             _ => {
                 let mut a = toml_edit::ArrayOfTables::new();
-                if let Item::Table(t) = json_to_toml_item(&value) {
-                    a.push(t);
-                }
+                a.push(toml_edit::Table::new());
                 root.insert(key, Item::ArrayOfTables(a));
             }
         }
@@ -254,12 +216,11 @@ impl Config for Jsonc {
             self.0 = jsonc::insert_member(&self.0, &n, key, &value);
         }
     }
-    fn push(&mut self, key: &str, value: Value) {
+    fn push_empty(&mut self, key: &str) {
+        let empty = Value::Object(serde_json::Map::new());
         match self.node(&[Seg::Key(key)]) {
-            Some(arr @ jsonc::Node::Array { .. }) => {
-                self.0 = jsonc::push_item(&self.0, &arr, &value)
-            }
-            _ => self.insert(&[], key, Value::Array(vec![value])),
+            Some(arr @ jsonc::Node::Array { .. }) => self.0 = jsonc::push_item(&self.0, &arr, &empty),
+            _ => self.insert(&[], key, Value::Array(vec![empty])),
         }
     }
     fn render(&self) -> String {
@@ -324,6 +285,21 @@ const PATH_KEYS: &[&[&str]] = &[
     &["build", "watch_dir"],
 ];
 
+/// Adds `{ binding = "db", database_name = "default", database_id =
+/// "replace_with_db_id", migrations_dir }` as the first D1 entry.
+fn add_default_d1(doc: &mut dyn Config, opts: &Options<'_>) {
+    doc.push_empty("d1_databases");
+    let at = [Seg::Key("d1_databases"), Seg::Index(0)];
+    for (k, v) in [
+        ("binding", "db"),
+        ("database_name", "default"),
+        ("database_id", "replace_with_db_id"),
+        ("migrations_dir", opts.migrations_dir),
+    ] {
+        doc.insert(&at, k, Value::String(v.to_string()));
+    }
+}
+
 fn merge(doc: &mut dyn Config, opts: &Options<'_>, log: &mut String) -> Result<(), String> {
     match doc.get(&[]) {
         Some(Value::Object(_)) => {}
@@ -358,17 +334,11 @@ fn merge(doc: &mut dyn Config, opts: &Options<'_>, log: &mut String) -> Result<(
     };
     match doc.get(&[Seg::Key("d1_databases")]) {
         None => {
-            doc.push(
-                "d1_databases",
-                json!({"binding": "db", "database_name": "default", "database_id": "replace_with_db_id", "migrations_dir": opts.migrations_dir}),
-            );
+            add_default_d1(doc, opts);
             warn_id(log, "db");
         }
         Some(Value::Array(items)) if items.is_empty() => {
-            doc.push(
-                "d1_databases",
-                json!({"binding": "db", "database_name": "default", "database_id": "replace_with_db_id", "migrations_dir": opts.migrations_dir}),
-            );
+            add_default_d1(doc, opts);
             warn_id(log, "db");
         }
         Some(Value::Array(items)) => {
@@ -495,9 +465,9 @@ pub fn generate(
                     e.message().to_string(),
                 )
             })?;
-            let value = toml_to_json(parsed.as_item()).unwrap_or(json!({}));
+            let tree = Tree::from_toml(parsed.as_item()).unwrap_or(Tree::Object(Vec::new()));
             log.push_str("note: converted the TOML wrangler config to JSON; comments and formatting were not kept\n");
-            Box::new(Jsonc(jsonc::render(&value, "\t", "")))
+            Box::new(Jsonc(tree.to_json("\t", "")))
         }
         (Format::Json, Format::Toml) => {
             let src = if text.trim().is_empty() { "{}" } else { text };
@@ -509,16 +479,7 @@ pub fn generate(
                     e.message.clone(),
                 )
             })?;
-            let value = jsonc::to_value(&node);
-            let mut d = DocumentMut::new();
-            if let Value::Object(map) = &value {
-                for (k, v) in map {
-                    let item = json_to_toml_item(v);
-                    if !item.is_none() {
-                        d.insert(k, item);
-                    }
-                }
-            }
+            let d = convert::toml_document(&Tree::from_jsonc(&node));
             log.push_str("note: converted the JSON wrangler config to TOML; comments and formatting were not kept\n");
             Box::new(Toml(d))
         }

@@ -1,0 +1,12 @@
+//! The integration tests of cloesce-rules, one module per area.
+
+mod common;
+
+// Whole-pipeline snapshots of the fixtures, and determinism.
+mod pipeline;
+// Every rejection of the model language, with its rendered message.
+mod rejections;
+// The generated SQL applies to sqlite and every view can be queried.
+mod sqlite;
+// The wrangler merge: formats, comments, paths.
+mod wrangler;
