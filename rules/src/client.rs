@@ -138,7 +138,7 @@ fn method_text(
             method.http_verb.as_str()
         ));
     }
-    s.push_str("    const raw = await res.json();\n    if (!raw.ok) return raw;\n");
+    s.push_str("    const raw: any = await res.json();\n    if (!raw.ok) return raw;\n");
     match inner.non_null() {
         CidlType::Model(x) if ast.models.contains_key(x) => {
             s.push_str(&format!(

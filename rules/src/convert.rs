@@ -22,7 +22,9 @@ impl Tree {
     pub fn from_jsonc(node: &jsonc::Node) -> Tree {
         match node {
             jsonc::Node::Scalar { value, .. } => Tree::Scalar(value.clone()),
-            jsonc::Node::Array { items, .. } => Tree::Array(items.iter().map(Tree::from_jsonc).collect()),
+            jsonc::Node::Array { items, .. } => {
+                Tree::Array(items.iter().map(Tree::from_jsonc).collect())
+            }
             jsonc::Node::Object { members, .. } => {
                 let mut out: Vec<(String, Tree)> = Vec::new();
                 for m in members {
@@ -43,12 +45,18 @@ impl Tree {
             Item::None => None,
             Item::Value(v) => Some(Tree::from_toml_value(v)),
             Item::Table(t) => Some(Tree::Object(
-                t.iter().filter_map(|(k, v)| Tree::from_toml(v).map(|v| (k.to_string(), v))).collect(),
+                t.iter()
+                    .filter_map(|(k, v)| Tree::from_toml(v).map(|v| (k.to_string(), v)))
+                    .collect(),
             )),
             Item::ArrayOfTables(a) => Some(Tree::Array(
                 a.iter()
                     .map(|t| {
-                        Tree::Object(t.iter().filter_map(|(k, v)| Tree::from_toml(v).map(|v| (k.to_string(), v))).collect())
+                        Tree::Object(
+                            t.iter()
+                                .filter_map(|(k, v)| Tree::from_toml(v).map(|v| (k.to_string(), v)))
+                                .collect(),
+                        )
                     })
                     .collect(),
             )),
@@ -60,11 +68,19 @@ impl Tree {
         match v {
             V::String(s) => Tree::Scalar(Value::String(s.value().clone())),
             V::Integer(i) => Tree::Scalar(Value::from(*i.value())),
-            V::Float(f) => Tree::Scalar(serde_json::Number::from_f64(*f.value()).map(Value::Number).unwrap_or(Value::Null)),
+            V::Float(f) => Tree::Scalar(
+                serde_json::Number::from_f64(*f.value())
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null),
+            ),
             V::Boolean(b) => Tree::Scalar(Value::Bool(*b.value())),
             V::Datetime(d) => Tree::Scalar(Value::String(d.value().to_string())),
             V::Array(a) => Tree::Array(a.iter().map(Tree::from_toml_value).collect()),
-            V::InlineTable(t) => Tree::Object(t.iter().map(|(k, v)| (k.to_string(), Tree::from_toml_value(v))).collect()),
+            V::InlineTable(t) => Tree::Object(
+                t.iter()
+                    .map(|(k, v)| (k.to_string(), Tree::from_toml_value(v)))
+                    .collect(),
+            ),
         }
     }
 
@@ -76,14 +92,23 @@ impl Tree {
             Tree::Object(members) if members.is_empty() => "{}".to_string(),
             Tree::Array(items) => {
                 let inner = format!("{base}{unit}");
-                let items: Vec<String> = items.iter().map(|t| format!("{inner}{}", t.to_json(unit, &inner))).collect();
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|t| format!("{inner}{}", t.to_json(unit, &inner)))
+                    .collect();
                 format!("[\n{}\n{base}]", items.join(",\n"))
             }
             Tree::Object(members) => {
                 let inner = format!("{base}{unit}");
                 let items: Vec<String> = members
                     .iter()
-                    .map(|(k, t)| format!("{inner}{}: {}", Value::String(k.clone()), t.to_json(unit, &inner)))
+                    .map(|(k, t)| {
+                        format!(
+                            "{inner}{}: {}",
+                            Value::String(k.clone()),
+                            t.to_json(unit, &inner)
+                        )
+                    })
                     .collect();
                 format!("{{\n{}\n{base}}}", items.join(",\n"))
             }
@@ -133,7 +158,9 @@ impl Tree {
                 }
                 Item::Table(t)
             }
-            Tree::Array(items) if !items.is_empty() && items.iter().all(|i| matches!(i, Tree::Object(_))) => {
+            Tree::Array(items)
+                if !items.is_empty() && items.iter().all(|i| matches!(i, Tree::Object(_))) =>
+            {
                 let mut a = toml_edit::ArrayOfTables::new();
                 for i in items {
                     if let Item::Table(t) = i.to_toml_item() {

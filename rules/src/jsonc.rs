@@ -338,7 +338,11 @@ fn after_last(text: &str, last_end: usize) -> (Option<usize>, usize, Option<usiz
     }
     let line_end = if text[j..].starts_with("//") {
         let e = text[j..].find('\n').map(|n| j + n).unwrap_or(text.len());
-        Some(if e > 0 && bytes.get(e - 1) == Some(&b'\r') { e - 1 } else { e })
+        Some(if e > 0 && bytes.get(e - 1) == Some(&b'\r') {
+            e - 1
+        } else {
+            e
+        })
     } else {
         None
     };
@@ -349,7 +353,11 @@ fn after_last(text: &str, last_end: usize) -> (Option<usize>, usize, Option<usiz
 /// line goes after a trailing `//` comment; same-line text never does.
 fn insert_after(text: &str, last_end: usize, new: &str) -> String {
     let (comma, after, line_end) = after_last(text, last_end);
-    let at = if new.starts_with('\n') { line_end.unwrap_or(after) } else { after };
+    let at = if new.starts_with('\n') {
+        line_end.unwrap_or(after)
+    } else {
+        after
+    };
     let mut out = text.to_string();
     out.insert_str(at, new);
     if let Some(c) = comma {
@@ -374,7 +382,7 @@ pub fn insert_member(text: &str, obj: &Node, key: &str, value: &Value) -> String
         Some(last) => {
             let indent = indent_at(text, last.key_start).to_string();
             let same_line = !text[*start..last.key_start].contains('\n');
-                        let body = format!("{key_json}: {}", render(value, &unit, &indent));
+            let body = format!("{key_json}: {}", render(value, &unit, &indent));
             let new = if same_line {
                 format!(" {body}")
             } else {
@@ -413,7 +421,7 @@ pub fn push_item(text: &str, arr: &Node, value: &Value) -> String {
         Some(last) => {
             let indent = indent_at(text, last.start()).to_string();
             let same_line = !text[*start..last.start()].contains('\n');
-                        let body = render(value, &unit, &indent);
+            let body = render(value, &unit, &indent);
             let new = if same_line {
                 format!(" {body}")
             } else {

@@ -632,7 +632,11 @@ pub fn to_diagnostics(ast: &CloesceAst, problems: &[Problem]) -> Vec<RuleDiagnos
             let file = p
                 .anchor
                 .model()
-                .and_then(|m| ast.models.get(m).or_else(|| ast.models.values().find(|x| x.name == m)))
+                .and_then(|m| {
+                    ast.models
+                        .get(m)
+                        .or_else(|| ast.models.values().find(|x| x.name == m))
+                })
                 .map(|m| m.source_path.as_str())
                 .unwrap_or(ast.wrangler_env.source_path.as_str());
             RuleDiagnostic::new(

@@ -19,8 +19,8 @@ use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinReq
 use serde_json::{json, Value};
 use toml_edit::{DocumentMut, Item};
 
-use crate::diag::{self, RuleDiagnostic};
 use crate::convert::{self, Tree};
+use crate::diag::{self, RuleDiagnostic};
 use crate::jsonc;
 use crate::paths;
 
@@ -219,7 +219,9 @@ impl Config for Jsonc {
     fn push_empty(&mut self, key: &str) {
         let empty = Value::Object(serde_json::Map::new());
         match self.node(&[Seg::Key(key)]) {
-            Some(arr @ jsonc::Node::Array { .. }) => self.0 = jsonc::push_item(&self.0, &arr, &empty),
+            Some(arr @ jsonc::Node::Array { .. }) => {
+                self.0 = jsonc::push_item(&self.0, &arr, &empty)
+            }
             _ => self.insert(&[], key, Value::Array(vec![empty])),
         }
     }

@@ -10,3 +10,6 @@ mod rejections;
 mod sqlite;
 // The wrangler merge: formats, comments, paths.
 mod wrangler;
+// The generated TypeScript type-checks under tsc --strict (opt-in).
+#[cfg(unix)]
+mod tsc;

@@ -46,8 +46,17 @@ fn source_paths_are_workspace_relative() {
 
 #[test]
 fn bom_and_crlf_are_handled() {
-    let (path, bytes) = model_inputs("small").into_iter().find(|(p, _)| p.ends_with(".ts")).unwrap();
-    let plain = run("cloesce/extract", &[(path.clone(), bytes.clone())], &["cidl.json"], &[]).unwrap();
+    let (path, bytes) = model_inputs("small")
+        .into_iter()
+        .find(|(p, _)| p.ends_with(".ts"))
+        .unwrap();
+    let plain = run(
+        "cloesce/extract",
+        &[(path.clone(), bytes.clone())],
+        &["cidl.json"],
+        &[],
+    )
+    .unwrap();
     let text = String::from_utf8(bytes).unwrap().replace('\n', "\r\n");
     let mut with_bom = b"\xEF\xBB\xBF".to_vec();
     with_bom.extend_from_slice(text.as_bytes());

@@ -4,7 +4,9 @@ use crate::common::build;
 
 /// Runs `sql` in a fresh in-memory sqlite3; None when sqlite3 is missing.
 fn sqlite(sql: &str) -> Option<Result<String, String>> {
-    let bin = ["/usr/bin/sqlite3", "sqlite3"].into_iter().find(|b| Command::new(b).arg("-version").output().is_ok())?;
+    let bin = ["/usr/bin/sqlite3", "sqlite3"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("-version").output().is_ok())?;
     let dir = tempdir();
     let file = dir.join("schema.sql");
     std::fs::write(&file, sql).unwrap();
@@ -24,7 +26,11 @@ fn sqlite(sql: &str) -> Option<Result<String, String>> {
 }
 
 fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cloesce-rules-sqlite-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let dir = std::env::temp_dir().join(format!(
+        "cloesce-rules-sqlite-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -61,7 +67,11 @@ fn schema_applies_and_every_view_is_queryable() {
 fn tables_come_in_foreign_key_order() {
     let files = build("big");
     let schema = &files[".generated/migrations/0001_cloesce.sql"];
-    let position = |t: &str| schema.find(&format!("CREATE TABLE \"{t}\"")).unwrap_or_else(|| panic!("no table {t}"));
+    let position = |t: &str| {
+        schema
+            .find(&format!("CREATE TABLE \"{t}\""))
+            .unwrap_or_else(|| panic!("no table {t}"))
+    };
     assert!(position("Beta") < position("Alpha"));
     assert!(position("Person") < position("Dog"));
     assert!(position("Dog") < position("Toy"));

@@ -3,9 +3,11 @@ use crate::common::{render, run};
 const SETTINGS: &[(&str, &str)] = &[("main", "workers.ts"), ("migrations_dir", "migrations")];
 
 fn merge(input: Option<(&str, &str)>, output: &str) -> (String, String) {
-    let inputs: Vec<(String, Vec<u8>)> =
-        input.map(|(p, t)| vec![(p.to_string(), t.as_bytes().to_vec())]).unwrap_or_default();
-    let out = run("cloesce/wrangler", &inputs, &[output], SETTINGS).unwrap_or_else(|f| panic!("{}", render(&f)));
+    let inputs: Vec<(String, Vec<u8>)> = input
+        .map(|(p, t)| vec![(p.to_string(), t.as_bytes().to_vec())])
+        .unwrap_or_default();
+    let out = run("cloesce/wrangler", &inputs, &[output], SETTINGS)
+        .unwrap_or_else(|f| panic!("{}", render(&f)));
     (String::from_utf8(out.files[0].1.clone()).unwrap(), out.log)
 }
 
@@ -89,10 +91,19 @@ fn jsonc_keeps_comments() {
 
 #[test]
 fn conversions_note_lost_comments() {
-    let (toml, log) = merge(Some(("wrangler.jsonc", "{ // c\n \"name\": \"x\", \"vars\": {\"a\": \"b\"} }")), ".generated/wrangler.toml");
+    let (toml, log) = merge(
+        Some((
+            "wrangler.jsonc",
+            "{ // c\n \"name\": \"x\", \"vars\": {\"a\": \"b\"} }",
+        )),
+        ".generated/wrangler.toml",
+    );
     assert!(log.contains("comments"), "{log}");
     insta::assert_snapshot!(toml);
-    let (json, log) = merge(Some(("wrangler.toml", "name = \"x\" # c\n[vars]\na = \"b\"\n")), ".generated/wrangler.json");
+    let (json, log) = merge(
+        Some(("wrangler.toml", "name = \"x\" # c\n[vars]\na = \"b\"\n")),
+        ".generated/wrangler.json",
+    );
     assert!(log.contains("comments"), "{log}");
     insta::assert_snapshot!(json);
 }
@@ -103,16 +114,34 @@ fn two_configs_are_rejected() {
         ("wrangler.json".to_string(), b"{}".to_vec()),
         ("wrangler.toml".to_string(), Vec::new()),
     ];
-    let failure = run("cloesce/wrangler", &inputs, &[".generated/wrangler.toml"], SETTINGS).unwrap_err();
+    let failure = run(
+        "cloesce/wrangler",
+        &inputs,
+        &[".generated/wrangler.toml"],
+        SETTINGS,
+    )
+    .unwrap_err();
     insta::assert_snapshot!(render(&failure));
 }
 
 #[test]
 fn broken_config_is_reported_with_a_span() {
     let inputs = vec![("wrangler.toml".to_string(), b"name = \n".to_vec())];
-    let failure = run("cloesce/wrangler", &inputs, &[".generated/wrangler.toml"], SETTINGS).unwrap_err();
+    let failure = run(
+        "cloesce/wrangler",
+        &inputs,
+        &[".generated/wrangler.toml"],
+        SETTINGS,
+    )
+    .unwrap_err();
     insta::assert_snapshot!(render(&failure));
     let inputs = vec![("wrangler.jsonc".to_string(), b"{ \"a\": }".to_vec())];
-    let failure = run("cloesce/wrangler", &inputs, &[".generated/wrangler.jsonc"], SETTINGS).unwrap_err();
+    let failure = run(
+        "cloesce/wrangler",
+        &inputs,
+        &[".generated/wrangler.jsonc"],
+        SETTINGS,
+    )
+    .unwrap_err();
     insta::assert_snapshot!(render(&failure));
 }
