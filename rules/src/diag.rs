@@ -10,9 +10,12 @@ use std::fmt;
 use cloesce_engine::builtin::BuiltinFailure;
 use miette::{Diagnostic, LabeledSpan, NamedSource, SourceCode};
 
-/// One problem found by a rule.
+/// One problem found by a rule (boxed: it travels in `Result`s).
 #[derive(Debug)]
-pub struct RuleDiagnostic {
+pub struct RuleDiagnostic(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     code: String,
     message: String,
     help: Option<String>,
@@ -23,18 +26,18 @@ pub struct RuleDiagnostic {
 impl RuleDiagnostic {
     /// A diagnostic with the code `cloesce::<area>::<name>` (give the full code).
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        RuleDiagnostic {
+        RuleDiagnostic(Box::new(Inner {
             code: code.to_string(),
             message: message.into(),
             help: None,
             source: None,
             label: None,
-        }
+        }))
     }
 
     /// Adds the `help` line that says how to fix the problem.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.0.help = Some(help.into());
         self
     }
 
@@ -49,25 +52,25 @@ impl RuleDiagnostic {
     ) -> Self {
         let start = start.min(text.len());
         let end = end.clamp(start, text.len());
-        self.source = Some(NamedSource::new(name, text.to_string()));
-        self.label = Some((start, end - start, label.into()));
+        self.0.source = Some(NamedSource::new(name, text.to_string()));
+        self.0.label = Some((start, end - start, label.into()));
         self
     }
 
     /// The code, e.g. `cloesce::model::duplicate_model`.
     pub fn code(&self) -> &str {
-        &self.code
+        &self.0.code
     }
 
     /// The one-line message.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 }
 
 impl fmt::Display for RuleDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
@@ -75,21 +78,22 @@ impl std::error::Error for RuleDiagnostic {}
 
 impl Diagnostic for RuleDiagnostic {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.code))
+        Some(Box::new(&self.0.code))
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
+        self.0
+            .help
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display + 'a>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| s as &dyn SourceCode)
+        self.0.source.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let (start, len, label) = self.label.as_ref()?;
+        let (start, len, label) = self.0.label.as_ref()?;
         Some(Box::new(std::iter::once(LabeledSpan::new(
             Some(label.clone()),
             *start,

@@ -212,6 +212,9 @@ impl Parser<'_> {
                     self.pos += 1;
                 }
                 let raw = &self.text[start..self.pos];
+                if raw.is_empty() {
+                    return Err(self.err("expected a value"));
+                }
                 let value: Value = serde_json::from_str(raw).map_err(|_| ParseError {
                     message: format!("invalid value `{raw}`"),
                     offset: start,

@@ -100,7 +100,7 @@ pub fn check(ast: &CloesceAst) -> Vec<Problem> {
     }
     check_junctions(ast, &mut out);
     if let Err(cycle) = table_order(ast) {
-        out.push(cycle);
+        out.push(*cycle);
     }
     out
 }
@@ -551,7 +551,7 @@ fn nav_list(model: &Model) -> String {
 /// The order to create tables in: Kahn's algorithm over non-nullable FKs
 /// (edge target → holder), self-edges ignored, queue seeded in sorted name
 /// order. A cycle is reported as a problem naming the blocked models.
-pub fn table_order(ast: &CloesceAst) -> Result<Vec<&str>, Problem> {
+pub fn table_order(ast: &CloesceAst) -> Result<Vec<&str>, Box<Problem>> {
     let mut indegree: BTreeMap<&str, usize> = ast.models.keys().map(|k| (k.as_str(), 0)).collect();
     let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for model in ast.models.values() {
@@ -598,6 +598,21 @@ pub fn table_order(ast: &CloesceAst) -> Result<Vec<&str>, Problem> {
         .map(String::as_str)
         .filter(|m| !done.contains(m))
         .collect();
+    // Drop models that are only blocked because they depend on a cycle: peel
+    // off, repeatedly, blocked models that no other blocked model needs.
+    let mut blocked = blocked;
+    loop {
+        let needed = |m: &str| {
+            edges
+                .get(m)
+                .is_some_and(|next| next.iter().any(|n| blocked.contains(n)))
+        };
+        let before = blocked.len();
+        blocked = blocked.iter().copied().filter(|m| needed(m)).collect();
+        if blocked.len() == before || blocked.is_empty() {
+            break;
+        }
+    }
     let mut fks = Vec::new();
     for m in &blocked {
         for attr in &ast.models[*m].attributes {
@@ -611,16 +626,16 @@ pub fn table_order(ast: &CloesceAst) -> Result<Vec<&str>, Problem> {
             }
         }
     }
-    Err(problem(
+    Err(Box::new(problem(
         "cycle",
-        Anchor::Model(blocked[0].to_string()),
+        Anchor::Model(blocked.first().copied().unwrap_or_default().to_string()),
         format!("Cycle detected between models: {}", blocked.join(", ")),
         "part of a foreign-key cycle",
         format!(
             "no table order exists; make one of these foreign keys nullable (`| null`) to break the cycle: {}",
             fks.join(", ")
         ),
-    ))
+    )))
 }
 
 /// Turns problems into diagnostics that name the model file (no spans: the

@@ -178,11 +178,50 @@ impl Config for Toml {
         }
     }
     fn render(&self) -> String {
-        let mut s = self.0.to_string();
+        let mut doc = self.0.clone();
+        separate_first_table(&mut doc);
+        let mut s = doc.to_string();
         if !s.is_empty() && !s.ends_with('\n') {
             s.push('\n');
         }
         s
+    }
+}
+
+/// When keys were added above a document that began with a table, puts a
+/// blank line between them and that first table.
+fn separate_first_table(doc: &mut DocumentMut) {
+    let root = doc.as_table_mut();
+    if !root.iter().any(|(_, item)| item.is_value()) {
+        return;
+    }
+    let mut first: Option<&mut toml_edit::Table> = None;
+    for (_, item) in root.iter_mut() {
+        let tables: Vec<&mut toml_edit::Table> = match item {
+            Item::Table(t) => vec![t],
+            Item::ArrayOfTables(a) => a.iter_mut().collect(),
+            _ => Vec::new(),
+        };
+        for t in tables {
+            let better = match (&first, t.position()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some(f), Some(p)) => f.position().is_some_and(|fp| p < fp),
+            };
+            if better {
+                first = Some(t);
+            }
+        }
+    }
+    if let Some(t) = first {
+        let empty = t
+            .decor()
+            .prefix()
+            .and_then(|p| p.as_str())
+            .is_none_or(|p| p.is_empty());
+        if empty {
+            t.decor_mut().set_prefix("\n");
+        }
     }
 }
 

@@ -153,6 +153,7 @@ case!(
     "@D1\nexport class A {\n  @GET id: number;\n}\n"
 );
 case!(cycle, "cycle", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @ForeignKey(B) bId: number;\n}\n@D1\nexport class B {\n  @PrimaryKey id: number;\n  @ForeignKey(A) aId: number;\n}\n");
+case!(cycle_names_only_cycle_members, "cycle", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @ForeignKey(B) bId: number;\n}\n@D1\nexport class B {\n  @PrimaryKey id: number;\n  @ForeignKey(A) aId: number;\n}\n@D1\nexport class C {\n  @PrimaryKey id: number;\n  @ForeignKey(A) aId: number;\n}\n");
 case!(one_to_one_reference, "one_to_one_reference", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  bId: number;\n  @OneToOne(\"bId\") b: B | undefined;\n}\n@D1\nexport class B {\n  @PrimaryKey id: number;\n}\n");
 case!(one_to_one_mismatch, "one_to_one_mismatch", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @ForeignKey(C) cId: number;\n  @OneToOne(\"cId\") b: B | undefined;\n}\n@D1\nexport class B {\n  @PrimaryKey id: number;\n}\n@D1\nexport class C {\n  @PrimaryKey id: number;\n}\n");
 case!(one_to_many_reference, "one_to_many_reference", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @OneToMany(\"aId\") bs: B[];\n}\n@D1\nexport class B {\n  @PrimaryKey id: number;\n}\n");

@@ -145,3 +145,31 @@ fn broken_config_is_reported_with_a_span() {
     .unwrap_err();
     insta::assert_snapshot!(render(&failure));
 }
+
+#[test]
+fn user_paths_are_rebased_to_the_generated_folder() {
+    let user =
+        "main = \"src/index.ts\"\n[build]\ncwd = \"./app\"\n[site]\nbucket = \"/abs/public\"\n";
+    let (toml, _) = merge(Some(("wrangler.toml", user)), ".generated/wrangler.toml");
+    assert!(toml.contains("main = \"../src/index.ts\""), "{toml}");
+    assert!(toml.contains("cwd = \"../app\""), "{toml}");
+    assert!(toml.contains("bucket = \"/abs/public\""), "{toml}");
+    // A config in a sub-folder, generated next to it: nothing to rebase.
+    let (json, _) = merge(
+        Some(("app/wrangler.json", "{\"main\": \"w.ts\"}")),
+        "app/out.json",
+    );
+    assert!(json.contains("\"main\": \"w.ts\""), "{json}");
+}
+
+#[test]
+fn existing_d1_entries_are_completed() {
+    let user =
+        "[[d1_databases]]\nbinding = \"main_db\"\n\n[[d1_databases]]\ndatabase_id = \"real\"\n";
+    let (toml, log) = merge(Some(("wrangler.toml", user)), ".generated/wrangler.toml");
+    insta::assert_snapshot!(toml);
+    assert!(
+        log.contains("`main_db`") && !log.contains("`db_1`"),
+        "{log}"
+    );
+}
