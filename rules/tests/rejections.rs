@@ -350,3 +350,9 @@ fn garbage_never_panics() {
         );
     }
 }
+
+case!(
+    destructured_parameter,
+    "destructured_parameter",
+    "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @POST static async f({ id }: A): Promise<void> {}\n}\n"
+);

@@ -756,6 +756,17 @@ fn parameter(
             }
         }
     }
+    if !inject && !matches!(p.pattern, BindingPattern::BindingIdentifier(_)) {
+        c.error(
+            f,
+            p.pattern.span(),
+            "destructured_parameter",
+            format!("The parameter {pfull} is destructured; only @Inject parameters may be"),
+            "destructured",
+            "give the parameter a plain name (`person: Person`) and destructure inside the method",
+        );
+        return None;
+    }
     c.spans.insert(
         Anchor::Parameter(m.to_string(), method.to_string(), name.clone()),
         (f.idx, p.pattern.span()),
