@@ -77,10 +77,42 @@ fn problem(
     }
 }
 
+/// Identifiers the generated `workers.ts` and `client.ts` use themselves.
+const RESERVED_NAMES: &[&str] = &[
+    "cloesce",
+    "cidl",
+    "constructorRegistry",
+    "instanceRegistry",
+    "HttpResult",
+    "instantiateModelArray",
+    "Request",
+    "Response",
+    "URL",
+    "Object",
+    "JSON",
+    "Promise",
+    "String",
+];
+
 /// Runs every check and returns all problems, in a deterministic order.
 pub fn check(ast: &CloesceAst) -> Vec<Problem> {
     let mut out = Vec::new();
     for (key, model) in &ast.models {
+        if model.name == ast.wrangler_env.name || RESERVED_NAMES.contains(&model.name.as_str()) {
+            out.push(problem(
+                "reserved_model_name",
+                Anchor::Model(model.name.clone()),
+                format!(
+                    "The model name {} is taken (by the @WranglerEnv class or the generated code)",
+                    model.name
+                ),
+                "name taken",
+                format!(
+                    "rename the model; it may not be called like the env class or any of: {}",
+                    RESERVED_NAMES.join(", ")
+                ),
+            ));
+        }
         if key != &model.name {
             out.push(problem(
                 "key_mismatch",

@@ -356,3 +356,9 @@ case!(
     "destructured_parameter",
     "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @POST static async f({ id }: A): Promise<void> {}\n}\n"
 );
+
+case!(
+    reserved_model_name,
+    "reserved_model_name",
+    "@D1\nexport class HttpResult {\n  @PrimaryKey id!: number;\n}\n"
+);
