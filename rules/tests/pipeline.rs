@@ -63,3 +63,38 @@ fn bom_and_crlf_are_handled() {
     let crlf = run("cloesce/extract", &[(path, with_bom)], &["cidl.json"], &[]).unwrap();
     assert_eq!(plain, crlf);
 }
+
+#[test]
+fn default_pipeline_names_only_registered_builtins_and_settings() {
+    let registry = cloesce_rules::registry();
+    let names: Vec<&str> = registry.names().collect();
+    assert_eq!(
+        names,
+        [
+            "cloesce/client",
+            "cloesce/d1",
+            "cloesce/extract",
+            "cloesce/validate",
+            "cloesce/workers",
+            "cloesce/wrangler"
+        ]
+    );
+    for line in cloesce_rules::DEFAULT_PIPELINE
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("builtin "))
+    {
+        let mut parts = line.split_whitespace().skip(1);
+        let name = parts.next().unwrap().trim_matches('"');
+        let builtin = registry
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not registered"));
+        for setting in parts {
+            let key = setting.split('=').next().unwrap();
+            assert!(
+                builtin.settings().contains(&key),
+                "{name} does not accept {key}"
+            );
+        }
+    }
+}
