@@ -13,3 +13,5 @@ mod wrangler;
 // The generated TypeScript type-checks under tsc --strict (opt-in).
 #[cfg(unix)]
 mod tsc;
+// The same bytes in wasm32 as natively (needs the wasm probe and node).
+mod wasm;
