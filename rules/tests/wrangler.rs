@@ -173,3 +173,19 @@ fn existing_d1_entries_are_completed() {
         "{log}"
     );
 }
+
+#[test]
+fn jsonc_edge_cases() {
+    let (a, _) = merge(
+        Some(("wrangler.jsonc", "{\n  \"d1_databases\": [],\n}\n")),
+        ".generated/wrangler.jsonc",
+    );
+    insta::assert_snapshot!(a);
+    let (b, _) = merge(
+        Some(("wrangler.jsonc", "{\n    \"name\": \"x\",\n    \"d1_databases\": [\n        {\n            \"binding\": \"DB\", // mine\n        },\n    ],\n}\n")),
+        ".generated/wrangler.jsonc",
+    );
+    insta::assert_snapshot!(b);
+    let (c, _) = merge(Some(("wrangler.json", "")), ".generated/wrangler.json");
+    assert!(c.contains("\"binding\": \"db\""));
+}

@@ -732,7 +732,11 @@ fn parameter(
 ) -> Option<NamedTypedValue> {
     let name = match &p.pattern {
         BindingPattern::BindingIdentifier(id) => id.name.to_string(),
-        other => text(f.src, other.span()).to_string(),
+        // The source text, whitespace collapsed (so CRLF and LF files agree).
+        other => text(f.src, other.span())
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     let pfull = format!("{full}.{name}");
     let mut inject = false;
