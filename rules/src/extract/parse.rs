@@ -264,6 +264,7 @@ fn model_of(
         source_path: f.path.to_string(),
     };
     let mut has_pk = false;
+    let errors_before = c.diags.len();
     let mut seen: BTreeMap<String, Span> = BTreeMap::new();
     for el in &class.body.body {
         let (key, span) = match el {
@@ -308,6 +309,11 @@ fn model_of(
         }
     }
     if !has_pk {
+        // A member that failed (e.g. `@PrimaryKy id`) may be the missing key:
+        // do not pile a second error on top of it.
+        if c.diags.len() > errors_before {
+            return None;
+        }
         c.error(
             f,
             name_span,
