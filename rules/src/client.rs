@@ -102,18 +102,20 @@ fn method_text(
         method.name,
         sig.join(", ")
     );
+    // The domain is user text: escape it for a template literal.
+    let base = domain
+        .replace('\\', "\\\\")
+        .replace('`', "\\`")
+        .replace("${", "\\${");
     let path = if method.is_static {
-        format!("{domain}/{}/{}", model.name, method.name)
+        format!("{base}/{}/{}", model.name, method.name)
     } else {
         format!(
-            "{domain}/{}/${{encodeURIComponent(String(this.{}))}}/{}",
+            "{base}/{}/${{encodeURIComponent(String(this.{}))}}/{}",
             model.name, model.primary_key.name, method.name
         )
     };
-    s.push_str(&format!(
-        "    const url = new URL(`{}`);\n",
-        path.replace('`', "\\`")
-    ));
+    s.push_str(&format!("    const url = new URL(`{path}`);\n"));
     s.push_str(
         "    if (dataSource !== null) url.searchParams.append(\"dataSource\", dataSource);\n",
     );
