@@ -19,6 +19,7 @@ pub struct CloesceAst {
     pub project_name: String,
     pub language: Language,
     pub wrangler_env: WranglerEnv,
+    #[serde(deserialize_with = "unique_keys")]
     pub models: BTreeMap<String, Model>,
 }
 
@@ -53,7 +54,9 @@ pub struct Model {
     pub attributes: Vec<ModelAttribute>,
     pub primary_key: NamedTypedValue,
     pub navigation_properties: Vec<NavigationProperty>,
+    #[serde(deserialize_with = "unique_keys")]
     pub methods: BTreeMap<String, ModelMethod>,
+    #[serde(deserialize_with = "unique_keys")]
     pub data_sources: BTreeMap<String, DataSource>,
     /// The model file's workspace-relative path (`src/models/horse.cloesce.ts`).
     pub source_path: String,
@@ -209,6 +212,38 @@ impl CidlType {
             _ => None,
         }
     }
+}
+
+/// Reads a JSON object into a map, rejecting duplicate keys (serde would keep
+/// the last one silently).
+fn unique_keys<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Visitor<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut access: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut map = BTreeMap::new();
+            while let Some((key, value)) = access.next_entry::<String, V>()? {
+                if map.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format!(
+                        "invalid entry: found duplicate key `{key}`"
+                    )));
+                }
+                map.insert(key, value);
+            }
+            Ok(map)
+        }
+    }
+    deserializer.deserialize_map(Visitor(std::marker::PhantomData))
 }
 
 /// Serialises the IR the way the extractor writes it: 4-space indent, keys in

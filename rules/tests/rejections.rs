@@ -363,3 +363,25 @@ case!(
     "reserved_model_name",
     "@D1\nexport class HttpResult {\n  @PrimaryKey id!: number;\n}\n"
 );
+
+#[test]
+fn ir_with_duplicate_keys_is_rejected() {
+    let model = r#"{"name":"A","attributes":[],"primary_key":{"name":"id","cidl_type":"Integer"},
+        "navigation_properties":[],"methods":{},"data_sources":{},"source_path":"a.cloesce.ts"}"#;
+    let ir = format!(
+        r#"{{"version":"v0.0.2","project_name":"p","language":"TypeScript",
+        "wrangler_env":{{"name":"Env","source_path":"a.cloesce.ts"}},"models":{{"A":{model},"A":{model}}}}}"#
+    );
+    let failure = run(
+        "cloesce/validate",
+        &[("cidl.json".to_string(), ir.into_bytes())],
+        &[],
+        &[],
+    )
+    .unwrap_err();
+    let rendered = render(&failure);
+    assert!(
+        rendered.contains("duplicate key `A`") && rendered.contains("cloesce::ir::invalid"),
+        "{rendered}"
+    );
+}
