@@ -185,3 +185,25 @@ fn plain_output_has_no_escape_codes() {
     let out = cmd.output().unwrap();
     assert!(!out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b));
 }
+
+#[test]
+fn the_annotated_example_pipeline_parses_and_extends_the_default() {
+    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../cloesce.kdl.example")).unwrap();
+    let p = Project::new(&example);
+    let run = p.cloesce(&["graph", "--format", "json"]);
+    run.expect_code(0);
+    let graph: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = graph["rules"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    for expected in ["extract", "validate", "d1", "wrangler", "workers", "client", "typecheck", "bundle-size", "deploy"] {
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    }
+}
+
+#[test]
+fn without_a_pipeline_file_the_default_pipeline_runs() {
+    let p = Project::new("");
+    std::fs::remove_file(p.path().join("cloesce.kdl")).unwrap();
+    let run = p.cloesce(&["graph"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("cloesce/extract"), "{}", run.stdout);
+}
