@@ -188,14 +188,36 @@ fn plain_output_has_no_escape_codes() {
 
 #[test]
 fn the_annotated_example_pipeline_parses_and_extends_the_default() {
-    let example = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../cloesce.kdl.example")).unwrap();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cloesce.kdl.example"
+    ))
+    .unwrap();
     let p = Project::new(&example);
     let run = p.cloesce(&["graph", "--format", "json"]);
     run.expect_code(0);
     let graph: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let names: Vec<&str> = graph["rules"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    for expected in ["extract", "validate", "d1", "wrangler", "workers", "client", "typecheck", "bundle-size", "deploy"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    let names: Vec<&str> = graph["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "extract",
+        "validate",
+        "d1",
+        "wrangler",
+        "workers",
+        "client",
+        "typecheck",
+        "bundle-size",
+        "deploy",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }
 

@@ -363,7 +363,13 @@ impl<'a> Build<'a> {
             }
         };
         let key = key_input.key();
-        let previous = self.state.rules.get(&rule.name.value).cloned();
+        // Only what is needed of the last record is copied: cloning it whole
+        // (with its key input) for every rule would dominate a no-op run.
+        let previous_has_logs = self
+            .state
+            .rules
+            .get(&rule.name.value)
+            .is_some_and(|r| r.has_logs);
 
         let mut reasons = Vec::new();
         if !rule.cache {
@@ -372,23 +378,24 @@ impl<'a> Build<'a> {
             reasons.push(Reason::NoCacheFlag);
         } else {
             // A hit: the last record, or the action cache.
-            let hit = match &previous {
-                Some(record) if record.key == key => Some((
+            let last_outputs = match self.state.rules.get(&rule.name.value) {
+                Some(record) if record.key == key => Some(record.outputs.clone()),
+                _ => None,
+            };
+            let hit = match last_outputs {
+                Some(outputs) => Some((
                     ActionEntry {
                         rule: rule.name.value.clone(),
-                        outputs: record.outputs.clone(),
+                        outputs,
                         stdout: String::new(),
                         stderr: String::new(),
                     },
                     Vec::new(),
                     true,
                 )),
-                _ => match self.store.get_action(&key) {
+                None => match self.store.get_action(&key) {
                     Ok(Some(entry)) => {
-                        let mut why = match &previous {
-                            Some(record) => diff(&record.key_input, &key_input),
-                            None => vec![Reason::NeverBuilt],
-                        };
+                        let mut why = self.reasons_since_last(&rule.name.value, &key_input);
                         why.push(Reason::SeenBefore);
                         Some((entry, why, false))
                     }
@@ -409,9 +416,8 @@ impl<'a> Build<'a> {
             if let Some((entry, why, same_as_last)) = hit {
                 match self.try_restore(id, &entry, why) {
                     Ok(Some((status, why))) => {
-                        let has_logs = previous.as_ref().is_some_and(|r| r.has_logs);
                         let (stdout, stderr) = if same_as_last {
-                            if has_logs {
+                            if previous_has_logs {
                                 self.replayed_logs(&key)
                             } else {
                                 Default::default()
@@ -442,10 +448,7 @@ impl<'a> Build<'a> {
                     }
                 }
             } else {
-                reasons.extend(match &previous {
-                    Some(record) => diff(&record.key_input, &key_input),
-                    None => vec![Reason::NeverBuilt],
-                });
+                reasons.extend(self.reasons_since_last(&rule.name.value, &key_input));
             }
         }
 
@@ -784,6 +787,14 @@ impl<'a> Build<'a> {
             }
         }
         Ok(Some((RuleStatus::Restored, reasons)))
+    }
+
+    /// What changed since the rule's last successful run.
+    fn reasons_since_last(&self, rule: &str, key_input: &ActionKeyInput) -> Vec<Reason> {
+        match self.state.rules.get(rule) {
+            Some(record) => diff(&record.key_input, key_input),
+            None => vec![Reason::NeverBuilt],
+        }
     }
 
     /// Logs of the cached result, replayed on a hit (empty when none).

@@ -91,6 +91,10 @@ pub struct State {
     files: HashMap<WorkspacePath, StatEntry>,
     pub rules: HashMap<String, RuleRecord>,
     dirty: bool,
+    /// Digests already checked during this build (not saved): an upstream
+    /// output checked by its rule is not stat-ed again as a downstream input.
+    /// Every write, restore or removal through the build updates it.
+    checked: HashMap<WorkspacePath, FileDigest>,
 }
 
 /// A file's current digest and stat.
@@ -123,6 +127,7 @@ impl State {
             files: on_disk.files.into_iter().collect(),
             rules: on_disk.rules.into_iter().collect(),
             dirty: false,
+            checked: HashMap::new(),
         }
     }
 
@@ -160,6 +165,9 @@ impl State {
         path: &WorkspacePath,
         now_ns: u64,
     ) -> std::io::Result<Option<FileDigest>> {
+        if let Some(known) = self.checked.get(path) {
+            return Ok(Some(*known));
+        }
         let Some(stat) = host.stat(path)? else {
             self.forget(path);
             return Ok(None);
@@ -169,10 +177,12 @@ impl State {
             FileKind::File => {
                 if let Some(entry) = self.files.get(path) {
                     if entry.matches(&stat) && !entry.is_racy() {
-                        return Ok(Some(FileDigest {
+                        let known = FileDigest {
                             digest: entry.digest,
                             stat,
-                        }));
+                        };
+                        self.checked.insert(path.clone(), known);
+                        return Ok(Some(known));
                     }
                 }
             }
@@ -193,6 +203,13 @@ impl State {
 
     /// Records a digest the caller computed from bytes it just wrote or read.
     pub fn record(&mut self, path: &WorkspacePath, stat: &FileStat, digest: Digest, now_ns: u64) {
+        self.checked.insert(
+            path.clone(),
+            FileDigest {
+                digest,
+                stat: *stat,
+            },
+        );
         let entry = StatEntry {
             size: stat.size,
             mtime_ns: stat.mtime_ns,
@@ -209,6 +226,7 @@ impl State {
 
     /// Drops a file's entry (it was deleted or is about to be rewritten).
     pub fn forget(&mut self, path: &WorkspacePath) {
+        self.checked.remove(path);
         if self.files.remove(path).is_some() {
             self.dirty = true;
         }
