@@ -92,12 +92,44 @@ pub fn run(args: Vec<String>, platform: JsValue) -> Promise {
     let node: Node = platform.unchecked_into();
     wasm_bindgen_futures::future_to_promise(async move {
         let platform = JsPlatform::new(node);
-        if platform.node().env_var("CLOESCE_DEBUG_PANIC").as_deref() == Some("1") {
-            panic!("forced panic (CLOESCE_DEBUG_PANIC=1)");
+        match platform.node().env_var("CLOESCE_DEBUG_PANIC").as_deref() {
+            Some("1") => panic!("forced panic (CLOESCE_DEBUG_PANIC=1)"),
+            Some("after-spawn") => debug_panic_after_spawn(&platform).await,
+            _ => {}
         }
         let code = cloesce::main(args, &platform).await;
         Ok(JsValue::from(code))
     })
+}
+
+/// `CLOESCE_DEBUG_PANIC=after-spawn`: starts a 30-second `node` child, lets
+/// the event loop turn, then panics; the JS side must kill the child and
+/// exit 70 at once.
+async fn debug_panic_after_spawn(platform: &JsPlatform) {
+    if let Ok(project) = platform.open_project(None) {
+        let path_var = project.host.env_var("PATH").or_else(|| project.host.env_var("Path"));
+        let exists = |p: &str| platform.is_executable(p);
+        let pathext = project.host.env_var("PATHEXT");
+        if let Some(node) = resolve_program(
+            "node",
+            &project.root,
+            path_var.as_deref(),
+            pathext.as_deref(),
+            platform.os(),
+            &exists,
+        ) {
+            let argv = ["node", "-e", "setTimeout(() => {}, 30000)"];
+            let job = Job {
+                id: JobId(0),
+                rule: "sleep".to_string(),
+                argv: argv.iter().map(|s| s.to_string()).collect(),
+                env: path_var.map(|p| ("PATH".to_string(), p)).into_iter().collect(),
+            };
+            platform.spawn(&project.root, &node, job);
+        }
+    }
+    let _ = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&JsValue::NULL)).await;
+    panic!("forced panic while a job runs (CLOESCE_DEBUG_PANIC=after-spawn)");
 }
 
 /// Test hook: opens the project at `dir` and runs host operations, one per

@@ -71,6 +71,7 @@ function run(file, args, { cwd, env, input } = {}) {
         ms: Number(process.hrtime.bigint() - started) / 1e6,
       }),
     );
+    child.stdin.on('error', () => {}); // a child that exits without reading
     child.stdin.end(input ?? '');
   });
 }

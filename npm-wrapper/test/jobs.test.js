@@ -1,0 +1,67 @@
+'use strict';
+// Child processes through the engine's Platform::spawn / next_completion
+// (the `__debugJobs` test hook): real concurrency on Node's event loop,
+// captured output, exit codes, signals and spawn failures.
+
+const assert = require('node:assert/strict');
+const test = require('node:test');
+
+const { needsWasm, loadPackage, copyFixture, runNpm } = require('../testlib/helpers.js');
+
+const SEP = '\u001f';
+const node = (code) => ['node', '-e', code].join(SEP);
+
+function jobs(dir, commands) {
+  const { engine, createPlatform } = loadPackage();
+  return engine.__debugJobs(createPlatform(), dir, commands).then((text) => text.split('\n'));
+}
+
+test('four 1-second jobs overlap instead of queueing', { skip: needsWasm }, async () => {
+  const dir = copyFixture(null, { 'package.json': '{}\n' });
+  const started = Date.now();
+  const lines = await jobs(dir, [0, 1, 2, 3].map((i) => node(`setTimeout(() => console.log('job ${i}'), 1000)`)));
+  const ms = Date.now() - started;
+  assert.equal(lines.length, 4);
+  for (const i of [0, 1, 2, 3]) assert.ok(lines.includes(`${i} exit code 0 stdout="job ${i}\\n" stderr=""`), lines.join('\n'));
+  assert.ok(ms < 2500, `4 x 1 s took ${ms} ms: the jobs did not run at once`);
+});
+
+test('the event loop keeps turning while jobs run', { skip: needsWasm }, async () => {
+  const dir = copyFixture(null, { 'package.json': '{}\n' });
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 50);
+  await jobs(dir, [node('setTimeout(() => {}, 600)')]);
+  clearInterval(timer);
+  assert.ok(ticks >= 5, `only ${ticks} timer ticks in 600 ms`);
+});
+
+test('exit codes, stderr, signals and programs that cannot start', { skip: needsWasm }, async () => {
+  const dir = copyFixture(null, { 'package.json': '{}\n', 'bin/not-executable': 'echo hi\n' });
+  const lines = await jobs(dir, [
+    node("process.stderr.write('bad\\n'); process.exit(3)"),
+    ['no-such-program-cloesce', 'x'].join(SEP),
+    ...(process.platform === 'win32' ? [] : [node("process.kill(process.pid, 'SIGKILL')")]),
+    node('process.stdout.write(Buffer.alloc(300000, 97))'),
+  ]);
+  assert.ok(lines.includes('0 exit code 3 stdout="" stderr="bad\\n"'), lines.join('\n'));
+  assert.ok(lines.includes('1 not-found no-such-program-cloesce'), lines.join('\n'));
+  if (process.platform !== 'win32') assert.ok(lines.includes('2 killed by signal 9 stdout="" stderr=""'), lines.join('\n'));
+  const big = lines.find((l) => l.startsWith(process.platform === 'win32' ? '2 ' : '3 '));
+  assert.ok(big.includes(`stdout="${'a'.repeat(300000)}"`), 'large output is captured whole');
+});
+
+test('a child sees only the environment it is given', { skip: needsWasm }, async () => {
+  const dir = copyFixture(null, { 'package.json': '{}\n' });
+  process.env.CLOESCE_SECRET_TEST = 'leak';
+  const [line] = await jobs(dir, [node("console.log(process.env.CLOESCE_SECRET_TEST ?? 'unset', process.cwd())")]);
+  assert.equal(line, `0 exit code 0 stdout="unset ${dir.replace(/\\/g, '\\\\')}\\n" stderr=""`);
+});
+
+test('a panic while a job runs kills the job and exits 70 at once', { skip: needsWasm }, async () => {
+  const dir = copyFixture(null, { 'package.json': '{}\n' });
+  const result = await runNpm(['--version'], { cwd: dir, env: { CLOESCE_DEBUG_PANIC: 'after-spawn' } });
+  assert.equal(result.code, 70);
+  assert.match(result.stderr, /^error: internal error in cloesce \(this is a bug, please report it\): forced panic while a job runs/);
+  assert.doesNotMatch(result.stderr, /RuntimeError|unreachable/);
+  assert.ok(result.ms < 10000, `took ${result.ms} ms: the 30 s child was not killed`);
+});
