@@ -221,7 +221,7 @@ impl Host for JsHost {
             return Err(format!("`{}` was killed by {signal}", argv.join(" ")));
         }
         match get(&result, "status").as_f64() {
-            Some(status) if status == 0.0 => Ok(stdout.trim().to_string()),
+            Some(0.0) => Ok(stdout.trim().to_string()),
             status => {
                 let tail = stderr.trim();
                 let code = status.map_or("?".to_string(), |s| (s as i64).to_string());
