@@ -128,8 +128,13 @@ impl Platform for JsPlatform {
         async move {
             match JsFuture::from(promise).await {
                 Ok(value) => completion_from_js(&value),
-                // lib/platform.js never rejects this Promise.
-                Err(err) => panic!("nextCompletion rejected: {err:?}"),
+                // Rejected only when no job runs: a bug in the caller.
+                Err(err) => {
+                    let message = crate::node::get(&err, "message")
+                        .as_string()
+                        .unwrap_or_else(|| format!("{err:?}"));
+                    panic!("waiting for a job: {message}")
+                }
             }
         }
     }

@@ -65,3 +65,9 @@ test('a panic while a job runs kills the job and exits 70 at once', { skip: need
   assert.doesNotMatch(result.stderr, /RuntimeError|unreachable/);
   assert.ok(result.ms < 10000, `took ${result.ms} ms: the 30 s child was not killed`);
 });
+
+test('waiting with no job running is refused, not a silent hang', async () => {
+  const { PACKAGE_DIR } = require('../testlib/helpers.js');
+  const { Children } = require(require('node:path').join(PACKAGE_DIR, 'lib', 'spawn.js'));
+  await assert.rejects(new Children().nextCompletion(), /no job running/);
+});

@@ -4,6 +4,8 @@
 // `process.exit()` on the normal path: Node exits once stdout/stderr have
 // flushed and the event loop is empty.
 
+const fs = require('node:fs');
+
 const { loadEngine, EngineError } = require('./engine.js');
 const { createPlatform } = require('./platform.js');
 
@@ -46,7 +48,16 @@ async function main(args) {
   const onError = (err) => fail(`${INTERNAL}${err && err.stack ? err.stack : err}\n`);
   process.on('uncaughtException', onError);
   process.on('unhandledRejection', onError);
-  process.on('exit', () => platform.releaseAllLocks());
+  let settled = false;
+  process.on('exit', () => {
+    platform.releaseAllLocks();
+    // The event loop drained while the engine still waited on something
+    // that can never happen: a bug, not a success.
+    if (!settled && !failed) {
+      fs.writeSync(2, `${INTERNAL}the engine stopped before finishing (it waited on nothing)\n`);
+      process.exitCode = EXIT_INTERNAL;
+    }
+  });
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
     process.on(signal, () => {
       platform.children.killAll(signal);
@@ -61,6 +72,7 @@ async function main(args) {
 
   // argv[0] is the program name as the native binary sees it.
   const code = await engine.run(['cloesce', ...args], platform);
+  settled = true;
   if (!failed) process.exitCode = code;
 }
 

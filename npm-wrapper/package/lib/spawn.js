@@ -132,9 +132,16 @@ class Children {
     }
   }
 
-  /** A Promise of the next finished child (never rejects). */
+  /**
+   * A Promise of the next finished child. Rejects only when no child is
+   * running or waiting to be reported: waiting then would hang forever (the
+   * event loop would drain and Node would exit 0), so the engine is told.
+   */
   nextCompletion() {
     if (this.finished.length > 0) return Promise.resolve(this.finished.shift());
+    if (this.running.size === 0 || this.waiter) {
+      return Promise.reject(new Error('nextCompletion() called with no job running'));
+    }
     return new Promise((resolve) => {
       this.waiter = resolve;
     });
