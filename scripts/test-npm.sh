@@ -17,7 +17,7 @@ VERSION="$(node -p "require('./npm-wrapper/package/package.json').version")"
 TARBALL="$ROOT/target/npm/cloesce-$VERSION.tgz"
 
 if [ -z "${SKIP_BUILD:-}" ]; then
-  scripts/build-npm.sh >/dev/null
+  scripts/build-npm.sh >&2
   if [ -z "${CLOESCE_NATIVE_BIN:-}" ]; then
     echo "==> cargo build -p cloesce (native, for comparisons)" >&2
     cargo build -p cloesce

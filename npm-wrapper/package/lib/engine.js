@@ -20,7 +20,7 @@ function loadEngine(dir = process.env.CLOESCE_WASM_DIR || path.join(__dirname, '
     engine = require(path.join(dir, 'cloesce_wasm.js'));
   } catch (err) {
     throw new EngineError(
-      `cloesce's WebAssembly engine could not be loaded from ${dir}: ${err.message}\n` +
+      `cloesce's WebAssembly engine could not be loaded from ${dir}: ${String(err.message).split('\n')[0]}\n` +
         `reinstall the package: npm install -D cloesce@${PACKAGE.version}`,
     );
   }
