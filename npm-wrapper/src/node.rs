@@ -46,6 +46,9 @@ extern "C" {
     /// for the project lock, when no child runs.
     #[wasm_bindgen(method, js_name = sleepMs)]
     pub fn sleep_ms(this: &Node, ms: u32);
+    /// A Promise resolved after `ms` milliseconds (`setTimeout`).
+    #[wasm_bindgen(method)]
+    pub fn sleep(this: &Node, ms: u32) -> Promise;
     /// `process.kill(pid, 0)` succeeds (or fails with EPERM).
     #[wasm_bindgen(method, js_name = processAlive)]
     pub fn process_alive(this: &Node, pid: u32) -> bool;

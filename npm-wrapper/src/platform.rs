@@ -40,6 +40,17 @@ impl JsPlatform {
     pub fn node(&self) -> &Node {
         &self.node
     }
+
+    /// Waits `ms` milliseconds without blocking Node's event loop.
+    ///
+    /// Not (yet) part of [`Platform`]: proposed as `Platform::sleep`, so the
+    /// CLI can wait for the project lock with `try_lock` + `sleep().await`
+    /// and its "waiting for the lock" message flushes where stdout is
+    /// asynchronous (pipes on macOS, everything on Windows), which the
+    /// blocking [`cloesce_engine::host::Host::lock`] cannot guarantee.
+    pub async fn sleep(&self, ms: u32) {
+        let _ = JsFuture::from(self.node.sleep(ms)).await;
+    }
 }
 
 fn fd(stream: Stream) -> u32 {

@@ -72,6 +72,7 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
     envVar: (name) => process.env[name],
     nowNs: () => CLOCK_ANCHOR + process.hrtime.bigint(),
     sleepMs,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     processAlive(pid) {
       try {
         process.kill(pid, 0);
