@@ -85,51 +85,76 @@ fn panic_hook(info: &std::panic::PanicHookInfo<'_>) {
 /// Runs the CLI with `args` (including the program name) on the JS
 /// `platform` object; resolves to the exit code.
 ///
-/// `CLOESCE_DEBUG_PANIC=1` in the environment panics before the CLI starts:
-/// the tests use it to check how an internal error is shown.
+/// `CLOESCE_DEBUG_*` variables switch on test behaviour first
+/// ([`debug_switches`]).
 #[wasm_bindgen]
 pub fn run(args: Vec<String>, platform: JsValue) -> Promise {
     let node: Node = platform.unchecked_into();
     wasm_bindgen_futures::future_to_promise(async move {
         let platform = JsPlatform::new(node);
-        match platform.node().env_var("CLOESCE_DEBUG_PANIC").as_deref() {
-            Some("1") => panic!("forced panic (CLOESCE_DEBUG_PANIC=1)"),
-            Some("after-spawn") => debug_panic_after_spawn(&platform).await,
-            _ => {}
-        }
+        debug_switches(&platform).await;
         let code = cloesce::main(args, &platform).await;
         Ok(JsValue::from(code))
     })
 }
 
-/// `CLOESCE_DEBUG_PANIC=after-spawn`: starts a 30-second `node` child, lets
-/// the event loop turn, then panics; the JS side must kill the child and
-/// exit 70 at once.
-async fn debug_panic_after_spawn(platform: &JsPlatform) {
-    if let Ok(project) = platform.open_project(None) {
-        let path_var = project.host.env_var("PATH").or_else(|| project.host.env_var("Path"));
-        let exists = |p: &str| platform.is_executable(p);
-        let pathext = project.host.env_var("PATHEXT");
-        if let Some(node) = resolve_program(
-            "node",
-            &project.root,
-            path_var.as_deref(),
-            pathext.as_deref(),
-            platform.os(),
-            &exists,
-        ) {
-            let argv = ["node", "-e", "setTimeout(() => {}, 30000)"];
-            let job = Job {
-                id: JobId(0),
-                rule: "sleep".to_string(),
-                argv: argv.iter().map(|s| s.to_string()).collect(),
-                env: path_var.map(|p| ("PATH".to_string(), p)).into_iter().collect(),
-            };
-            platform.spawn(&project.root, &node, job);
+/// Starts `node -e SCRIPT` from the project root as job 0 (test hooks only).
+fn debug_spawn_node(platform: &JsPlatform, script: &str) {
+    let Ok(project) = platform.open_project(None) else {
+        return;
+    };
+    let path_var = project
+        .host
+        .env_var("PATH")
+        .or_else(|| project.host.env_var("Path"));
+    let pathext = project.host.env_var("PATHEXT");
+    let exists = |p: &str| platform.is_executable(p);
+    let Some(node) = resolve_program(
+        "node",
+        &project.root,
+        path_var.as_deref(),
+        pathext.as_deref(),
+        platform.os(),
+        &exists,
+    ) else {
+        return;
+    };
+    let job = Job {
+        id: JobId(0),
+        rule: "debug".to_string(),
+        argv: vec!["node".to_string(), "-e".to_string(), script.to_string()],
+        env: path_var
+            .map(|p| ("PATH".to_string(), p))
+            .into_iter()
+            .collect(),
+    };
+    platform.spawn(&project.root, &node, job);
+}
+
+/// The debug switches of [`run`], read from the environment:
+/// - `CLOESCE_DEBUG_PANIC=1`: panic before the CLI starts.
+/// - `CLOESCE_DEBUG_PANIC=after-spawn`: start a 30-second child, let the
+///   event loop turn, then panic; JS must kill the child and exit 70 at once.
+/// - `CLOESCE_DEBUG_JOB=1`: run a child that writes its pid to
+///   `debug-job.pid` and sleeps 30 s, and wait for it (signal tests).
+async fn debug_switches(platform: &JsPlatform) {
+    let node = platform.node();
+    match node.env_var("CLOESCE_DEBUG_PANIC").as_deref() {
+        Some("1") => panic!("forced panic (CLOESCE_DEBUG_PANIC=1)"),
+        Some("after-spawn") => {
+            debug_spawn_node(platform, "setTimeout(() => {}, 30000)");
+            let _ = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&JsValue::NULL)).await;
+            panic!("forced panic while a job runs (CLOESCE_DEBUG_PANIC=after-spawn)");
         }
+        _ => {}
     }
-    let _ = wasm_bindgen_futures::JsFuture::from(Promise::resolve(&JsValue::NULL)).await;
-    panic!("forced panic while a job runs (CLOESCE_DEBUG_PANIC=after-spawn)");
+    if node.env_var("CLOESCE_DEBUG_JOB").as_deref() == Some("1") {
+        debug_spawn_node(
+            platform,
+            "require('fs').writeFileSync('debug-job.pid', String(process.pid)); setTimeout(() => {}, 30000)",
+        );
+        platform.next_completion().await;
+    }
 }
 
 /// Test hook: opens the project at `dir` and runs host operations, one per

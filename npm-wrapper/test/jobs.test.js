@@ -71,3 +71,41 @@ test('waiting with no job running is refused, not a silent hang', async () => {
   const { Children } = require(require('node:path').join(PACKAGE_DIR, 'lib', 'spawn.js'));
   await assert.rejects(new Children().nextCompletion(), /no job running/);
 });
+
+test('SIGTERM while a job runs stops the job and exits 143', { skip: needsWasm || process.platform === 'win32' }, async () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const { BIN } = require('../testlib/helpers.js');
+  const dir = copyFixture(null, { 'package.json': '{}\n' });
+  const pidFile = path.join(dir, 'debug-job.pid');
+  const child = require('node:child_process').spawn(process.execPath, [BIN, '--version'], {
+    cwd: dir,
+    env: { ...process.env, CLOESCE_DEBUG_JOB: '1' },
+    stdio: 'ignore',
+  });
+  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  for (let i = 0; i < 100 && !fs.existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 100)); // the pid is written
+  const jobPid = Number(fs.readFileSync(pidFile, 'utf8'));
+  const started = Date.now();
+  child.kill('SIGTERM');
+  assert.deepEqual(await exited, { code: 143, signal: null });
+  assert.ok(Date.now() - started < 5000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(isAlive(jobPid), false, 'the job was stopped too');
+});
+
+/** True when `pid` runs (a zombie left to a pid 1 that never reaps is dead). */
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+  try {
+    const stat = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return true;
+  }
+}

@@ -8,6 +8,7 @@ const fs = require('node:fs');
 
 const { loadEngine, EngineError } = require('./engine.js');
 const { createPlatform } = require('./platform.js');
+const { Children } = require('./spawn.js');
 
 /** Exit code for an internal error (a bug in cloesce), like EX_SOFTWARE. */
 const EXIT_INTERNAL = 70;
@@ -29,7 +30,14 @@ async function main(args) {
     process.exitCode = EXIT_INTERNAL;
     return;
   }
-  const platform = createPlatform();
+  // Ctrl-C or a SIGTERM while children run: they get the signal too, and
+  // the 'exit' handler below releases the lock.
+  let interrupted = false;
+  const onInterrupt = (signal) => {
+    interrupted = true;
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  const platform = createPlatform({ children: new Children({ onInterrupt }) });
   let failed = false;
 
   // Shows an internal error once, stops every child and sets the exit code.
@@ -53,17 +61,11 @@ async function main(args) {
     platform.releaseAllLocks();
     // The event loop drained while the engine still waited on something
     // that can never happen: a bug, not a success.
-    if (!settled && !failed) {
+    if (!settled && !failed && !interrupted) {
       fs.writeSync(2, `${INTERNAL}the engine stopped before finishing (it waited on nothing)\n`);
       process.exitCode = EXIT_INTERNAL;
     }
   });
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
-    process.on(signal, () => {
-      platform.children.killAll(signal);
-      process.exit(code); // runs the 'exit' handler, which releases the lock
-    });
-  }
   // `cloesce | head` closes stdout early: stop quietly, like the native build.
   process.stdout.on('error', (err) => {
     if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);

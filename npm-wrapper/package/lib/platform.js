@@ -76,10 +76,20 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
     processAlive(pid) {
       try {
         process.kill(pid, 0);
-        return true;
       } catch (err) {
         return err.code === 'EPERM';
       }
+      // A zombie (dead, never reaped: common under a container's pid 1)
+      // still answers kill(pid, 0).
+      if (process.platform === 'linux') {
+        try {
+          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+          return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+        } catch {
+          return true;
+        }
+      }
+      return true;
     },
 
     // ---- paths ----

@@ -70,10 +70,36 @@ const EMPTY = new Uint8Array(0);
 
 /** The running and finished children of one cloesce process. */
 class Children {
-  constructor() {
+  /**
+   * `onInterrupt(signal)`, when given, is called on SIGINT/SIGTERM while
+   * children run (after they were sent the same signal). The handlers are
+   * installed only while a child runs: at other times the engine may block
+   * the thread (waiting for the lock) and Node's default handling, which
+   * ends the process at once, is the right one.
+   */
+  constructor({ onInterrupt } = {}) {
     this.running = new Map(); // id -> ChildProcess
     this.finished = []; // completions not yet handed out
     this.waiter = null; // resolve function of a pending nextCompletion()
+    this.onInterrupt = onInterrupt;
+    this.signalHandlers = null;
+  }
+
+  watchSignals(on) {
+    if (!this.onInterrupt || on === (this.signalHandlers !== null)) return;
+    if (on) {
+      this.signalHandlers = ['SIGINT', 'SIGTERM'].map((signal) => {
+        const handler = () => {
+          this.killAll(signal);
+          this.onInterrupt(signal);
+        };
+        process.on(signal, handler);
+        return [signal, handler];
+      });
+    } else {
+      for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
+      this.signalHandlers = null;
+    }
   }
 
   /** Starts `program args` in `cwd` with exactly `env`; never throws. */
@@ -94,6 +120,7 @@ class Children {
       return;
     }
     this.running.set(id, child);
+    this.watchSignals(true);
     const stdout = [];
     const stderr = [];
     child.stdout.on('data', (chunk) => stdout.push(chunk));
@@ -103,6 +130,7 @@ class Children {
       if (done) return;
       done = true;
       this.running.delete(id);
+      if (this.running.size === 0) this.watchSignals(false);
       this.finish({
         id,
         stdout: new Uint8Array(Buffer.concat(stdout)),
