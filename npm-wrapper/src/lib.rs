@@ -46,7 +46,7 @@ thread_local! {
 
 /// Installs the panic hook when the module is instantiated.
 #[wasm_bindgen(start)]
-pub fn start() {
+fn start() {
     std::panic::set_hook(Box::new(panic_hook));
 }
 

@@ -205,3 +205,18 @@ pub fn error_kind(code: &str) -> io::ErrorKind {
         _ => Other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_error_codes_map_to_io_error_kinds() {
+        assert_eq!(error_kind("ENOENT"), io::ErrorKind::NotFound);
+        assert_eq!(error_kind("EPERM"), io::ErrorKind::PermissionDenied);
+        assert_eq!(error_kind("EEXIST"), io::ErrorKind::AlreadyExists);
+        assert_eq!(error_kind("ENOTDIR"), io::ErrorKind::NotADirectory);
+        assert_eq!(error_kind("ENOSPC"), io::ErrorKind::StorageFull);
+        assert_eq!(error_kind("ERR_SOMETHING_NEW"), io::ErrorKind::Other);
+    }
+}
