@@ -32,9 +32,9 @@ async function main(args) {
   }
   // Ctrl-C or a SIGTERM while children run: they get the signal too, and
   // the 'exit' handler below releases the lock.
-  let interrupted = false;
+  let stopped = false; // ended on purpose before the engine finished
   const onInterrupt = (signal) => {
-    interrupted = true;
+    stopped = true;
     process.exit(signal === 'SIGINT' ? 130 : 143);
   };
   const platform = createPlatform({ children: new Children({ onInterrupt }) });
@@ -61,15 +61,17 @@ async function main(args) {
     platform.releaseAllLocks();
     // The event loop drained while the engine still waited on something
     // that can never happen: a bug, not a success.
-    if (!settled && !failed && !interrupted) {
+    if (!settled && !failed && !stopped) {
       fs.writeSync(2, `${INTERNAL}the engine stopped before finishing (it waited on nothing)\n`);
       process.exitCode = EXIT_INTERNAL;
     }
   });
   // `cloesce | head` closes stdout early: stop quietly, like the native build.
   process.stdout.on('error', (err) => {
-    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    else onError(err);
+    if (err.code !== 'EPIPE') return onError(err);
+    stopped = true;
+    platform.children.killAll();
+    process.exit(process.exitCode ?? 0);
   });
 
   // argv[0] is the program name as the native binary sees it.
