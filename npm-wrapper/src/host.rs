@@ -111,7 +111,9 @@ pub fn join_native(root: &str, relative: &str, os: Os) -> String {
 
 impl Host for JsHost {
     fn read(&self, path: &WorkspacePath) -> io::Result<Vec<u8>> {
-        self.node.read_file(&self.abs(path)).map_err(|e| self.err(e))
+        self.node
+            .read_file(&self.abs(path))
+            .map_err(|e| self.err(e))
     }
 
     fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>> {
@@ -207,7 +209,9 @@ impl Host for JsHost {
             self.os,
             &exists,
         ) else {
-            return Err(format!("`{program}` was not found in node_modules/.bin or PATH"));
+            return Err(format!(
+                "`{program}` was not found in node_modules/.bin or PATH"
+            ));
         };
         let result = self
             .node
@@ -228,7 +232,10 @@ impl Host for JsHost {
                 if tail.is_empty() {
                     Err(format!("`{}` exited with code {code}", argv.join(" ")))
                 } else {
-                    Err(format!("`{}` exited with code {code}: {tail}", argv.join(" ")))
+                    Err(format!(
+                        "`{}` exited with code {code}: {tail}",
+                        argv.join(" ")
+                    ))
                 }
             }
         }
@@ -278,9 +285,7 @@ impl Host for JsHost {
     fn unlock(&self, path: &WorkspacePath) -> io::Result<()> {
         let abs = self.abs(path);
         if self.held.borrow_mut().remove(&abs) {
-            self.node
-                .release_lock_file(&abs)
-                .map_err(|e| self.err(e))?;
+            self.node.release_lock_file(&abs).map_err(|e| self.err(e))?;
         }
         Ok(())
     }

@@ -212,11 +212,7 @@ pub fn debug_host(platform: JsValue, dir: Option<String>, ops: Vec<String>) -> V
                 "env" => Ok(host.env_var(arg).unwrap_or_else(|| "<unset>".to_string())),
                 "now" => Ok(host.now_ns().to_string()),
                 "tool" => {
-                    let argv: Vec<String> = op
-                        .split(' ')
-                        .skip(1)
-                        .map(str::to_string)
-                        .collect();
+                    let argv: Vec<String> = op.split(' ').skip(1).map(str::to_string).collect();
                     Ok(match host.tool_version(&argv) {
                         Ok(v) => v,
                         Err(e) => format!("tool-error {e}"),
