@@ -3,19 +3,87 @@
 //! The `cloesce` command-line application, shared by the native binary
 //! (`src/main.rs`) and the npm package (compiled to WebAssembly by
 //! `npm-wrapper/`). [`main`] takes the arguments and a [`Platform`] and
-//! returns the exit code; everything platform-specific is behind the trait.
+//! returns the exit code; everything platform-specific is behind the trait,
+//! so both front ends print the same bytes and exit with the same codes.
 
+pub mod args;
+pub mod commands;
+pub mod exit;
 pub mod platform;
+pub mod render;
+pub mod report;
+pub mod session;
+
+#[cfg(feature = "native")]
+pub mod native;
+
+use clap::Parser;
 
 pub use platform::{Platform, Project, Stream};
+
+use crate::args::{Cli, ColorChoice, Command};
+use crate::exit::Exit;
+use crate::render::Renderer;
+use crate::session::Session;
 
 /// Runs the CLI with `args` (including the program name) and returns the
 /// process exit code.
 pub async fn main<P: Platform>(args: Vec<String>, platform: &P) -> i32 {
-    let _ = args;
-    platform.write(
-        Stream::Stdout,
-        &format!("cloesce {}\n", cloesce_engine::VERSION),
-    );
-    0
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let color =
+                platform.is_terminal(Stream::Stderr) && platform.env_var("NO_COLOR").is_none();
+            let text = if color {
+                error.render().ansi().to_string()
+            } else {
+                error.render().to_string()
+            };
+            return if error.use_stderr() {
+                platform.write(Stream::Stderr, &text);
+                exit::USER_ERROR
+            } else {
+                platform.write(Stream::Stdout, &text);
+                exit::SUCCESS
+            };
+        }
+    };
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            platform.is_terminal(Stream::Stderr) && platform.env_var("NO_COLOR").is_none()
+        }
+    };
+    let renderer = Renderer { color };
+    match dispatch(&cli, platform, renderer).await {
+        Ok(code) => code,
+        Err(Exit { code, message }) => {
+            platform.write(Stream::Stderr, &message);
+            code
+        }
+    }
+}
+
+async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> Result<i32, Exit> {
+    let dir = cli.directory.as_deref();
+    match &cli.command {
+        Command::Cache(command) => {
+            let project = platform
+                .open_project(dir)
+                .map_err(|e| Exit::environment(format!("error: cannot open the project: {e}\n")))?;
+            commands::cache::cache(platform, &project.host, command)
+        }
+        command => {
+            let writes = matches!(command, Command::Run(args) if !args.dry_run);
+            let session = Session::open(platform, dir, renderer, writes)?;
+            match command {
+                Command::Run(args) => commands::run::run(platform, &session, args, renderer).await,
+                Command::Graph(args) => commands::graph::graph(platform, &session, args),
+                Command::Explain(args) => commands::explain::explain(platform, &session, args),
+                Command::Clean => commands::clean::clean(platform, &session),
+                Command::Cache(_) => unreachable!("handled above"),
+            }
+        }
+    }
 }

@@ -57,4 +57,8 @@ pub trait Platform {
 
     /// The number of jobs to run at once by default (CPU count).
     fn default_jobs(&self) -> usize;
+
+    /// A variable of cloesce's own environment (for `NO_COLOR`, `CI`, …;
+    /// rules see theirs through the engine's allowlist).
+    fn env_var(&self, name: &str) -> Option<String>;
 }

@@ -21,13 +21,20 @@
 //!
 //! Built-in rules (pure bytes → bytes functions) plug in through [`builtin`].
 
+pub mod build;
 pub mod builtin;
+pub mod explain;
+pub mod fingerprint;
 pub mod graph;
 pub mod host;
 pub mod job;
 pub mod path;
 pub mod pipeline;
 pub mod scheduler;
+pub mod state;
+pub mod store;
+pub mod testing;
+pub mod walk;
 
 pub use path::WorkspacePath;
 

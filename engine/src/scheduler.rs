@@ -315,11 +315,11 @@ mod tests {
             let mut rng = Rng(seed * 104_729);
             let n = 2 + rng.below(30);
             let deps = random_dag(&mut rng, n);
-            let failing = vec![rng.below(n)];
+            let failing = [rng.below(n)];
             let r = simulate(&deps, &vec![true; n], &failing, true, 3, &mut rng);
             let poisoned = downstream(&deps, &failing);
-            for task in 0..n {
-                let expected_to_start = !poisoned[task] || failing.contains(&task);
+            for (task, &is_poisoned) in poisoned.iter().enumerate() {
+                let expected_to_start = !is_poisoned || failing.contains(&task);
                 assert_eq!(
                     r.started.contains(&task),
                     expected_to_start,
@@ -336,7 +336,7 @@ mod tests {
             let mut rng = Rng(seed * 15_485_863);
             let n = 2 + rng.below(30);
             let deps = random_dag(&mut rng, n);
-            let failing = vec![rng.below(n)];
+            let failing = [rng.below(n)];
             let mut s = Scheduler::new(&deps, &vec![true; n], false);
             let mut in_flight = Vec::new();
             let mut failed_seen = false;

@@ -169,4 +169,8 @@ impl Platform for JsPlatform {
     fn default_jobs(&self) -> usize {
         self.node.default_jobs().max(1) as usize
     }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        self.node.env_var(name)
+    }
 }

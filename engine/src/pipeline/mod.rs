@@ -6,23 +6,44 @@
 //! [`PipelineErrors`]. Every node keeps a [`Span`] so later stages (the
 //! graph's cycle check, a failing rule's report) can point back into the file
 //! that declared it.
+//!
+//! Inside: `load` decides which documents to read and in what order;
+//! `lower` turns one KDL document into rules, with `rule` for `rule` nodes
+//! and `syntax` for the checks every node shares; `check` finds problems
+//! across rules; `params` substitutes `${NAME}`; `paths` checks globs and
+//! output paths; `suggest` says "did you mean"; `error` holds the
+//! diagnostics. The format is documented in `docs/pipeline.md`.
 
+mod cache;
+mod check;
+mod error;
 mod load;
+mod lower;
+mod params;
+mod paths;
+mod rule;
+pub(crate) mod suggest;
+mod syntax;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use miette::SourceSpan;
+use serde::{Deserialize, Serialize};
 
 use crate::path::WorkspacePath;
 
-pub use load::{load, LoadOptions, PipelineError, PipelineErrors};
+pub use cache::load_cached;
+pub use error::{Note, PipelineError, PipelineErrors, Src};
+pub(crate) use load::source_src;
+pub use load::{load, LoadOptions, DEFAULT_LIBRARY};
+pub use suggest::closest as did_you_mean;
 
 /// The file format version this engine reads (`cloesce version=1`).
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Index of a [`SourceFile`] in [`Pipeline::sources`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SourceId(pub u16);
 
 /// A KDL document the pipeline was read from: the user's `cloesce.kdl` or an
@@ -49,7 +70,7 @@ impl SourceFile {
 }
 
 /// Where something was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Span {
     pub source: SourceId,
     pub span: SourceSpan,
@@ -57,7 +78,7 @@ pub struct Span {
 
 /// A value with the span it was written at. Spans never take part in
 /// equality: two rules written identically in different places are equal.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Spanned<T> {
     pub value: T,
     pub span: Span,
@@ -98,7 +119,7 @@ impl Pipeline {
 }
 
 /// Index of a rule in [`Pipeline::rules`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct RuleId(pub u32);
 
 impl RuleId {
@@ -108,7 +129,7 @@ impl RuleId {
 }
 
 /// One `rule "NAME" { … }` node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rule {
     pub name: Spanned<String>,
     /// The whole rule node.
@@ -130,7 +151,7 @@ pub struct Rule {
 }
 
 /// What a rule does.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     /// `builtin "NAME" key="value"…`
     Builtin {
@@ -143,16 +164,33 @@ pub enum Action {
 
 /// One input glob. A pattern without glob metacharacters is a plain path and
 /// is checked with one `stat` instead of a directory walk.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputPattern {
-    /// The glob as written, normalised to `/` separators.
+    /// The glob as written, normalised: `/` separators, no `.` or empty
+    /// segments, `a/../b` collapsed to `b`.
     pub glob: String,
     /// `Some` when the pattern is a literal path.
     pub literal: Option<WorkspacePath>,
 }
 
+impl InputPattern {
+    /// Compiles the glob with the engine's matching rules: `*` and `?` stay
+    /// within one folder, `**` crosses folders, case-sensitive.
+    pub fn matcher(&self) -> Result<globset::GlobMatcher, globset::Error> {
+        paths::compile_glob(&self.glob)
+    }
+
+    /// True when `path` is matched by this pattern (equality for a literal).
+    pub fn matches(&self, path: &WorkspacePath) -> bool {
+        match &self.literal {
+            Some(literal) => literal == path,
+            None => self.matcher().is_ok_and(|m| m.is_match(path.as_str())),
+        }
+    }
+}
+
 /// A declared tool: `tool "node"` or `tool "node" version="node -v"`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tool {
     pub name: Spanned<String>,
     /// The command whose trimmed stdout is the version (default `NAME --version`).

@@ -1,0 +1,148 @@
+//! Command-line arguments (clap), with an example in every command's help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// cloesce: build a Cloesce project into a Cloudflare Worker, incrementally.
+#[derive(Debug, Parser)]
+#[command(
+    name = "cloesce",
+    version,
+    about = "Build a Cloesce project into a Cloudflare Worker: one command, only what changed.",
+    after_help = "Examples:\n  cloesce run                 build everything (the default pipeline without a cloesce.kdl)\n  cloesce graph --format dot  show the pipeline as a Graphviz graph\n  cloesce explain workers     say why the `workers` rule would run\n\nDocs: docs/guide.md in the cloesce repository.",
+    infer_subcommands = false
+)]
+pub struct Cli {
+    /// Run as if started in DIR (the project is the nearest folder upward
+    /// holding cloesce.kdl or package.json).
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    pub directory: Option<String>,
+
+    /// Colour: auto (only on a terminal, and not with NO_COLOR), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline: every rule (or the named ones and what they need),
+    /// skipping what is up to date.
+    #[command(
+        after_help = "Examples:\n  cloesce run\n  cloesce run workers client --jobs 4\n  cloesce run --dry-run --explain\n  cloesce run --json > events.ndjson"
+    )]
+    Run(RunArgs),
+
+    /// Print the pipeline's rule graph.
+    #[command(
+        after_help = "Examples:\n  cloesce graph\n  cloesce graph --format mermaid\n  cloesce graph --format dot | dot -Tsvg > graph.svg\n  cloesce graph --status"
+    )]
+    Graph(GraphArgs),
+
+    /// Say why a rule would run now, and why it ran last time.
+    #[command(after_help = "Example:\n  cloesce explain workers")]
+    Explain(ExplainArgs),
+
+    /// Remove the outputs of every rule and the store in .cloesce/.
+    #[command(after_help = "Example:\n  cloesce clean")]
+    Clean,
+
+    /// Inspect or maintain the store in .cloesce/.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  cloesce cache stats\n  cloesce cache verify\n  cloesce cache gc --max-size 200MB"
+    )]
+    Cache(CacheCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Rules to run, with everything they depend on (default: all).
+    #[arg(value_name = "RULE")]
+    pub rules: Vec<String>,
+
+    /// How many rules may run at once (default: the number of CPUs).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// After a failure, keep running every rule that does not depend on it.
+    #[arg(short = 'k', long)]
+    pub keep_going: bool,
+
+    /// Say what would run and why, without running or writing anything.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+
+    /// Print why each rule runs or is restored.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Run every rule even when a cached result exists (results are still
+    /// recorded).
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Fail at once instead of waiting when another cloesce run holds the
+    /// project lock.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Print every rule, its command and its cache decision.
+    #[arg(short = 'v', long, conflicts_with = "quiet")]
+    pub verbose: bool,
+
+    /// Print only errors.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Print newline-delimited JSON events instead of text (see docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = GraphFormat::Text)]
+    pub format: GraphFormat,
+
+    /// Mark each rule fresh, restorable or will-run (and why).
+    #[arg(long)]
+    pub status: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GraphFormat {
+    Text,
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The rule to explain.
+    pub rule: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Show how many entries and bytes the store holds.
+    Stats,
+    /// Check every entry and blob; remove the ones that are damaged.
+    Verify,
+    /// Evict least-recently-used entries until the store fits the cap.
+    Gc {
+        /// The cap, e.g. 500MB or 2GB (default 1GB).
+        #[arg(long, value_name = "SIZE")]
+        max_size: Option<String>,
+    },
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod cache;
+pub mod clean;
+pub mod explain;
+pub mod graph;
+pub mod lock;
+pub mod run;

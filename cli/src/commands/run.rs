@@ -1,0 +1,202 @@
+//! `cloesce run`: the driver loop over the engine's `Build`.
+
+use cloesce_engine::build::{Build, BuildOptions, Poll};
+use cloesce_engine::host::Host;
+use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
+use cloesce_engine::pipeline::RuleId;
+
+use crate::args::RunArgs;
+use crate::commands::lock::ProjectLock;
+use crate::exit::{self, Exit};
+use crate::platform::{Platform, Stream};
+use crate::render::Renderer;
+use crate::report::{Reporter, Verbosity};
+use crate::session::Session;
+
+/// Runs the pipeline and returns the exit code.
+pub async fn run<P: Platform>(
+    platform: &P,
+    session: &Session<P::Host>,
+    args: &RunArgs,
+    renderer: Renderer,
+) -> Result<i32, Exit> {
+    let targets = resolve_targets(session, &args.rules)?;
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(ProjectLock::acquire(
+            platform,
+            &session.project.host,
+            !args.no_wait,
+            args.json || args.quiet,
+        )?)
+    };
+    let host: &dyn Host = &session.project.host;
+    let options = BuildOptions {
+        targets,
+        jobs: args.jobs.unwrap_or_else(|| platform.default_jobs()).max(1),
+        keep_going: args.keep_going,
+        no_cache: args.no_cache,
+        dry_run: args.dry_run,
+    };
+    let reporter = Reporter {
+        platform,
+        pipeline: &session.pipeline,
+        renderer,
+        verbosity: if args.quiet {
+            Verbosity::Quiet
+        } else if args.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        },
+        json: args.json,
+        explain: args.explain,
+        start_ns: host.now_ns(),
+    };
+    let mut build = Build::new(
+        host,
+        &session.pipeline,
+        &session.graph,
+        &session.builtins,
+        options,
+    );
+    loop {
+        let poll = build.poll();
+        while let Some(event) = build.poll_event() {
+            reporter.event(event);
+        }
+        match poll {
+            Poll::Spawn(mut job) => {
+                let root = &session.project.root;
+                prepend_node_modules_bin(&mut job.env, root, platform.os());
+                let program = job.argv.first().and_then(|name| {
+                    resolve_program(
+                        name,
+                        root,
+                        job.env
+                            .get("PATH")
+                            .or(job.env.get("Path"))
+                            .map(String::as_str),
+                        job.env.get("PATHEXT").map(String::as_str),
+                        platform.os(),
+                        &|p| platform.is_executable(p),
+                    )
+                });
+                match program {
+                    Some(program) => platform.spawn(root, &program, job),
+                    None => {
+                        let name = job.argv.first().cloned().unwrap_or_default();
+                        build.handle_completed(Completion {
+                            id: job.id,
+                            status: ExitStatus::SpawnFailed(format!(
+                                "program `{name}` was not found in node_modules/.bin or on PATH"
+                            )),
+                            stdout: Vec::new(),
+                            stderr: Vec::new(),
+                        });
+                    }
+                }
+            }
+            Poll::Wait => {
+                let completion = platform.next_completion().await;
+                build.handle_completed(completion);
+            }
+            Poll::Done => break,
+        }
+    }
+    while let Some(event) = build.poll_event() {
+        reporter.event(event);
+    }
+    let summary = build
+        .finish()
+        .map_err(|e| Exit::environment(format!("error: cannot save .cloesce/state: {e}\n")))?;
+    reporter.summary(&summary);
+    if summary.success() {
+        if session.uses_default_file
+            && !args.json
+            && !args.quiet
+            && !args.dry_run
+            && summary.ran + summary.restored > 0
+        {
+            platform.write(Stream::Stdout, &next_steps(session));
+        }
+        Ok(exit::SUCCESS)
+    } else {
+        Ok(exit::RULE_FAILED)
+    }
+}
+
+/// What to do after the default pipeline built a Worker.
+fn next_steps<H>(session: &Session<H>) -> String {
+    let config = session
+        .pipeline
+        .rule("wrangler")
+        .and_then(|(_, r)| r.outputs.first())
+        .map(|o| o.value.to_string())
+        .unwrap_or_else(|| ".generated/wrangler.toml".into());
+    format!(
+        "\nNext:\n  npx wrangler d1 migrations apply db --local -c {config}\n  npx wrangler dev -c {config}\n"
+    )
+}
+
+/// Maps rule names from the command line to rules, with suggestions.
+fn resolve_targets<H>(session: &Session<H>, names: &[String]) -> Result<Vec<RuleId>, Exit> {
+    let mut targets = Vec::new();
+    let mut unknown = Vec::new();
+    for name in names {
+        match session.pipeline.rule(name) {
+            Some((id, _)) => targets.push(id),
+            None => unknown.push(name),
+        }
+    }
+    if unknown.is_empty() {
+        return Ok(targets);
+    }
+    let all: Vec<&str> = session
+        .pipeline
+        .rules
+        .iter()
+        .map(|r| r.name.value.as_str())
+        .collect();
+    let mut message = String::new();
+    for name in unknown {
+        message.push_str(&format!("error: there is no rule named `{name}`\n"));
+        if let Some(best) = all
+            .iter()
+            .map(|c| (strsim::jaro_winkler(name, c), *c))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+        {
+            message.push_str(&format!("  help: did you mean `{}`?\n", best.1));
+        }
+    }
+    message.push_str(&format!("  rules: {}\n", all.join(", ")));
+    Err(Exit::user(message))
+}
+
+/// npm scripts see `node_modules/.bin` first on PATH; so do rules.
+fn prepend_node_modules_bin(
+    env: &mut std::collections::BTreeMap<String, String>,
+    root: &str,
+    os: Os,
+) {
+    let (sep, list_sep) = match os {
+        Os::Unix => ("/", ":"),
+        Os::Windows => ("\\", ";"),
+    };
+    let bin = format!(
+        "{}{sep}node_modules{sep}.bin",
+        root.trim_end_matches(['/', '\\'])
+    );
+    let key = if env.contains_key("Path") && !env.contains_key("PATH") {
+        "Path"
+    } else {
+        "PATH"
+    };
+    let value = match env.get(key) {
+        Some(path) if !path.is_empty() => format!("{bin}{list_sep}{path}"),
+        _ => bin,
+    };
+    env.insert(key.to_string(), value);
+}

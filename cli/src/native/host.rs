@@ -1,0 +1,234 @@
+//! `NativeHost`: the engine's `Host` over `std::fs`, rooted at the project.
+
+use std::cell::RefCell;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host};
+use cloesce_engine::WorkspacePath;
+
+/// Temporary files get a name unique to this process and write.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A project folder on the local disk.
+#[derive(Debug)]
+pub struct NativeHost {
+    root: PathBuf,
+    lock: RefCell<Option<File>>,
+}
+
+impl NativeHost {
+    pub fn new(root: PathBuf) -> Self {
+        NativeHost {
+            root,
+            lock: RefCell::new(None),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn abs(&self, path: &WorkspacePath) -> PathBuf {
+        let mut p = self.root.clone();
+        p.extend(path.as_str().split('/'));
+        p
+    }
+
+    fn open_lock_file(&self, path: &WorkspacePath) -> io::Result<File> {
+        let abs = self.abs(path);
+        if let Some(parent) = abs.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(abs)
+    }
+}
+
+fn nanos(time: io::Result<SystemTime>) -> u64 {
+    time.ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn stat_of(meta: &fs::Metadata) -> FileStat {
+    let kind = if meta.file_type().is_symlink() {
+        FileKind::Symlink
+    } else if meta.is_dir() {
+        FileKind::Dir
+    } else {
+        FileKind::File
+    };
+    #[cfg(unix)]
+    let (ctime_ns, inode, executable) = {
+        use std::os::unix::fs::MetadataExt;
+        (
+            (meta.ctime() as u64).saturating_mul(1_000_000_000) + meta.ctime_nsec() as u64,
+            meta.ino(),
+            meta.mode() & 0o111 != 0,
+        )
+    };
+    #[cfg(not(unix))]
+    let (ctime_ns, inode, executable) = (0, 0, false);
+    FileStat {
+        kind,
+        size: meta.len(),
+        mtime_ns: nanos(meta.modified()),
+        ctime_ns,
+        inode,
+        executable,
+    }
+}
+
+impl Host for NativeHost {
+    fn read(&self, path: &WorkspacePath) -> io::Result<Vec<u8>> {
+        fs::read(self.abs(path))
+    }
+
+    fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>> {
+        match fs::symlink_metadata(self.abs(path)) {
+            Ok(meta) => Ok(Some(stat_of(&meta))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
+        let abs = self.abs(path);
+        let parent = abs.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&parent)?;
+        let temp = parent.join(format!(
+            ".{}.cloesce-tmp.{}.{}",
+            path.file_name(),
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let result = (|| {
+            let mut file = File::create(&temp)?;
+            file.write_all(bytes)?;
+            #[cfg(unix)]
+            if executable {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(fs::Permissions::from_mode(0o755))?;
+            }
+            #[cfg(not(unix))]
+            let _ = executable;
+            drop(file);
+            // rename replaces a symlink at `abs` itself, never its target.
+            fs::rename(&temp, &abs)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
+        match fs::remove_file(self.abs(path)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn remove_dir_all(&self, path: &WorkspacePath) -> io::Result<()> {
+        match fs::remove_dir_all(self.abs(path)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    fn list_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Vec<DirEntry>> {
+        let abs = dir.map_or_else(|| self.root.clone(), |d| self.abs(d));
+        let mut out = Vec::new();
+        for entry in fs::read_dir(abs)? {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue; // not UTF-8: cannot be named in a pipeline
+            };
+            let file_type = entry.file_type()?;
+            let kind = if file_type.is_symlink() {
+                FileKind::Symlink
+            } else if file_type.is_dir() {
+                FileKind::Dir
+            } else {
+                FileKind::File
+            };
+            out.push(DirEntry { name, kind });
+        }
+        Ok(out)
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    fn now_ns(&self) -> u64 {
+        nanos(Ok(SystemTime::now()))
+    }
+
+    fn tool_version(&self, argv: &[String]) -> Result<String, String> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err("no command".into());
+        };
+        let root = self.root.to_string_lossy();
+        let resolved = cloesce_engine::job::resolve_program(
+            program,
+            &root,
+            std::env::var("PATH").ok().as_deref(),
+            std::env::var("PATHEXT").ok().as_deref(),
+            super::platform::native_os(),
+            &|p| Path::new(p).is_file(),
+        )
+        .ok_or_else(|| format!("`{program}` was not found in node_modules/.bin or on PATH"))?;
+        let output = std::process::Command::new(resolved)
+            .args(args)
+            .current_dir(&self.root)
+            .output()
+            .map_err(|e| format!("`{program}` could not be started: {e}"))?;
+        if !output.status.success() {
+            return Err(format!(
+                "`{}` failed with {}",
+                argv.join(" "),
+                output.status
+            ));
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        if stdout.is_empty() {
+            Ok(String::from_utf8_lossy(&output.stderr).trim().to_string())
+        } else {
+            Ok(stdout)
+        }
+    }
+
+    fn try_lock(&self, path: &WorkspacePath) -> io::Result<bool> {
+        let file = self.open_lock_file(path)?;
+        match file.try_lock() {
+            Ok(()) => {
+                *self.lock.borrow_mut() = Some(file);
+                Ok(true)
+            }
+            Err(fs::TryLockError::WouldBlock) => Ok(false),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn lock(&self, path: &WorkspacePath) -> io::Result<()> {
+        let file = self.open_lock_file(path)?;
+        file.lock()?;
+        *self.lock.borrow_mut() = Some(file);
+        Ok(())
+    }
+
+    fn unlock(&self, _path: &WorkspacePath) -> io::Result<()> {
+        if let Some(file) = self.lock.borrow_mut().take() {
+            file.unlock()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,7 @@
+//! The native platform: `std::fs`, `std::process` and threads.
+
+mod host;
+mod platform;
+
+pub use host::NativeHost;
+pub use platform::{block_on, NativePlatform};

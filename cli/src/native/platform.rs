@@ -1,0 +1,214 @@
+//! `NativePlatform`: processes on threads, completions over a channel.
+
+use std::future::Future;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+
+use cloesce_engine::job::{Completion, ExitStatus, Job, Os};
+
+use super::host::NativeHost;
+use crate::platform::{Platform, Project, Stream};
+
+/// The OS conventions of the running binary.
+pub fn native_os() -> Os {
+    if cfg!(windows) {
+        Os::Windows
+    } else {
+        Os::Unix
+    }
+}
+
+/// The native machine.
+pub struct NativePlatform {
+    sender: Sender<Completion>,
+    receiver: Mutex<Receiver<Completion>>,
+}
+
+impl Default for NativePlatform {
+    fn default() -> Self {
+        let (sender, receiver) = channel();
+        NativePlatform {
+            sender,
+            receiver: Mutex::new(receiver),
+        }
+    }
+}
+
+/// Runs a future whose leaves block instead of returning `Pending` (all of
+/// the native platform's do), on the current thread.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+/// The project root: the nearest folder at or above `start` holding
+/// `cloesce.kdl` or `package.json`; `start` itself when there is none.
+fn find_root(start: &Path) -> PathBuf {
+    for dir in start.ancestors() {
+        if dir.join("cloesce.kdl").is_file() || dir.join("package.json").is_file() {
+            return dir.to_path_buf();
+        }
+    }
+    start.to_path_buf()
+}
+
+fn run_child(root: &str, program: &str, job: &Job) -> (ExitStatus, Vec<u8>, Vec<u8>) {
+    let mut command = Command::new(program);
+    command
+        .args(job.argv.iter().skip(1))
+        .current_dir(root)
+        .env_clear()
+        .envs(&job.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return (
+                ExitStatus::SpawnFailed(e.to_string()),
+                Vec::new(),
+                Vec::new(),
+            )
+        }
+    };
+    // Read stderr on its own thread so neither pipe can fill and block.
+    let mut stderr_pipe = child.stderr.take();
+    let stderr_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(pipe) = stderr_pipe.as_mut() {
+            let _ = pipe.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let mut stdout = Vec::new();
+    if let Some(mut pipe) = child.stdout.take() {
+        let _ = pipe.read_to_end(&mut stdout);
+    }
+    let stderr = stderr_reader.join().unwrap_or_default();
+    let status = match child.wait() {
+        Ok(status) => match status.code() {
+            Some(code) => ExitStatus::Code(code),
+            None => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::process::ExitStatusExt;
+                    ExitStatus::Signal(status.signal().unwrap_or(0))
+                }
+                #[cfg(not(unix))]
+                ExitStatus::Code(1)
+            }
+        },
+        Err(e) => ExitStatus::SpawnFailed(e.to_string()),
+    };
+    (status, stdout, stderr)
+}
+
+impl Platform for NativePlatform {
+    type Host = NativeHost;
+
+    fn open_project(&self, dir: Option<&str>) -> std::io::Result<Project<NativeHost>> {
+        let cwd = std::env::current_dir()?;
+        let start = match dir {
+            Some(d) => cwd.join(d),
+            None => cwd,
+        };
+        let start = start
+            .canonicalize()
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", start.display())))?;
+        if !start.is_dir() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotADirectory,
+                format!("{} is not a folder", start.display()),
+            ));
+        }
+        let root = find_root(&start);
+        Ok(Project {
+            root: root.to_string_lossy().into_owned(),
+            host: NativeHost::new(root),
+        })
+    }
+
+    fn spawn(&self, root: &str, program: &str, job: Job) {
+        let sender = self.sender.clone();
+        let root = root.to_string();
+        let program = program.to_string();
+        std::thread::spawn(move || {
+            let (status, stdout, stderr) = run_child(&root, &program, &job);
+            let _ = sender.send(Completion {
+                id: job.id,
+                status,
+                stdout,
+                stderr,
+            });
+        });
+    }
+
+    fn next_completion(&self) -> impl Future<Output = Completion> {
+        let completion = match self.receiver.lock() {
+            Ok(receiver) => receiver.recv().ok(),
+            Err(_) => None,
+        };
+        // The sender lives in `self`, so `recv` only fails if a child thread
+        // panicked while holding nothing: report it as a failed job 0 rather
+        // than hanging.
+        std::future::ready(completion.unwrap_or(Completion {
+            id: cloesce_engine::job::JobId(0),
+            status: ExitStatus::SpawnFailed("the job's thread was lost".into()),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }))
+    }
+
+    fn is_executable(&self, path: &str) -> bool {
+        let path = Path::new(path);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            path.metadata()
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        }
+        #[cfg(not(unix))]
+        path.is_file()
+    }
+
+    fn os(&self) -> Os {
+        native_os()
+    }
+
+    fn write(&self, stream: Stream, text: &str) {
+        let _ = match stream {
+            Stream::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes()).and_then(|_| out.flush())
+            }
+            Stream::Stderr => std::io::stderr().lock().write_all(text.as_bytes()),
+        };
+    }
+
+    fn is_terminal(&self, stream: Stream) -> bool {
+        match stream {
+            Stream::Stdout => std::io::stdout().is_terminal(),
+            Stream::Stderr => std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn default_jobs(&self) -> usize {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}

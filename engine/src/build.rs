@@ -1,0 +1,1053 @@
+//! A build: deciding, for each rule in dependency order, whether it is
+//! fresh, can be restored from the store, or must run, and recording results.
+//!
+//! `Build` is sans-IO like the rest of the engine. The driver calls:
+//!
+//! 1. [`Build::poll`] in a loop. It returns [`Poll::Spawn`] with a [`Job`] to
+//!    start (without waiting for it), [`Poll::Wait`] when nothing can start
+//!    until a running job finishes, or [`Poll::Done`] when the build is over.
+//!    Fresh, restored and built-in rules are handled inside `poll`.
+//! 2. [`Build::handle_completed`] whenever a started job finishes.
+//! 3. [`Build::poll_event`] at any time to drain progress [`Event`]s.
+//! 4. [`Build::finish`] once `poll` said `Done`: it saves the state and
+//!    returns the [`Summary`].
+//!
+//! Per rule: its inputs are resolved (literal paths by `stat`, globs against a
+//! walk of the project and the declared outputs of all rules), their digests
+//! come from the stat cache, and the action key is computed (see
+//! `fingerprint.rs`). A key equal to the last recorded one with outputs on
+//! disk matching is **fresh**; a key found in the action cache is
+//! **restored** (outputs copied back from the blob store, verified); anything
+//! else **runs**. A rule that runs has its declared outputs removed first, so
+//! a rule that exits 0 without writing one fails instead of leaving a stale
+//! file looking new. Only a successful rule records anything.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use crate::builtin::{BuiltinRegistry, BuiltinRequest};
+use crate::explain::{diff, Reason};
+use crate::fingerprint::{
+    definition_digest, env_value_digest, ActionKeyInput, DefinitionKind, Digest,
+};
+use crate::graph::Graph;
+use crate::host::Host;
+use crate::job::{Completion, ExitStatus, Job, JobId, ENV_ALLOWLIST};
+use crate::path::WorkspacePath;
+use crate::pipeline::{Action, Pipeline, Rule, RuleId};
+use crate::scheduler::{Outcome, Scheduler};
+use crate::state::{RuleRecord, State};
+use crate::store::{ActionEntry, OutputRecord, Store};
+use crate::walk;
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Rules to build with everything they need; empty = every rule.
+    pub targets: Vec<RuleId>,
+    /// Processes to run at once (at least 1).
+    pub jobs: usize,
+    /// Keep running what does not depend on a failure.
+    pub keep_going: bool,
+    /// Run every rule, ignoring cached results (results are still recorded).
+    pub no_cache: bool,
+    /// Decide and report, but run, restore and write nothing.
+    pub dry_run: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            targets: Vec::new(),
+            jobs: 1,
+            keep_going: false,
+            no_cache: false,
+            dry_run: false,
+        }
+    }
+}
+
+/// What the driver should do next.
+#[derive(Debug)]
+pub enum Poll {
+    /// Start this job, then poll again.
+    Spawn(Job),
+    /// Wait for a running job to finish, report it, then poll again.
+    Wait,
+    /// The build is over: call [`Build::finish`].
+    Done,
+}
+
+/// The outcome of one rule in this build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleStatus {
+    /// Its outputs were already up to date.
+    Fresh,
+    /// Its outputs were copied back from the store.
+    Restored,
+    /// It ran and succeeded.
+    Ran,
+    /// It ran and failed.
+    Failed,
+    /// (dry run) It would run.
+    WouldRun,
+    /// (dry run) Its outputs would be restored.
+    WouldRestore,
+}
+
+impl RuleStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleStatus::Fresh => "fresh",
+            RuleStatus::Restored => "restored",
+            RuleStatus::Ran => "ran",
+            RuleStatus::Failed => "failed",
+            RuleStatus::WouldRun => "would-run",
+            RuleStatus::WouldRestore => "would-restore",
+        }
+    }
+}
+
+/// Why a rule failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// The process exited unsuccessfully or could not start.
+    Process {
+        argv: Vec<String>,
+        status: ExitStatus,
+    },
+    /// A built-in reported problems (diagnostics point into the files it read).
+    Builtin { diagnostics: Vec<miette::Report> },
+    /// The rule succeeded but did not write these declared outputs.
+    MissingOutputs { paths: Vec<WorkspacePath> },
+    /// A declared tool's version could not be read.
+    Tool { name: String, message: String },
+    /// Reading inputs or writing outputs failed (an environment problem).
+    Io { message: String },
+}
+
+/// A rule's report, emitted when it is done.
+#[derive(Debug)]
+pub struct RuleReport {
+    pub rule: RuleId,
+    pub status: RuleStatus,
+    /// Why it ran or was restored (empty when fresh).
+    pub reasons: Vec<Reason>,
+    /// Captured (or, on a hit, replayed) output.
+    pub stdout: String,
+    pub stderr: String,
+    pub failure: Option<Failure>,
+    /// Set when the rule executed (ran or failed).
+    pub started_ns: Option<u64>,
+    pub finished_ns: u64,
+    /// The action key, when it could be computed.
+    pub key: Option<Digest>,
+}
+
+/// Progress, for display and `--json`.
+#[derive(Debug)]
+pub enum Event {
+    /// A rule started executing (a process or a built-in).
+    Started { rule: RuleId, at_ns: u64 },
+    /// A rule is done, whatever happened.
+    Finished(RuleReport),
+}
+
+/// Counts at the end of a build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub fresh: usize,
+    pub restored: usize,
+    pub ran: usize,
+    pub failed: usize,
+    pub would_run: usize,
+    pub would_restore: usize,
+    /// Selected rules that never started (a dependency failed, or fail-fast).
+    pub not_started: Vec<RuleId>,
+    pub elapsed_ns: u64,
+}
+
+impl Summary {
+    pub fn success(&self) -> bool {
+        self.failed == 0 && self.not_started.is_empty()
+    }
+}
+
+/// The outputs a finished rule left, for its dependents' keys.
+#[derive(Debug, Clone)]
+enum Produced {
+    Known(Vec<OutputRecord>),
+    /// Dry run: the rule would run, so its outputs are not known.
+    Unknown,
+}
+
+/// A job handed to the driver and not yet completed.
+struct Running {
+    key: Digest,
+    key_input: ActionKeyInput,
+    reasons: Vec<Reason>,
+    started_ns: u64,
+    argv: Vec<String>,
+}
+
+/// One build over a pipeline.
+pub struct Build<'a> {
+    host: &'a dyn Host,
+    pipeline: &'a Pipeline,
+    graph: &'a Graph,
+    builtins: &'a BuiltinRegistry,
+    options: BuildOptions,
+    scheduler: Scheduler,
+    state: State,
+    store: Store<'a>,
+    events: VecDeque<Event>,
+    running: HashMap<usize, Running>,
+    produced: Vec<Option<Produced>>,
+    /// Files found by walking for globs; computed on first need.
+    walked: Option<Vec<WorkspacePath>>,
+    tool_versions: HashMap<Vec<String>, Result<String, String>>,
+    summary: Summary,
+    started_ns: u64,
+    /// `rank[rule]` = the rule's slot in the scheduler (topological position).
+    rank: Vec<usize>,
+}
+
+impl<'a> Build<'a> {
+    /// Prepares a build. The caller holds the project lock.
+    pub fn new(
+        host: &'a dyn Host,
+        pipeline: &'a Pipeline,
+        graph: &'a Graph,
+        builtins: &'a BuiltinRegistry,
+        mut options: BuildOptions,
+    ) -> Build<'a> {
+        options.jobs = options.jobs.max(1);
+        let n = pipeline.rules.len();
+        let selected = if options.targets.is_empty() {
+            vec![true; n]
+        } else {
+            let mut selected = vec![false; n];
+            for id in graph.closure(&options.targets) {
+                selected[id.index()] = true;
+            }
+            selected
+        };
+        let deps: Vec<Vec<usize>> = graph
+            .deps
+            .iter()
+            .map(|d| d.iter().map(|r| r.index()).collect())
+            .collect();
+        let rank = rank_by_order(&graph.order, n);
+        let scheduler = Scheduler::new(
+            &reindex(&deps, &rank),
+            &permute(&selected, &graph.order),
+            options.keep_going,
+        );
+        Build {
+            host,
+            pipeline,
+            graph,
+            builtins,
+            scheduler,
+            state: State::load(host),
+            store: Store::new(host),
+            events: VecDeque::new(),
+            running: HashMap::new(),
+            produced: vec![None; n],
+            walked: None,
+            tool_versions: HashMap::new(),
+            summary: Summary::default(),
+            started_ns: host.now_ns(),
+            rank,
+            options,
+        }
+    }
+
+    /// The next thing for the driver to do.
+    pub fn poll(&mut self) -> Poll {
+        loop {
+            if self.running.len() >= self.options.jobs {
+                return Poll::Wait;
+            }
+            let Some(slot) = self.scheduler.poll_ready() else {
+                return if self.scheduler.is_finished() {
+                    Poll::Done
+                } else {
+                    Poll::Wait
+                };
+            };
+            let rule = self.graph.order[slot];
+            if let Some(job) = self.start(rule) {
+                return Poll::Spawn(job);
+            }
+        }
+    }
+
+    /// Records a finished job.
+    pub fn handle_completed(&mut self, completion: Completion) {
+        let index = completion.id.0 as usize;
+        let Some(running) = self.running.remove(&index) else {
+            return;
+        };
+        let rule = RuleId(index as u32);
+        let stdout = String::from_utf8_lossy(&completion.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&completion.stderr).into_owned();
+        if !completion.status.success() {
+            let failure = Failure::Process {
+                argv: running.argv,
+                status: completion.status,
+            };
+            self.fail(
+                rule,
+                running.reasons,
+                failure,
+                stdout,
+                stderr,
+                Some(running.started_ns),
+            );
+            return;
+        }
+        self.record_success(rule, running, stdout, stderr);
+    }
+
+    /// The next progress event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Saves what this build learned and returns the summary.
+    pub fn finish(mut self) -> std::io::Result<Summary> {
+        if !self.options.dry_run {
+            self.state.save(self.host)?;
+        }
+        let mut summary = self.summary;
+        summary.not_started = self
+            .scheduler
+            .not_started()
+            .into_iter()
+            .map(|slot| self.graph.order[slot])
+            .collect();
+        summary.elapsed_ns = self.host.now_ns().saturating_sub(self.started_ns);
+        Ok(summary)
+    }
+
+    fn rule(&self, id: RuleId) -> &'a Rule {
+        &self.pipeline.rules[id.index()]
+    }
+
+    /// Decides a ready rule. Returns a job when it must run as a process;
+    /// otherwise the rule is completed here.
+    fn start(&mut self, id: RuleId) -> Option<Job> {
+        let rule = self.rule(id);
+        // Upstream outputs: a dependency that would run (dry run) makes this
+        // rule's inputs unknowable.
+        let mut upstream = Vec::new();
+        for dep in &self.graph.deps[id.index()] {
+            match &self.produced[dep.index()] {
+                Some(Produced::Known(outputs)) => {
+                    upstream.extend(outputs.iter().map(|o| (o.path.clone(), o.digest)))
+                }
+                _ => {
+                    let reasons = vec![Reason::DependencyRuns {
+                        rule: self.rule(*dep).name.value.clone(),
+                    }];
+                    self.complete_unknown(id, reasons, None);
+                    return None;
+                }
+            }
+        }
+        let key_input = match self.key_input(rule, upstream) {
+            Ok(k) => k,
+            Err(failure) => {
+                self.fail(id, Vec::new(), failure, String::new(), String::new(), None);
+                return None;
+            }
+        };
+        let key = key_input.key();
+        // Only what is needed of the last record is copied: cloning it whole
+        // (with its key input) for every rule would dominate a no-op run.
+        let previous_has_logs = self
+            .state
+            .rules
+            .get(&rule.name.value)
+            .is_some_and(|r| r.has_logs);
+
+        let mut reasons = Vec::new();
+        if !rule.cache {
+            reasons.push(Reason::CacheDisabled);
+        } else if self.options.no_cache {
+            reasons.push(Reason::NoCacheFlag);
+        } else {
+            // A hit: the last record, or the action cache.
+            let last_outputs = match self.state.rules.get(&rule.name.value) {
+                Some(record) if record.key == key => Some(record.outputs.clone()),
+                _ => None,
+            };
+            let hit = match last_outputs {
+                Some(outputs) => Some((
+                    ActionEntry {
+                        rule: rule.name.value.clone(),
+                        outputs,
+                        stdout: String::new(),
+                        stderr: String::new(),
+                    },
+                    Vec::new(),
+                    true,
+                )),
+                None => match self.store.get_action(&key) {
+                    Ok(Some(entry)) => {
+                        let mut why = self.reasons_since_last(&rule.name.value, &key_input);
+                        why.push(Reason::SeenBefore);
+                        Some((entry, why, false))
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        self.fail(
+                            id,
+                            Vec::new(),
+                            io_failure("reading the action cache", e),
+                            String::new(),
+                            String::new(),
+                            None,
+                        );
+                        return None;
+                    }
+                },
+            };
+            if let Some((entry, why, same_as_last)) = hit {
+                match self.try_restore(id, &entry, why) {
+                    Ok(Some((status, why))) => {
+                        let (stdout, stderr) = if same_as_last {
+                            if previous_has_logs {
+                                self.replayed_logs(&key)
+                            } else {
+                                Default::default()
+                            }
+                        } else {
+                            (entry.stdout.clone(), entry.stderr.clone())
+                        };
+                        if !same_as_last && !self.options.dry_run {
+                            self.state.set_rule(
+                                &rule.name.value,
+                                RuleRecord {
+                                    key,
+                                    key_input,
+                                    outputs: entry.outputs.clone(),
+                                    reasons: why.clone(),
+                                    has_logs: !(entry.stdout.is_empty() && entry.stderr.is_empty()),
+                                },
+                            );
+                        }
+                        self.produced[id.index()] = Some(Produced::Known(entry.outputs));
+                        self.report(id, status, why, stdout, stderr, None, None, Some(key));
+                        return None;
+                    }
+                    Ok(None) => reasons.push(Reason::CacheEntryUnusable),
+                    Err(failure) => {
+                        self.fail(id, Vec::new(), failure, String::new(), String::new(), None);
+                        return None;
+                    }
+                }
+            } else {
+                reasons.extend(self.reasons_since_last(&rule.name.value, &key_input));
+            }
+        }
+
+        if self.options.dry_run {
+            self.complete_unknown(id, reasons, Some(key));
+            return None;
+        }
+        // Remove stale outputs so a rule that writes nothing cannot pass.
+        let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
+        for output in &outputs {
+            self.state.forget(output);
+            if let Err(e) = self.host.remove_file(output) {
+                self.fail(
+                    id,
+                    reasons,
+                    io_failure(&format!("removing the old {output}"), e),
+                    String::new(),
+                    String::new(),
+                    None,
+                );
+                return None;
+            }
+        }
+        let started_ns = self.host.now_ns();
+        self.events.push_back(Event::Started {
+            rule: id,
+            at_ns: started_ns,
+        });
+        match &rule.action {
+            Action::Run { argv } => {
+                let job = Job {
+                    id: JobId(id.0),
+                    rule: rule.name.value.clone(),
+                    argv: argv.value.clone(),
+                    env: self.child_env(rule),
+                };
+                self.running.insert(
+                    id.index(),
+                    Running {
+                        key,
+                        key_input,
+                        reasons,
+                        started_ns,
+                        argv: argv.value.clone(),
+                    },
+                );
+                Some(job)
+            }
+            Action::Builtin { name, settings } => {
+                let running = Running {
+                    key,
+                    key_input,
+                    reasons,
+                    started_ns,
+                    argv: Vec::new(),
+                };
+                self.run_builtin(id, &name.value, settings, &outputs, running);
+                None
+            }
+        }
+    }
+
+    /// Runs a built-in inline and records its result.
+    fn run_builtin(
+        &mut self,
+        id: RuleId,
+        name: &str,
+        settings: &BTreeMap<String, String>,
+        outputs: &[WorkspacePath],
+        running: Running,
+    ) {
+        let Some(builtin) = self.builtins.get(name) else {
+            let failure = Failure::Builtin {
+                diagnostics: vec![miette::miette!(
+                    "the built-in rule `{name}` is not implemented in this version of cloesce"
+                )],
+            };
+            self.fail(
+                id,
+                running.reasons,
+                failure,
+                String::new(),
+                String::new(),
+                Some(running.started_ns),
+            );
+            return;
+        };
+        let mut inputs = Vec::with_capacity(running.key_input.inputs.len());
+        for (path, _) in &running.key_input.inputs {
+            match self.host.read(path) {
+                Ok(bytes) => inputs.push((path.clone(), bytes)),
+                Err(e) => {
+                    self.fail(
+                        id,
+                        running.reasons,
+                        io_failure(&format!("reading {path}"), e),
+                        String::new(),
+                        String::new(),
+                        Some(running.started_ns),
+                    );
+                    return;
+                }
+            }
+        }
+        let request = BuiltinRequest {
+            rule: &self.rule(id).name.value,
+            inputs: &inputs,
+            outputs,
+            settings,
+        };
+        match builtin.run(&request) {
+            Ok(result) => {
+                let declared: BTreeSet<&WorkspacePath> = outputs.iter().collect();
+                for (path, bytes) in &result.files {
+                    if !declared.contains(path) {
+                        let failure = Failure::Io {
+                            message: format!("built-in `{name}` produced {path}, which the rule does not declare"),
+                        };
+                        self.fail(
+                            id,
+                            running.reasons,
+                            failure,
+                            result.log.clone(),
+                            String::new(),
+                            Some(running.started_ns),
+                        );
+                        return;
+                    }
+                    if let Err(e) = self.host.write_atomic(path, bytes, false) {
+                        self.fail(
+                            id,
+                            running.reasons,
+                            io_failure(&format!("writing {path}"), e),
+                            result.log.clone(),
+                            String::new(),
+                            Some(running.started_ns),
+                        );
+                        return;
+                    }
+                }
+                self.record_success(id, running, result.log, String::new());
+            }
+            Err(failure) => {
+                let failure = Failure::Builtin {
+                    diagnostics: failure.diagnostics,
+                };
+                self.fail(
+                    id,
+                    running.reasons,
+                    failure,
+                    String::new(),
+                    String::new(),
+                    Some(running.started_ns),
+                );
+            }
+        }
+    }
+
+    /// Hashes a succeeded rule's outputs into the store and records it.
+    fn record_success(&mut self, id: RuleId, running: Running, stdout: String, stderr: String) {
+        let rule = self.rule(id);
+        let now = self.host.now_ns();
+        let mut records = Vec::with_capacity(rule.outputs.len());
+        let mut missing = Vec::new();
+        for output in &rule.outputs {
+            let path = &output.value;
+            let stat = match self.host.stat(path) {
+                Ok(Some(stat)) if stat.kind == crate::host::FileKind::File => stat,
+                Ok(_) => {
+                    missing.push(path.clone());
+                    continue;
+                }
+                Err(e) => {
+                    self.fail(
+                        id,
+                        running.reasons,
+                        io_failure(&format!("checking {path}"), e),
+                        stdout,
+                        stderr,
+                        Some(running.started_ns),
+                    );
+                    return;
+                }
+            };
+            let bytes = match self.host.read(path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    self.fail(
+                        id,
+                        running.reasons,
+                        io_failure(&format!("reading {path}"), e),
+                        stdout,
+                        stderr,
+                        Some(running.started_ns),
+                    );
+                    return;
+                }
+            };
+            let digest = Digest::of(&bytes);
+            if rule.cache {
+                if let Err(e) = self.store.put_blob(&digest, &bytes) {
+                    self.fail(
+                        id,
+                        running.reasons,
+                        io_failure("writing to the store", e),
+                        stdout,
+                        stderr,
+                        Some(running.started_ns),
+                    );
+                    return;
+                }
+            }
+            self.state.record(path, &stat, digest, now);
+            records.push(OutputRecord {
+                path: path.clone(),
+                digest,
+                size: bytes.len() as u64,
+                executable: stat.executable,
+            });
+        }
+        if !missing.is_empty() {
+            let failure = Failure::MissingOutputs { paths: missing };
+            self.fail(
+                id,
+                running.reasons,
+                failure,
+                stdout,
+                stderr,
+                Some(running.started_ns),
+            );
+            return;
+        }
+        if rule.cache {
+            let entry = ActionEntry {
+                rule: rule.name.value.clone(),
+                outputs: records.clone(),
+                stdout: stdout.clone(),
+                stderr: stderr.clone(),
+            };
+            if let Err(e) = self.store.put_action(&running.key, &entry) {
+                self.fail(
+                    id,
+                    running.reasons,
+                    io_failure("writing to the store", e),
+                    stdout,
+                    stderr,
+                    Some(running.started_ns),
+                );
+                return;
+            }
+            self.state.set_rule(
+                &rule.name.value,
+                RuleRecord {
+                    key: running.key,
+                    key_input: running.key_input,
+                    outputs: records.clone(),
+                    reasons: running.reasons.clone(),
+                    has_logs: !(stdout.is_empty() && stderr.is_empty()),
+                },
+            );
+        } else {
+            self.state.remove_rule(&rule.name.value);
+        }
+        self.produced[id.index()] = Some(Produced::Known(records));
+        self.report(
+            id,
+            RuleStatus::Ran,
+            running.reasons,
+            stdout,
+            stderr,
+            None,
+            Some(running.started_ns),
+            Some(running.key),
+        );
+    }
+
+    /// Checks a cached result's outputs on disk and restores the ones that
+    /// differ. `Ok(None)` when a blob needed is missing or corrupt.
+    fn try_restore(
+        &mut self,
+        _id: RuleId,
+        entry: &ActionEntry,
+        mut reasons: Vec<Reason>,
+    ) -> Result<Option<(RuleStatus, Vec<Reason>)>, Failure> {
+        let now = self.host.now_ns();
+        let mut to_restore = Vec::new();
+        for output in &entry.outputs {
+            let current = self
+                .state
+                .digest(self.host, &output.path, now)
+                .map_err(|e| io_failure(&format!("reading {}", output.path), e))?;
+            match current {
+                Some(d) if d.digest == output.digest => {}
+                Some(_) => {
+                    reasons.push(Reason::OutputModified {
+                        path: output.path.clone(),
+                    });
+                    to_restore.push(output);
+                }
+                None => {
+                    reasons.push(Reason::OutputMissing {
+                        path: output.path.clone(),
+                    });
+                    to_restore.push(output);
+                }
+            }
+        }
+        if to_restore.is_empty() {
+            let status = if reasons.is_empty() {
+                RuleStatus::Fresh
+            } else {
+                // Seen before and the outputs already match (e.g. the same
+                // bytes were produced for other inputs): nothing to write.
+                RuleStatus::Restored
+            };
+            return Ok(Some((status, reasons)));
+        }
+        // Every blob must be there before anything is written.
+        let mut blobs = Vec::with_capacity(to_restore.len());
+        for output in &to_restore {
+            match self.store.get_blob(&output.digest) {
+                Ok(Some(bytes)) => blobs.push(bytes),
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(io_failure("reading the store", e)),
+            }
+        }
+        if self.options.dry_run {
+            return Ok(Some((RuleStatus::WouldRestore, reasons)));
+        }
+        for (output, bytes) in to_restore.into_iter().zip(blobs) {
+            self.host
+                .write_atomic(&output.path, &bytes, output.executable)
+                .map_err(|e| io_failure(&format!("restoring {}", output.path), e))?;
+            if let Ok(Some(stat)) = self.host.stat(&output.path) {
+                self.state.record(&output.path, &stat, output.digest, now);
+            }
+        }
+        Ok(Some((RuleStatus::Restored, reasons)))
+    }
+
+    /// What changed since the rule's last successful run.
+    fn reasons_since_last(&self, rule: &str, key_input: &ActionKeyInput) -> Vec<Reason> {
+        match self.state.rules.get(rule) {
+            Some(record) => diff(&record.key_input, key_input),
+            None => vec![Reason::NeverBuilt],
+        }
+    }
+
+    /// Logs of the cached result, replayed on a hit (empty when none).
+    fn replayed_logs(&self, key: &Digest) -> (String, String) {
+        match self.store.get_action(key) {
+            Ok(Some(entry)) => (entry.stdout, entry.stderr),
+            _ => (String::new(), String::new()),
+        }
+    }
+
+    /// Everything that enters a rule's key.
+    fn key_input(
+        &mut self,
+        rule: &Rule,
+        upstream: Vec<(WorkspacePath, Digest)>,
+    ) -> Result<ActionKeyInput, Failure> {
+        let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
+        let definition = match &rule.action {
+            Action::Builtin { name, settings } => definition_digest(
+                &DefinitionKind::Builtin {
+                    name: &name.value,
+                    version: self.builtins.get(&name.value).map_or(0, |b| b.version()),
+                    settings,
+                },
+                &outputs,
+            ),
+            Action::Run { argv } => {
+                definition_digest(&DefinitionKind::Run { argv: &argv.value }, &outputs)
+            }
+        };
+        let now = self.host.now_ns();
+        let mut inputs = Vec::new();
+        for path in self.resolve_inputs(rule)? {
+            match self.state.digest(self.host, &path, now) {
+                Ok(Some(d)) => inputs.push((path, d.digest)),
+                Ok(None) => {}
+                Err(e) => return Err(io_failure(&format!("reading input {path}"), e)),
+            }
+        }
+        let env = self
+            .env_names(rule)
+            .into_iter()
+            .map(|name| {
+                let digest = env_value_digest(self.host.env_var(&name).as_deref());
+                (name, digest)
+            })
+            .collect();
+        let mut tools = Vec::new();
+        for tool in self.pipeline.tools.iter().chain(&rule.tools) {
+            let version = self
+                .tool_versions
+                .entry(tool.version_argv.clone())
+                .or_insert_with(|| self.host.tool_version(&tool.version_argv))
+                .clone();
+            match version {
+                Ok(v) => tools.push((tool.name.value.clone(), v)),
+                Err(message) => {
+                    return Err(Failure::Tool {
+                        name: tool.name.value.clone(),
+                        message,
+                    })
+                }
+            }
+        }
+        Ok(ActionKeyInput {
+            definition,
+            inputs,
+            upstream,
+            env,
+            tools,
+        })
+    }
+
+    /// The declared env names a rule sees: pipeline-wide, then its own.
+    fn env_names(&self, rule: &Rule) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .pipeline
+            .env
+            .iter()
+            .chain(&rule.env)
+            .map(|e| e.value.clone())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// The child environment: the allowlisted host variables plus the
+    /// declared ones, nothing else.
+    fn child_env(&self, rule: &Rule) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for name in ENV_ALLOWLIST {
+            if let Some(value) = self.host.env_var(name) {
+                env.insert(name.to_string(), value);
+            }
+        }
+        for name in self.env_names(rule) {
+            if let Some(value) = self.host.env_var(&name) {
+                env.insert(name, value);
+            }
+        }
+        env
+    }
+
+    /// The files a rule's input patterns match, sorted and de-duplicated.
+    fn resolve_inputs(&mut self, rule: &Rule) -> Result<Vec<WorkspacePath>, Failure> {
+        let mut found = BTreeSet::new();
+        for pattern in &rule.inputs {
+            if let Some(literal) = &pattern.value.literal {
+                found.insert(literal.clone());
+                continue;
+            }
+            let matcher = walk::compile_glob(&pattern.value.glob).map_err(|e| Failure::Io {
+                message: format!("invalid glob `{}`: {e}", pattern.value.glob),
+            })?;
+            if self.walked.is_none() {
+                let bases: Vec<Option<WorkspacePath>> = self
+                    .pipeline
+                    .rules
+                    .iter()
+                    .flat_map(|r| &r.inputs)
+                    .filter(|p| p.value.literal.is_none())
+                    .map(|p| walk::glob_base(&p.value.glob))
+                    .collect();
+                let files = walk::walk(self.host, &bases)
+                    .map_err(|e| io_failure("listing the project's files", e))?;
+                self.walked = Some(files);
+            }
+            let walked = self.walked.as_deref().unwrap_or(&[]);
+            found.extend(
+                walked
+                    .iter()
+                    .filter(|p| matcher.is_match(p.as_str()))
+                    .cloned(),
+            );
+            found.extend(
+                self.pipeline
+                    .rules
+                    .iter()
+                    .flat_map(|r| &r.outputs)
+                    .filter(|o| matcher.is_match(o.value.as_str()))
+                    .map(|o| o.value.clone()),
+            );
+        }
+        // Outputs of this very rule are never its inputs.
+        for output in &rule.outputs {
+            found.remove(&output.value);
+        }
+        Ok(found.into_iter().collect())
+    }
+
+    /// Dry run: the rule would run, so its outputs are unknown.
+    fn complete_unknown(&mut self, id: RuleId, reasons: Vec<Reason>, key: Option<Digest>) {
+        self.produced[id.index()] = Some(Produced::Unknown);
+        self.report(
+            id,
+            RuleStatus::WouldRun,
+            reasons,
+            String::new(),
+            String::new(),
+            None,
+            None,
+            key,
+        );
+    }
+
+    fn fail(
+        &mut self,
+        id: RuleId,
+        reasons: Vec<Reason>,
+        failure: Failure,
+        stdout: String,
+        stderr: String,
+        started_ns: Option<u64>,
+    ) {
+        self.report(
+            id,
+            RuleStatus::Failed,
+            reasons,
+            stdout,
+            stderr,
+            Some(failure),
+            started_ns,
+            None,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        id: RuleId,
+        status: RuleStatus,
+        reasons: Vec<Reason>,
+        stdout: String,
+        stderr: String,
+        failure: Option<Failure>,
+        started_ns: Option<u64>,
+        key: Option<Digest>,
+    ) {
+        match status {
+            RuleStatus::Fresh => self.summary.fresh += 1,
+            RuleStatus::Restored => self.summary.restored += 1,
+            RuleStatus::Ran => self.summary.ran += 1,
+            RuleStatus::Failed => self.summary.failed += 1,
+            RuleStatus::WouldRun => self.summary.would_run += 1,
+            RuleStatus::WouldRestore => self.summary.would_restore += 1,
+        }
+        let outcome = if status == RuleStatus::Failed {
+            Outcome::Failed
+        } else {
+            Outcome::Succeeded
+        };
+        self.scheduler
+            .handle_completed(self.rank[id.index()], outcome);
+        self.events.push_back(Event::Finished(RuleReport {
+            rule: id,
+            status,
+            reasons,
+            stdout,
+            stderr,
+            failure,
+            started_ns,
+            finished_ns: self.host.now_ns(),
+            key,
+        }));
+    }
+}
+
+fn io_failure(doing: &str, error: std::io::Error) -> Failure {
+    Failure::Io {
+        message: format!("{doing}: {error}"),
+    }
+}
+
+/// `rank[rule] = position in topological order`.
+fn rank_by_order(order: &[RuleId], n: usize) -> Vec<usize> {
+    let mut rank = vec![0; n];
+    for (pos, id) in order.iter().enumerate() {
+        rank[id.index()] = pos;
+    }
+    rank
+}
+
+/// Re-expresses rule-indexed dependency lists in topological slots, so the
+/// scheduler (which hands out the lowest ready slot first) follows the order.
+fn reindex(deps: &[Vec<usize>], rank: &[usize]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); deps.len()];
+    for (rule, rule_deps) in deps.iter().enumerate() {
+        out[rank[rule]] = rule_deps.iter().map(|d| rank[*d]).collect();
+    }
+    out
+}
+
+fn permute(selected: &[bool], order: &[RuleId]) -> Vec<bool> {
+    order.iter().map(|id| selected[id.index()]).collect()
+}

@@ -1,0 +1,412 @@
+//! Lowering one KDL document into rules, env and tools.
+//!
+//! Each node is checked on its own (names, arguments, properties, value
+//! types, paths, globs, built-ins, `${param}` references); problems are pushed
+//! to the loader and lowering carries on, so one pass finds them all. This
+//! module handles the document and its top-level nodes; [`rule`](super::rule)
+//! lowers `rule` nodes, [`syntax`](super::syntax) holds the shared checks of
+//! arguments and values, and checks that need every rule at once live in
+//! [`check`](super::check).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
+
+use super::error::PipelineError;
+use super::load::{Loader, Override, UseSite};
+use super::suggest;
+use super::syntax::{is_prop, kind, name_of, Doc, Shape};
+use super::*;
+
+/// Nodes allowed at the top level of a document.
+const TOP_LEVEL: &[&str] = &["cloesce", "use", "param", "env", "tool", "rule"];
+
+impl Loader<'_> {
+    /// Lowers a parsed document; `site` is the `use` that pulled it in.
+    pub(super) fn lower_document(
+        &mut self,
+        id: SourceId,
+        doc: &KdlDocument,
+        site: Option<UseSite>,
+    ) {
+        let mut cx = Doc {
+            id,
+            src: self.src(id),
+            params: BTreeMap::new(),
+            declared: BTreeSet::new(),
+        };
+        self.header(&cx, doc);
+        self.params(&mut cx, doc, site);
+
+        let mut own_rules = Vec::new();
+        for node in doc.nodes() {
+            match name_of(node) {
+                "cloesce" | "param" => {}
+                "use" => self.use_node(&cx, node),
+                "env" => {
+                    for name in self.env_names(&cx, node) {
+                        if !self.env.iter().any(|e| e.value == name.value) {
+                            self.env.push(name);
+                        }
+                    }
+                }
+                "tool" => {
+                    if let Some(tool) = self.tool(&cx, node) {
+                        if !self.tools.contains(&tool) {
+                            self.tools.push(tool);
+                        }
+                    }
+                }
+                "rule" => {
+                    if let Some(rule) = self.rule(&cx, node) {
+                        own_rules.push(rule);
+                    }
+                }
+                other => self.errors.push(PipelineError::UnknownNode {
+                    name: other.to_string(),
+                    context: "at the top level".to_string(),
+                    src: cx.src.clone(),
+                    span: node.name().span(),
+                    help: suggest::help(other, TOP_LEVEL),
+                }),
+            }
+        }
+        self.rules.extend(own_rules);
+    }
+
+    /// Checks that the first node is `cloesce version=1`.
+    pub(super) fn header(&mut self, cx: &Doc, doc: &KdlDocument) {
+        let nodes = doc.nodes();
+        for node in nodes.iter().skip(1) {
+            if name_of(node) == "cloesce" {
+                self.errors.push(PipelineError::HeaderNotFirst {
+                    src: cx.src.clone(),
+                    span: node.name().span(),
+                });
+            }
+        }
+        let Some(first) = nodes.first() else {
+            self.errors.push(PipelineError::MissingVersion {
+                src: cx.src.clone(),
+                span: None,
+            });
+            return;
+        };
+        if name_of(first) != "cloesce" {
+            if !nodes.iter().any(|n| name_of(n) == "cloesce") {
+                self.errors.push(PipelineError::MissingVersion {
+                    src: cx.src.clone(),
+                    span: Some(first.name().span()),
+                });
+            }
+            return;
+        }
+        self.no_block(cx, first);
+        let shape = Shape {
+            min: 0,
+            max: Some(0),
+            wants: "no arguments",
+            example: "cloesce version=1",
+        };
+        let (args, props) = self.entries(cx, first, &["version"]);
+        self.arity(cx, first, &args, &shape);
+        match props.iter().rev().find(|p| is_prop(p, "version")) {
+            None => self.errors.push(PipelineError::MissingVersion {
+                src: cx.src.clone(),
+                span: Some(first.span()),
+            }),
+            Some(entry) => match entry.value() {
+                KdlValue::Integer(v) if *v == i128::from(FORMAT_VERSION) => {}
+                KdlValue::Integer(v) => self.errors.push(PipelineError::UnsupportedVersion {
+                    version: v.to_string(),
+                    src: cx.src.clone(),
+                    span: entry.span(),
+                }),
+                other => self.errors.push(PipelineError::WrongType {
+                    what: "`version`".to_string(),
+                    expected: "an integer",
+                    found: kind(other),
+                    src: cx.src.clone(),
+                    span: entry.span(),
+                    help: "write `cloesce version=1` (no quotes)".to_string(),
+                }),
+            },
+        }
+    }
+
+    /// Declares the document's params in order, applying the `use` site's
+    /// overrides; a default may refer to params declared before it.
+    pub(super) fn params(&mut self, cx: &mut Doc, doc: &KdlDocument, site: Option<UseSite>) {
+        let params: Vec<&KdlNode> = doc
+            .nodes()
+            .iter()
+            .filter(|n| name_of(n) == "param")
+            .collect();
+        let mut first_span: BTreeMap<String, SourceSpan> = BTreeMap::new();
+        let mut names = Vec::new();
+        for node in &params {
+            let name = self.param_name(cx, node);
+            if let Some(name) = &name {
+                cx.declared.insert(name.clone());
+            }
+            names.push(name);
+        }
+        let overrides: BTreeMap<&str, &Override> = site
+            .as_ref()
+            .map(|s| s.overrides.iter().map(|o| (o.name.as_str(), o)).collect())
+            .unwrap_or_default();
+
+        for (node, name) in params.iter().zip(names) {
+            self.no_block(cx, node);
+            let (_, props) = self.entries(cx, node, &["default"]);
+            let default = props.iter().rev().find(|p| is_prop(p, "default")).copied();
+            let Some(name) = name else { continue };
+            if let Some(first) = first_span.get(&name) {
+                self.errors.push(PipelineError::DuplicateParam {
+                    name: name.clone(),
+                    src: cx.src.clone(),
+                    span: node.span(),
+                    first: *first,
+                });
+                continue;
+            }
+            first_span.insert(name.clone(), node.span());
+            let value = match (overrides.get(name.as_str()), default) {
+                (Some(o), _) => Some(o.value.clone()),
+                (None, Some(entry)) => self.string(cx, entry, "`default`"),
+                (None, None) => {
+                    self.errors.push(PipelineError::BadArguments {
+                        message: format!("param `{name}` has no default"),
+                        src: cx.src.clone(),
+                        span: node.span(),
+                        help: format!("write `param \"{name}\" default=\"VALUE\"`"),
+                    });
+                    None
+                }
+            };
+            // A broken default still declares the name, so uses of it are not
+            // reported a second time as unknown.
+            cx.params.insert(name, value.unwrap_or_default());
+        }
+
+        if let Some(site) = site {
+            let known: Vec<&str> = first_span.keys().map(String::as_str).collect();
+            let src = self.src(site.from);
+            for o in &site.overrides {
+                if !first_span.contains_key(&o.name) {
+                    let help = if known.is_empty() {
+                        format!("`{}` declares no params", site.library)
+                    } else {
+                        suggest::help(&o.name, &known)
+                    };
+                    self.errors.push(PipelineError::UnknownParam {
+                        library: site.library.clone(),
+                        name: o.name.clone(),
+                        src: src.clone(),
+                        span: o.span,
+                        help,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The name of a `param` node: one plain string, usable in `${…}`.
+    pub(super) fn param_name(&mut self, cx: &Doc, node: &KdlNode) -> Option<String> {
+        let shape = Shape {
+            min: 1,
+            max: Some(1),
+            wants: "one string, the param's name",
+            example: "param \"generated\" default=\".generated\"",
+        };
+        let args: Vec<&KdlEntry> = node
+            .entries()
+            .iter()
+            .filter(|e| e.name().is_none())
+            .collect();
+        self.arity(cx, node, &args, &shape);
+        let entry = args.first()?;
+        let KdlValue::String(name) = entry.value() else {
+            self.wrong_type(
+                cx,
+                entry,
+                "a param name",
+                "a string",
+                "write the name in quotes",
+            );
+            return None;
+        };
+        if name.is_empty() || name.contains(['$', '{', '}']) {
+            self.errors.push(PipelineError::InvalidName {
+                what: "param",
+                name: name.clone(),
+                reason: "it is empty or holds `$`, `{` or `}`",
+                fix: "use letters, digits, `_` and `-`, such as `generated`",
+                src: cx.src.clone(),
+                span: entry.span(),
+            });
+            return None;
+        }
+        Some(name.clone())
+    }
+
+    /// `use "NAME" { key "value" … }`: reads the library with those params.
+    pub(super) fn use_node(&mut self, cx: &Doc, node: &KdlNode) {
+        let shape = Shape {
+            min: 1,
+            max: Some(1),
+            wants: "one string, the library's name",
+            example: "use \"cloesce:default\"",
+        };
+        let (args, _) = self.entries(cx, node, &[]);
+        self.arity(cx, node, &args, &shape);
+
+        let mut overrides: Vec<Override> = Vec::new();
+        for child in node.children().map(|c| c.nodes()).unwrap_or_default() {
+            self.no_block(cx, child);
+            let (values, _) = self.entries(cx, child, &[]);
+            let shape = Shape {
+                min: 1,
+                max: Some(1),
+                wants: "one string, the param's value",
+                example: "generated \".generated\"",
+            };
+            self.arity(cx, child, &values, &shape);
+            let name = name_of(child).to_string();
+            if let Some(first) = overrides.iter().find(|o| o.name == name) {
+                self.errors.push(PipelineError::DuplicateField {
+                    node: name,
+                    context: "this `use` block".to_string(),
+                    src: cx.src.clone(),
+                    span: child.name().span(),
+                    first: first.span,
+                });
+                continue;
+            }
+            let value = values
+                .first()
+                .and_then(|v| self.string(cx, v, &format!("param `{name}`")));
+            if let Some(value) = value {
+                overrides.push(Override {
+                    name,
+                    span: child.name().span(),
+                    value,
+                });
+            }
+        }
+
+        let Some(entry) = args.first() else { return };
+        let KdlValue::String(library) = entry.value() else {
+            self.wrong_type(
+                cx,
+                entry,
+                "a library name",
+                "a string",
+                "write `use \"cloesce:default\"`",
+            );
+            return;
+        };
+        let here = cx.span(entry.span());
+        if let Some((_, first)) = self.used.iter().find(|(name, _)| name == library) {
+            let first = (first.source == cx.id).then_some(first.span);
+            self.errors.push(PipelineError::DuplicateUse {
+                name: library.clone(),
+                src: cx.src.clone(),
+                span: entry.span(),
+                first,
+            });
+            return;
+        }
+        let Some((name, text)) = self.options.library.iter().find(|(n, _)| n == library) else {
+            let names: Vec<&str> = self.options.library.iter().map(|(n, _)| *n).collect();
+            self.errors.push(PipelineError::UnknownLibrary {
+                name: library.clone(),
+                src: cx.src.clone(),
+                span: entry.span(),
+                help: suggest::help(library, &names),
+            });
+            return;
+        };
+        self.used.push((library.clone(), here));
+        let site = UseSite {
+            library: library.clone(),
+            from: cx.id,
+            overrides,
+        };
+        self.document(SourceFile::new(*name, *text), Some(site));
+    }
+
+    /// `env "NAME"…` (top level or in a rule).
+    pub(super) fn env_names(&mut self, cx: &Doc, node: &KdlNode) -> Vec<Spanned<String>> {
+        self.no_block(cx, node);
+        let (args, _) = self.entries(cx, node, &[]);
+        let shape = Shape {
+            min: 1,
+            max: None,
+            wants: "environment variable names",
+            example: "env \"NODE_ENV\" \"CI\"",
+        };
+        self.arity(cx, node, &args, &shape);
+        let mut names = Vec::new();
+        for entry in args {
+            let Some(name) = self.string(cx, entry, "an environment variable name") else {
+                continue;
+            };
+            if name.is_empty() || name.contains(['=', '\0']) {
+                self.errors.push(PipelineError::InvalidName {
+                    what: "environment variable",
+                    name,
+                    reason: "it is empty or holds `=`",
+                    fix: "write only the variable's name, such as `NODE_ENV`; its value comes from the environment",
+                    src: cx.src.clone(),
+                    span: entry.span(),
+                });
+                continue;
+            }
+            names.push(Spanned {
+                value: name,
+                span: cx.span(entry.span()),
+            });
+        }
+        names
+    }
+
+    /// `tool "NAME" [version="CMD ARGS"]` (top level or in a rule).
+    pub(super) fn tool(&mut self, cx: &Doc, node: &KdlNode) -> Option<Tool> {
+        self.no_block(cx, node);
+        let (args, props) = self.entries(cx, node, &["version"]);
+        let shape = Shape {
+            min: 1,
+            max: Some(1),
+            wants: "one string, the tool's name",
+            example: "tool \"node\" version=\"node --version\"",
+        };
+        self.arity(cx, node, &args, &shape);
+        let entry = args.first()?;
+        let name = self.string(cx, entry, "a tool name")?;
+        let version_argv = match props.iter().rev().find(|p| is_prop(p, "version")) {
+            None => vec![name.clone(), "--version".to_string()],
+            Some(version) => {
+                let command = self.string(cx, version, "`version`")?;
+                let argv: Vec<String> = command.split_whitespace().map(str::to_string).collect();
+                if argv.is_empty() {
+                    self.errors.push(PipelineError::BadArguments {
+                        message: format!("the version command of tool `{name}` is empty"),
+                        src: cx.src.clone(),
+                        span: version.span(),
+                        help: format!("write the command that prints its version, such as `version=\"{name} --version\"`, or leave `version` out"),
+                    });
+                    return None;
+                }
+                argv
+            }
+        };
+        Some(Tool {
+            name: Spanned {
+                value: name,
+                span: cx.span(entry.span()),
+            },
+            version_argv,
+        })
+    }
+}

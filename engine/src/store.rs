@@ -1,0 +1,340 @@
+//! The store in `.cloesce/`: an action cache and content-addressed blobs.
+//!
+//! ```text
+//! .cloesce/
+//!   lock                  the project lock (one run at a time)
+//!   state                 the stat cache and last-run records (see state.rs)
+//!   ac/<2 hex>/<64 hex>   action cache: action key -> output manifest + logs
+//!   cas/<2 hex>/<64 hex>  blobs: blake3 digest -> bytes
+//! ```
+//!
+//! Durability rules (ninja's and Bazel's):
+//! - every write goes to a temporary file renamed into place
+//!   (`Host::write_atomic`), so a reader never sees half a file;
+//! - an action entry is written only after every blob it names, so an entry
+//!   never points at a missing blob after a crash;
+//! - every action entry starts with a version header; a file that does not
+//!   parse (another version, truncation, corruption) is a miss and is deleted
+//!   quietly;
+//! - every blob read is verified against its digest; a corrupt blob is
+//!   deleted and treated as missing, so the rule simply runs again.
+//!
+//! The interface is narrow (get/put blob, get/put action) so a remote cache
+//! can sit behind it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::fingerprint::Digest;
+use crate::host::{FileKind, Host};
+use crate::path::WorkspacePath;
+
+/// The store's folder, relative to the project root.
+pub const STORE_DIR: &str = ".cloesce";
+
+/// First line of every action entry.
+const ACTION_HEADER: &[u8] = b"cloesce-action v1\n";
+
+/// One output of a rule, as recorded in the action cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputRecord {
+    pub path: WorkspacePath,
+    pub digest: Digest,
+    pub size: u64,
+    pub executable: bool,
+}
+
+/// What a successful rule produced: enough to restore it without running it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionEntry {
+    /// The rule's name when it was recorded (for `cache stats`).
+    pub rule: String,
+    pub outputs: Vec<OutputRecord>,
+    /// Captured output, replayed on a hit.
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Sizes of what the store holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub actions: usize,
+    pub action_bytes: u64,
+    pub blobs: usize,
+    pub blob_bytes: u64,
+}
+
+impl StoreStats {
+    pub fn total_bytes(&self) -> u64 {
+        self.action_bytes + self.blob_bytes
+    }
+}
+
+/// What `verify` found and removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub blobs_checked: usize,
+    pub actions_checked: usize,
+    /// Damaged files removed, with why.
+    pub removed: Vec<(WorkspacePath, String)>,
+}
+
+/// What `gc` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    pub actions_removed: usize,
+    pub blobs_removed: usize,
+    pub bytes_freed: u64,
+    pub bytes_left: u64,
+}
+
+/// The default size cap of the store.
+pub const DEFAULT_CAP_BYTES: u64 = 1 << 30;
+
+/// One file of the store, as listed.
+struct Listed {
+    digest: Digest,
+    path: WorkspacePath,
+    size: u64,
+    mtime_ns: u64,
+}
+
+/// Access to `.cloesce/` through a [`Host`].
+pub struct Store<'h> {
+    host: &'h dyn Host,
+}
+
+impl<'h> Store<'h> {
+    pub fn new(host: &'h dyn Host) -> Self {
+        Store { host }
+    }
+
+    pub fn dir() -> WorkspacePath {
+        WorkspacePath::new(STORE_DIR).expect("constant path is valid")
+    }
+
+    fn sharded(kind: &str, digest: &Digest) -> WorkspacePath {
+        let hex = digest.to_hex();
+        WorkspacePath::new(&format!("{STORE_DIR}/{kind}/{}/{hex}", &hex[..2]))
+            .expect("hex paths are valid")
+    }
+
+    /// Where a blob lives.
+    pub fn blob_path(digest: &Digest) -> WorkspacePath {
+        Self::sharded("cas", digest)
+    }
+
+    /// Where an action entry lives.
+    pub fn action_path(key: &Digest) -> WorkspacePath {
+        Self::sharded("ac", key)
+    }
+
+    /// Stores `bytes` under their digest (a no-op when already there).
+    pub fn put_blob(&self, digest: &Digest, bytes: &[u8]) -> std::io::Result<()> {
+        let path = Self::blob_path(digest);
+        if let Some(stat) = self.host.stat(&path)? {
+            if stat.kind == FileKind::File && stat.size == bytes.len() as u64 {
+                return Ok(());
+            }
+        }
+        self.host.write_atomic(&path, bytes, false)
+    }
+
+    /// The verified bytes of a blob, or `None` when it is missing or corrupt
+    /// (a corrupt blob is deleted).
+    pub fn get_blob(&self, digest: &Digest) -> std::io::Result<Option<Vec<u8>>> {
+        let path = Self::blob_path(digest);
+        match self.host.read(&path) {
+            Ok(bytes) if Digest::of(&bytes) == *digest => Ok(Some(bytes)),
+            Ok(_) => {
+                self.host.remove_file(&path)?;
+                Ok(None)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The action entry for `key`, or `None` (missing, other version or
+    /// corrupt; the latter two are deleted).
+    pub fn get_action(&self, key: &Digest) -> std::io::Result<Option<ActionEntry>> {
+        let path = Self::action_path(key);
+        let bytes = match self.host.read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        match bytes
+            .strip_prefix(ACTION_HEADER)
+            .and_then(|body| serde_json::from_slice::<ActionEntry>(body).ok())
+        {
+            Some(entry) => Ok(Some(entry)),
+            None => {
+                self.host.remove_file(&path)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records an action entry. Call only after every blob it names is stored.
+    pub fn put_action(&self, key: &Digest, entry: &ActionEntry) -> std::io::Result<()> {
+        let mut bytes = ACTION_HEADER.to_vec();
+        bytes.extend(serde_json::to_vec(entry).map_err(std::io::Error::other)?);
+        self.host
+            .write_atomic(&Self::action_path(key), &bytes, false)
+    }
+}
+
+impl Store<'_> {
+    /// Every file under `.cloesce/<kind>/`, whose name is a digest.
+    fn list(&self, kind: &str) -> std::io::Result<Vec<Listed>> {
+        let top = WorkspacePath::new(&format!("{STORE_DIR}/{kind}")).expect("constant path");
+        let mut out = Vec::new();
+        let shards = match self.host.list_dir(Some(&top)) {
+            Ok(shards) => shards,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e),
+        };
+        for shard in shards.iter().filter(|e| e.kind == FileKind::Dir) {
+            let Ok(dir) = top.join(&shard.name) else {
+                continue;
+            };
+            for entry in self.host.list_dir(Some(&dir))? {
+                let Ok(path) = dir.join(&entry.name) else {
+                    continue;
+                };
+                let Some(digest) = Digest::from_hex(&entry.name) else {
+                    // A leftover temporary file or junk: not ours to keep.
+                    self.host.remove_file(&path)?;
+                    continue;
+                };
+                let Some(stat) = self.host.stat(&path)? else {
+                    continue;
+                };
+                out.push(Listed {
+                    digest,
+                    path,
+                    size: stat.size,
+                    mtime_ns: stat.mtime_ns,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Counts entries and bytes.
+    pub fn stats(&self) -> std::io::Result<StoreStats> {
+        let actions = self.list("ac")?;
+        let blobs = self.list("cas")?;
+        Ok(StoreStats {
+            actions: actions.len(),
+            action_bytes: actions.iter().map(|a| a.size).sum(),
+            blobs: blobs.len(),
+            blob_bytes: blobs.iter().map(|b| b.size).sum(),
+        })
+    }
+
+    /// Hashes every blob and parses every action entry; removes blobs whose
+    /// bytes do not match their name and entries that do not parse or name
+    /// a missing blob.
+    pub fn verify(&self) -> std::io::Result<VerifyReport> {
+        let mut report = VerifyReport::default();
+        let mut good_blobs = std::collections::HashSet::new();
+        for blob in self.list("cas")? {
+            report.blobs_checked += 1;
+            match self.host.read(&blob.path) {
+                Ok(bytes) if Digest::of(&bytes) == blob.digest => {
+                    good_blobs.insert(blob.digest);
+                }
+                _ => {
+                    self.host.remove_file(&blob.path)?;
+                    report
+                        .removed
+                        .push((blob.path, "content does not match its digest".into()));
+                }
+            }
+        }
+        for action in self.list("ac")? {
+            report.actions_checked += 1;
+            let why = match self.get_action(&action.digest)? {
+                None => Some("unreadable or from another version".to_string()),
+                Some(entry) => entry
+                    .outputs
+                    .iter()
+                    .find(|o| !good_blobs.contains(&o.digest))
+                    .map(|o| format!("names a missing blob for {}", o.path)),
+            };
+            if let Some(why) = why {
+                self.host.remove_file(&action.path)?;
+                report.removed.push((action.path, why));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Evicts the least recently written action entries (never those in
+    /// `keep`, the current results) until the store fits `cap_bytes`, then
+    /// removes the blobs no remaining entry names.
+    pub fn gc(
+        &self,
+        cap_bytes: u64,
+        keep: &std::collections::HashSet<Digest>,
+    ) -> std::io::Result<GcReport> {
+        let mut actions = self.list("ac")?;
+        let blobs = self.list("cas")?;
+        let total: u64 =
+            actions.iter().map(|a| a.size).sum::<u64>() + blobs.iter().map(|b| b.size).sum::<u64>();
+        let mut report = GcReport {
+            bytes_left: total,
+            ..GcReport::default()
+        };
+        if total <= cap_bytes {
+            return Ok(report);
+        }
+        // Oldest first; the current results last of all.
+        actions.sort_by_key(|a| (keep.contains(&a.digest), a.mtime_ns));
+        let blob_sizes: std::collections::HashMap<Digest, u64> =
+            blobs.iter().map(|b| (b.digest, b.size)).collect();
+        let mut removed = std::collections::HashSet::new();
+        let mut estimate = total;
+        for action in &actions {
+            if estimate <= cap_bytes || keep.contains(&action.digest) {
+                break;
+            }
+            if let Some(entry) = self.get_action(&action.digest)? {
+                // Blobs are shared between entries; the estimate is an upper
+                // bound of what this removal frees, refined below.
+                estimate = estimate.saturating_sub(
+                    entry
+                        .outputs
+                        .iter()
+                        .filter_map(|o| blob_sizes.get(&o.digest))
+                        .sum(),
+                );
+            }
+            estimate = estimate.saturating_sub(action.size);
+            self.host.remove_file(&action.path)?;
+            removed.insert(action.digest);
+            report.actions_removed += 1;
+        }
+        let mut live = std::collections::HashSet::new();
+        for action in actions.iter().filter(|a| !removed.contains(&a.digest)) {
+            if let Some(entry) = self.get_action(&action.digest)? {
+                live.extend(entry.outputs.iter().map(|o| o.digest));
+            }
+        }
+        for blob in blobs {
+            if !live.contains(&blob.digest) {
+                self.host.remove_file(&blob.path)?;
+                report.blobs_removed += 1;
+                report.bytes_freed += blob.size;
+            }
+        }
+        report.bytes_freed += actions
+            .iter()
+            .filter(|a| removed.contains(&a.digest))
+            .map(|a| a.size)
+            .sum::<u64>();
+        report.bytes_left = total - report.bytes_freed;
+        Ok(report)
+    }
+}

@@ -1,0 +1,462 @@
+//! The build state machine over `MemoryHost`, with a fake driver that
+//! "runs" jobs by interpreting their argv in memory. These tests observe what
+//! actually ran (the driver's log), not the engine's own summary.
+
+use std::cell::RefCell;
+
+use cloesce_engine::build::{Build, BuildOptions, Event, Poll, RuleStatus, Summary};
+use cloesce_engine::builtin::BuiltinRegistry;
+use cloesce_engine::explain::Reason;
+use cloesce_engine::graph::Graph;
+use cloesce_engine::host::Host;
+use cloesce_engine::job::{Completion, ExitStatus};
+use cloesce_engine::pipeline::*;
+use cloesce_engine::state::COARSE_RACY_WINDOW_NS;
+use cloesce_engine::testing::MemoryHost;
+use cloesce_engine::WorkspacePath;
+
+fn span() -> Span {
+    Span {
+        source: SourceId(0),
+        span: (0, 0).into(),
+    }
+}
+
+fn spanned<T>(value: T) -> Spanned<T> {
+    Spanned {
+        value,
+        span: span(),
+    }
+}
+
+/// A `run` rule: argv `["concat", out, in...]` writes the inputs' text,
+/// joined, to `out`; `["fail"]` exits 1; `["nothing"]` writes nothing.
+fn rule(name: &str, argv: &[&str], inputs: &[&str], outputs: &[&str]) -> Rule {
+    Rule {
+        name: spanned(name.to_string()),
+        span: span(),
+        description: None,
+        action: Action::Run {
+            argv: spanned(argv.iter().map(|s| s.to_string()).collect()),
+        },
+        inputs: inputs
+            .iter()
+            .map(|g| {
+                spanned(InputPattern {
+                    glob: g.to_string(),
+                    literal: cloesce_engine::walk::is_literal(g)
+                        .then(|| WorkspacePath::new(g).unwrap()),
+                })
+            })
+            .collect(),
+        outputs: outputs
+            .iter()
+            .map(|o| spanned(WorkspacePath::new(o).unwrap()))
+            .collect(),
+        deps: vec![],
+        env: vec![],
+        tools: vec![],
+        cache: true,
+    }
+}
+
+fn pipeline(rules: Vec<Rule>) -> Pipeline {
+    Pipeline {
+        sources: vec![SourceFile::new("cloesce.kdl", "")],
+        env: vec![],
+        tools: vec![],
+        rules,
+    }
+}
+
+/// Edges: (dependency, dependent).
+fn graph(n: usize, edges: &[(u32, u32)]) -> Graph {
+    let mut deps = vec![Vec::new(); n];
+    let mut dependents = vec![Vec::new(); n];
+    for &(from, to) in edges {
+        deps[to as usize].push(RuleId(from));
+        dependents[from as usize].push(RuleId(to));
+    }
+    Graph {
+        deps,
+        dependents,
+        order: (0..n as u32).map(RuleId).collect(),
+        edges: vec![],
+    }
+}
+
+struct Run {
+    summary: Summary,
+    ran: Vec<String>,
+    statuses: Vec<(String, RuleStatus, Vec<Reason>)>,
+}
+
+fn build(host: &MemoryHost, p: &Pipeline, g: &Graph, options: BuildOptions) -> Run {
+    let builtins = BuiltinRegistry::new();
+    let ran = RefCell::new(Vec::new());
+    let mut b = Build::new(host, p, g, &builtins, options);
+    let mut pending = Vec::new();
+    let mut statuses = Vec::new();
+    loop {
+        match b.poll() {
+            Poll::Spawn(job) => pending.push(job),
+            Poll::Wait => {
+                let job = pending.remove(0);
+                ran.borrow_mut().push(job.rule.clone());
+                let status = match job.argv[0].as_str() {
+                    "concat" => {
+                        let mut text = String::new();
+                        for input in &job.argv[2..] {
+                            text.push_str(&host.get(input).unwrap_or_default());
+                        }
+                        host.put(&job.argv[1], &text);
+                        ExitStatus::Code(0)
+                    }
+                    "nothing" => ExitStatus::Code(0),
+                    _ => ExitStatus::Code(1),
+                };
+                b.handle_completed(Completion {
+                    id: job.id,
+                    status,
+                    stdout: b"out".to_vec(),
+                    stderr: vec![],
+                });
+            }
+            Poll::Done => break,
+        }
+        while let Some(e) = b.poll_event() {
+            if let Event::Finished(r) = e {
+                statuses.push((
+                    p.rules[r.rule.index()].name.value.clone(),
+                    r.status,
+                    r.reasons,
+                ));
+            }
+        }
+    }
+    while let Some(e) = b.poll_event() {
+        if let Event::Finished(r) = e {
+            statuses.push((
+                p.rules[r.rule.index()].name.value.clone(),
+                r.status,
+                r.reasons,
+            ));
+        }
+    }
+    let summary = b.finish().unwrap();
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    Run {
+        summary,
+        ran: ran.into_inner(),
+        statuses,
+    }
+}
+
+/// a.txt -> A (a.out) -> B (b.out, also reads b.txt)
+fn chain() -> (MemoryHost, Pipeline, Graph) {
+    let host = MemoryHost::new();
+    host.put("a.txt", "a");
+    host.put("b.txt", "b");
+    let p = pipeline(vec![
+        rule("A", &["concat", "a.out", "a.txt"], &["a.txt"], &["a.out"]),
+        rule(
+            "B",
+            &["concat", "b.out", "a.out", "b.txt"],
+            &["a.out", "b.txt"],
+            &["b.out"],
+        ),
+    ]);
+    let g = graph(2, &[(0, 1)]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    (host, p, g)
+}
+
+#[test]
+fn first_run_runs_all_then_noop_runs_nothing_and_hashes_nothing() {
+    let (host, p, g) = chain();
+    let first = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(first.ran, vec!["A", "B"]);
+    assert_eq!(host.get("b.out").as_deref(), Some("ab"));
+    // Outputs hashed right after they were written are "racy" and are
+    // hashed once more by the next run; after that nothing is hashed.
+    let second = build(&host, &p, &g, BuildOptions::default());
+    assert!(second.ran.is_empty());
+    assert_eq!(second.summary.fresh, 2);
+    host.reads.borrow_mut().clear();
+    let third = build(&host, &p, &g, BuildOptions::default());
+    assert!(third.ran.is_empty());
+    assert_eq!(third.summary.fresh, 2);
+    let reads: Vec<String> = host.reads.borrow().iter().map(|p| p.to_string()).collect();
+    assert!(
+        reads.iter().all(|r| r.starts_with(".cloesce/")),
+        "a no-op hashed project files: {reads:?}"
+    );
+}
+
+#[test]
+fn touch_without_change_runs_nothing() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    host.touch("a.txt");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert!(run.ran.is_empty());
+}
+
+#[test]
+fn edit_runs_downstream_and_revert_restores_without_running() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    host.put("a.txt", "A2");
+    let edited = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(edited.ran, vec!["A", "B"]);
+    assert_eq!(host.get("b.out").as_deref(), Some("A2b"));
+    let (_, _, reasons) = &edited.statuses[0];
+    assert!(matches!(&reasons[0], Reason::InputChanged { path, .. } if path.as_str() == "a.txt"));
+    host.put("a.txt", "a");
+    let reverted = build(&host, &p, &g, BuildOptions::default());
+    assert!(reverted.ran.is_empty(), "revert ran {:?}", reverted.ran);
+    assert_eq!(reverted.summary.restored, 2);
+    assert_eq!(host.get("b.out").as_deref(), Some("ab"));
+}
+
+#[test]
+fn early_cutoff_stops_at_identical_output() {
+    let host = MemoryHost::new();
+    host.put("x.txt", "x");
+    host.put("y.txt", "y");
+    // A copies only x.txt, but also reads y.txt: editing y.txt reruns A,
+    // which reproduces the same a.out, so B does not run.
+    let p = pipeline(vec![
+        rule(
+            "A",
+            &["concat", "a.out", "x.txt"],
+            &["x.txt", "y.txt"],
+            &["a.out"],
+        ),
+        rule("B", &["concat", "b.out", "a.out"], &["a.out"], &["b.out"]),
+    ]);
+    let g = graph(2, &[(0, 1)]);
+    build(&host, &p, &g, BuildOptions::default());
+    host.put("y.txt", "y2");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(run.ran, vec!["A"]);
+}
+
+#[test]
+fn deleted_or_modified_output_is_restored_without_running() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    host.remove_file(&WorkspacePath::new("a.out").unwrap())
+        .unwrap();
+    host.put("b.out", "tampered");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert!(run.ran.is_empty());
+    assert_eq!(host.get("a.out").as_deref(), Some("a"));
+    assert_eq!(host.get("b.out").as_deref(), Some("ab"));
+    assert_eq!(run.summary.restored, 2);
+}
+
+#[test]
+fn corrupt_blob_is_detected_and_the_rule_reruns() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    for path in host.paths() {
+        if path.starts_with(".cloesce/cas/") {
+            host.put(&path, "garbage");
+        }
+    }
+    host.remove_file(&WorkspacePath::new("a.out").unwrap())
+        .unwrap();
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(run.ran, vec!["A"]);
+    assert_eq!(host.get("a.out").as_deref(), Some("a"));
+    let (_, _, reasons) = &run.statuses[0];
+    assert!(reasons.contains(&Reason::CacheEntryUnusable), "{reasons:?}");
+}
+
+#[test]
+fn corrupt_state_and_action_entries_start_over_quietly() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    host.put(".cloesce/state", "cloesce-state v999\n...");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert!(run.ran.is_empty(), "the action cache still answers");
+    for path in host.paths() {
+        if path.starts_with(".cloesce/ac/") {
+            host.put(&path, "cloesce-action v1\n{not json");
+        }
+    }
+    host.put(".cloesce/state", "");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(run.ran, vec!["A", "B"]);
+}
+
+#[test]
+fn failure_records_nothing_and_fail_fast_skips_dependents() {
+    let host = MemoryHost::new();
+    host.put("a.txt", "a");
+    let p = pipeline(vec![
+        rule("A", &["fail"], &["a.txt"], &["a.out"]),
+        rule("B", &["concat", "b.out", "a.out"], &["a.out"], &["b.out"]),
+        rule("C", &["concat", "c.out", "a.txt"], &["a.txt"], &["c.out"]),
+    ]);
+    let g = graph(3, &[(0, 1)]);
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(run.ran, vec!["A"]);
+    assert_eq!(run.summary.failed, 1);
+    assert_eq!(run.summary.not_started.len(), 2);
+    let again = build(
+        &host,
+        &p,
+        &g,
+        BuildOptions {
+            keep_going: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        again.ran,
+        vec!["A", "C"],
+        "a failure recorded nothing, so A runs again"
+    );
+}
+
+#[test]
+fn missing_declared_output_is_a_failure() {
+    let host = MemoryHost::new();
+    host.put("a.txt", "a");
+    let p = pipeline(vec![rule("A", &["nothing"], &["a.txt"], &["a.out"])]);
+    let run = build(&host, &p, &graph(1, &[]), BuildOptions::default());
+    assert_eq!(run.summary.failed, 1);
+    assert_eq!(run.statuses[0].1, RuleStatus::Failed);
+}
+
+#[test]
+fn declared_env_reruns_only_its_rule_and_undeclared_env_nothing() {
+    let (host, mut p, g) = chain();
+    p.rules[1].env.push(spanned("MODE".to_string()));
+    build(&host, &p, &g, BuildOptions::default());
+    host.set_env("UNDECLARED", "1");
+    assert!(build(&host, &p, &g, BuildOptions::default()).ran.is_empty());
+    host.set_env("MODE", "prod");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(run.ran, vec!["B"]);
+    assert_eq!(
+        run.statuses[1].2,
+        vec![Reason::EnvChanged {
+            name: "MODE".into()
+        }]
+    );
+}
+
+#[test]
+fn tool_version_change_reruns_the_rules_that_declare_it() {
+    let (host, mut p, g) = chain();
+    p.rules[0].tools.push(Tool {
+        name: spanned("node".to_string()),
+        version_argv: vec!["node".into(), "--version".into()],
+    });
+    host.set_env("TOOL_VERSION_node", "v20");
+    build(&host, &p, &g, BuildOptions::default());
+    host.set_env("TOOL_VERSION_node", "v22");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    // A reruns; its output is identical, so B is cut off.
+    assert_eq!(run.ran, vec!["A"]);
+}
+
+#[test]
+fn cache_false_always_runs_and_no_cache_flag_runs_everything() {
+    let (host, mut p, g) = chain();
+    p.rules[1].cache = false;
+    build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(build(&host, &p, &g, BuildOptions::default()).ran, vec!["B"]);
+    let forced = build(
+        &host,
+        &p,
+        &g,
+        BuildOptions {
+            no_cache: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(forced.ran, vec!["A", "B"]);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let (host, p, g) = chain();
+    let dry = build(
+        &host,
+        &p,
+        &g,
+        BuildOptions {
+            dry_run: true,
+            ..Default::default()
+        },
+    );
+    assert!(dry.ran.is_empty());
+    assert_eq!(dry.summary.would_run, 2);
+    assert_eq!(host.get("a.out"), None);
+    assert_eq!(host.get(".cloesce/state"), None);
+    assert_eq!(
+        dry.statuses[1].2,
+        vec![Reason::DependencyRuns { rule: "A".into() }]
+    );
+}
+
+#[test]
+fn targets_build_only_their_closure() {
+    let (host, p, g) = chain();
+    let run = build(
+        &host,
+        &p,
+        &g,
+        BuildOptions {
+            targets: vec![RuleId(0)],
+            ..Default::default()
+        },
+    );
+    assert_eq!(run.ran, vec!["A"]);
+}
+
+#[test]
+fn globs_match_walked_files_and_declared_outputs() {
+    let host = MemoryHost::new();
+    host.put("src/one.txt", "1");
+    host.put("src/two.txt", "2");
+    host.put(".gitignore", "gen/\n");
+    let p = pipeline(vec![
+        rule(
+            "gen",
+            &["concat", "gen/g.txt", "src/one.txt"],
+            &["src/one.txt"],
+            &["gen/g.txt"],
+        ),
+        rule(
+            "all",
+            &["concat", "all.out"],
+            &["src/*.txt", "gen/*.txt"],
+            &["all.out"],
+        ),
+    ]);
+    let g = graph(2, &[(0, 1)]);
+    build(&host, &p, &g, BuildOptions::default());
+    let state = cloesce_engine::state::State::load(&host);
+    let inputs: Vec<String> = state.rules["all"]
+        .key_input
+        .inputs
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    assert_eq!(inputs, vec!["gen/g.txt", "src/one.txt", "src/two.txt"]);
+    host.put("src/three.txt", "3");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(run.ran, vec!["all"]);
+    assert_eq!(
+        run.statuses[1].2,
+        vec![Reason::InputAdded {
+            path: WorkspacePath::new("src/three.txt").unwrap()
+        }]
+    );
+}

@@ -1,0 +1,272 @@
+//! `cloesce/extract`: model files (`*.cloesce.ts`) → the IR (`cidl.json`).
+//!
+//! Each file is decoded (UTF-8 only; a BOM is stripped and spans refer to the
+//! text after it), parsed with oxc, and its decorated classes are read by
+//! [`parse`]. All problems of all files are collected; when the files extract
+//! cleanly the semantic checks of [`crate::validate`] run too, with their
+//! problems pointed back into the model files through a side table of spans.
+
+mod parse;
+pub mod types;
+
+use std::collections::BTreeMap;
+
+use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinRequest};
+use oxc_allocator::Allocator;
+use oxc_span::{SourceType, Span};
+
+use crate::diag::{self, RuleDiagnostic};
+use crate::ir::{self, CloesceAst, Language, WranglerEnv};
+use crate::validate::{self, Anchor};
+use parse::{FileCtx, Found};
+
+/// One decoded model file.
+struct SourceFile {
+    path: String,
+    text: String,
+}
+
+/// Diagnostics plus the span side table, shared by the readers.
+#[derive(Default)]
+pub struct Collector {
+    diags: Vec<RuleDiagnostic>,
+    /// Where each anchor was declared: (file index, span).
+    spans: BTreeMap<Anchor, (usize, Span)>,
+}
+
+impl Collector {
+    fn error(
+        &mut self,
+        f: &FileCtx<'_>,
+        span: Span,
+        code: &str,
+        message: String,
+        label: &str,
+        help: impl Into<String>,
+    ) {
+        self.diags.push(
+            RuleDiagnostic::new(&format!("cloesce::model::{code}"), message)
+                .with_help(help)
+                .with_span(f.path, f.src, span.start as usize, span.end as usize, label),
+        );
+    }
+}
+
+/// Decodes a model file: UTF-8 required, a leading BOM is dropped.
+fn decode(path: &str, bytes: &[u8]) -> Result<String, RuleDiagnostic> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_string()),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
+            Err(RuleDiagnostic::new(
+                "cloesce::model::not_utf8",
+                format!("{path} is not valid UTF-8 (first bad byte at offset {at}, line {line})"),
+            )
+            .with_help("save the model file as UTF-8"))
+        }
+    }
+}
+
+/// The project name: `package.json`'s `name`, else "cloesce".
+fn project_name(inputs: &[(String, &[u8])]) -> Result<String, RuleDiagnostic> {
+    let Some((path, bytes)) = inputs.iter().find(|(p, _)| p == "package.json") else {
+        return Ok("cloesce".to_string());
+    };
+    let value: serde_json::Value = std::str::from_utf8(bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|t| {
+            serde_json::from_str(t.trim_start_matches('\u{feff}')).map_err(|e| e.to_string())
+        })
+        .map_err(|e| {
+            RuleDiagnostic::new(
+                "cloesce::model::package_json",
+                format!("{path} could not be read: {e}"),
+            )
+            .with_help("fix the JSON in package.json; its `name` becomes the project name")
+        })?;
+    Ok(value
+        .get("name")
+        .and_then(|n| n.as_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("cloesce")
+        .to_string())
+}
+
+/// Extracts the IR from the model files; `inputs` are (workspace path, bytes).
+pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnostic>> {
+    let mut c = Collector::default();
+    let project_name = match project_name(inputs) {
+        Ok(n) => n,
+        Err(d) => {
+            c.diags.push(d);
+            String::new()
+        }
+    };
+    let mut files = Vec::new();
+    for (path, bytes) in inputs {
+        if path == "package.json" || path.ends_with("/package.json") {
+            continue;
+        }
+        match decode(path, bytes) {
+            Ok(text) => files.push(SourceFile {
+                path: path.clone(),
+                text,
+            }),
+            Err(d) => c.diags.push(d),
+        }
+    }
+
+    let mut models: BTreeMap<String, (usize, ir::Model)> = BTreeMap::new();
+    let mut envs: Vec<(usize, WranglerEnv, Span)> = Vec::new();
+    for (idx, file) in files.iter().enumerate() {
+        let f = FileCtx {
+            idx,
+            path: &file.path,
+            src: &file.text,
+        };
+        let allocator = Allocator::default();
+        let ret = oxc_parser::Parser::new(&allocator, &file.text, SourceType::ts()).parse();
+        if !ret.diagnostics.is_empty() || ret.panicked {
+            for d in ret.diagnostics.iter() {
+                let span = d
+                    .labels
+                    .first()
+                    .map(|l| Span::new(l.offset(), l.offset() + l.len()))
+                    .unwrap_or(Span::new(0, 0));
+                c.error(
+                    &f,
+                    span,
+                    "parse_error",
+                    format!("{}: {}", file.path, d.message),
+                    "syntax error",
+                    d.help
+                        .as_deref()
+                        .unwrap_or("fix the TypeScript syntax error")
+                        .to_string(),
+                );
+            }
+            continue;
+        }
+        for found in parse::classes(&ret.program, &f, &mut c) {
+            match found {
+                Found::Env(env, span) => envs.push((idx, env, span)),
+                Found::Model(model, span) => {
+                    if let Some((first, _)) = models.get(&model.name) {
+                        let first_path = &files[*first].path;
+                        c.error(&f, span, "duplicate_model",
+                            format!("Duplicate model name '{}' ({}, {})", model.name, first_path, file.path),
+                            "declared again here",
+                            format!("rename one of the two `{}` classes; model names are global across all model files", model.name));
+                    } else {
+                        models.insert(model.name.clone(), (idx, model));
+                    }
+                }
+            }
+        }
+    }
+
+    let env = match envs.len() {
+        0 => {
+            c.diags.push(
+                RuleDiagnostic::new("cloesce::model::missing_env", "Missing wrangler environment: no class is decorated with @WranglerEnv")
+                    .with_help("add exactly one `@WranglerEnv export class Env { db: D1Database; }` to a model file"),
+            );
+            None
+        }
+        _ => {
+            let first_path = files[envs[0].0].path.clone();
+            for (idx, env, span) in envs.iter().skip(1) {
+                let file = &files[*idx];
+                let f = FileCtx {
+                    idx: *idx,
+                    path: &file.path,
+                    src: &file.text,
+                };
+                c.error(
+                    &f,
+                    *span,
+                    "too_many_envs",
+                    format!(
+                        "Too many wrangler environments: {} here and {} in {}",
+                        env.name, envs[0].1.name, first_path
+                    ),
+                    "second @WranglerEnv",
+                    "keep exactly one @WranglerEnv class across all model files",
+                );
+            }
+            Some(envs[0].1.clone())
+        }
+    };
+
+    if !c.diags.is_empty() {
+        return Err(c.diags);
+    }
+    let Some(wrangler_env) = env else {
+        return Err(c.diags);
+    };
+    let ast = CloesceAst {
+        version: ir::IR_VERSION.to_string(),
+        project_name,
+        language: Language::TypeScript,
+        wrangler_env,
+        models: models.into_iter().map(|(k, (_, m))| (k, m)).collect(),
+    };
+    let problems = validate::check(&ast);
+    if problems.is_empty() {
+        return Ok(ast);
+    }
+    for p in problems {
+        let at = c.spans.get(&p.anchor).or_else(|| {
+            p.anchor
+                .model()
+                .and_then(|m| c.spans.get(&Anchor::Model(m.to_string())))
+        });
+        let d = RuleDiagnostic::new(&format!("cloesce::model::{}", p.code), p.message.clone())
+            .with_help(p.help.clone());
+        let d = match at {
+            Some((idx, span)) => {
+                let file = &files[*idx];
+                d.with_span(
+                    &file.path,
+                    &file.text,
+                    span.start as usize,
+                    span.end as usize,
+                    p.label.clone(),
+                )
+            }
+            None => d,
+        };
+        c.diags.push(d);
+    }
+    Err(c.diags)
+}
+
+/// `cloesce/extract`.
+pub struct Extract;
+
+impl Builtin for Extract {
+    fn name(&self) -> &'static str {
+        "cloesce/extract"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "parse the *.cloesce.ts model files into the Cloesce IR (cidl.json)"
+    }
+    fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure> {
+        let inputs: Vec<(String, &[u8])> = request
+            .inputs
+            .iter()
+            .map(|(p, b)| (p.as_str().to_string(), b.as_slice()))
+            .collect();
+        let ast = extract(&inputs).map_err(diag::failure)?;
+        let out = crate::single_output(request)?;
+        Ok(BuiltinOutput {
+            files: vec![(out, ir::to_json(&ast))],
+            log: String::new(),
+        })
+    }
+}

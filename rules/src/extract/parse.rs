@@ -1,0 +1,806 @@
+//! Reads the `@D1` and `@WranglerEnv` classes of one parsed model file.
+//!
+//! Decorators are recognised by name (`@D1`, `@D1()`, `@ns.D1`). Every
+//! problem becomes a diagnostic pointing at the offending node; the class is
+//! still returned with the bad member left out, so one pass reports all.
+
+use std::collections::BTreeMap;
+
+use oxc_ast::ast::{
+    Argument, BindingPattern, Class, ClassElement, Declaration, Decorator,
+    ExportDefaultDeclarationKind, Expression, FormalParameter, MethodDefinition,
+    MethodDefinitionKind, ObjectExpression, ObjectPropertyKind, PropertyDefinition, PropertyKey,
+    Statement,
+};
+use oxc_span::{GetSpan, Span};
+
+use super::types::{map_type, nullable_of, text};
+use super::Collector;
+use crate::ir::{
+    CidlType, DataSource, EnvField, HttpVerb, IncludeTree, Model, ModelAttribute, ModelMethod,
+    NamedTypedValue, NavigationKind, NavigationProperty, WranglerEnv,
+};
+use crate::validate::Anchor;
+
+/// Every decorator name cloesce knows.
+const KNOWN: &[&str] = &[
+    "D1",
+    "WranglerEnv",
+    "PrimaryKey",
+    "ForeignKey",
+    "OneToOne",
+    "OneToMany",
+    "ManyToMany",
+    "DataSource",
+    "GET",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "Inject",
+];
+const PROPERTY: &[&str] = &[
+    "PrimaryKey",
+    "ForeignKey",
+    "OneToOne",
+    "OneToMany",
+    "ManyToMany",
+    "DataSource",
+];
+
+/// The file being read.
+pub struct FileCtx<'s> {
+    pub idx: usize,
+    pub path: &'s str,
+    pub src: &'s str,
+}
+
+/// A class found in a file.
+pub enum Found {
+    Model(Model, Span),
+    Env(WranglerEnv, Span),
+}
+
+struct Deco<'d, 'a> {
+    name: String,
+    args: Option<&'d oxc_allocator::Vec<'a, Argument<'a>>>,
+    span: Span,
+}
+
+fn deco<'d, 'a>(d: &'d Decorator<'a>) -> Deco<'d, 'a> {
+    fn name_of(e: &Expression<'_>) -> String {
+        match e.without_parentheses() {
+            Expression::Identifier(id) => id.name.to_string(),
+            Expression::StaticMemberExpression(m) => m.property.name.to_string(),
+            _ => String::new(),
+        }
+    }
+    match d.expression.without_parentheses() {
+        Expression::CallExpression(c) => Deco {
+            name: name_of(&c.callee),
+            args: Some(&c.arguments),
+            span: d.span,
+        },
+        other => Deco {
+            name: name_of(other),
+            args: None,
+            span: d.span,
+        },
+    }
+}
+
+impl Collector {
+    fn unknown_decorator(&mut self, f: &FileCtx<'_>, d: &Deco<'_, '_>, owner: &str) {
+        let shown = text(f.src, d.span).to_string();
+        let suggestion = KNOWN
+            .iter()
+            .map(|k| (strsim::jaro_winkler(k, &d.name), *k))
+            .filter(|(s, _)| *s > 0.8)
+            .fold(None::<(f64, &str)>, |best, c| match best {
+                Some(b) if b.0 >= c.0 => Some(b),
+                _ => Some(c),
+            });
+        let help = match suggestion {
+            Some((_, k)) => format!("did you mean `@{k}`? cloesce only knows {}", known_list()),
+            None => format!("remove it; cloesce only knows {}", known_list()),
+        };
+        self.error(
+            f,
+            d.span,
+            "unknown_decorator",
+            format!("Unknown decorator {shown} on {owner}"),
+            "unknown decorator",
+            help,
+        );
+    }
+}
+
+fn known_list() -> String {
+    KNOWN
+        .iter()
+        .map(|k| format!("@{k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads all top-level classes (plain, `export`, `export default`).
+pub fn classes(
+    program: &oxc_ast::ast::Program<'_>,
+    f: &FileCtx<'_>,
+    c: &mut Collector,
+) -> Vec<Found> {
+    let mut out = Vec::new();
+    for stmt in &program.body {
+        let class = match stmt {
+            Statement::ClassDeclaration(class) => Some(&**class),
+            Statement::ExportDeclaration(e) => match &e.declaration {
+                Declaration::ClassDeclaration(class) => Some(&**class),
+                _ => None,
+            },
+            Statement::ExportDefaultDeclaration(e) => match &e.declaration {
+                ExportDefaultDeclarationKind::ClassDeclaration(class) => Some(&**class),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some(class) = class {
+            if let Some(found) = class_of(class, f, c) {
+                out.push(found);
+            }
+        }
+    }
+    out
+}
+
+fn class_of(class: &Class<'_>, f: &FileCtx<'_>, c: &mut Collector) -> Option<Found> {
+    if class.decorators.is_empty() {
+        return None;
+    }
+    let name = class.id.as_ref().map(|id| id.name.to_string());
+    let owner = format!("class {}", name.as_deref().unwrap_or("(anonymous)"));
+    let mut kind = None;
+    for d in class.decorators.iter().map(deco) {
+        match d.name.as_str() {
+            "D1" | "WranglerEnv" => {
+                if kind.is_some() {
+                    c.error(
+                        f,
+                        d.span,
+                        "multiple_decorators",
+                        format!("{owner} has more than one class decorator"),
+                        "second class decorator",
+                        "a class is either a model (@D1) or the env (@WranglerEnv), not both",
+                    );
+                } else {
+                    kind = Some(d.name.clone());
+                }
+            }
+            n if KNOWN.contains(&n) => c.error(
+                f,
+                d.span,
+                "misplaced_decorator",
+                format!("@{n} cannot decorate a class ({owner})"),
+                "not a class decorator",
+                "classes take @D1 or @WranglerEnv; move this decorator to a property or method",
+            ),
+            _ => c.unknown_decorator(f, &d, &owner),
+        }
+    }
+    let kind = kind?;
+    let Some(id) = class.id.as_ref() else {
+        c.error(
+            f,
+            class.span,
+            "anonymous_class",
+            format!("A @{kind} class needs a name"),
+            "anonymous class",
+            "give the class a name: `export class Horse { … }`",
+        );
+        return None;
+    };
+    let name = id.name.to_string();
+    if kind == "WranglerEnv" {
+        return Some(Found::Env(env_of(class, &name, f), id.span));
+    }
+    c.spans
+        .insert(Anchor::Model(name.clone()), (f.idx, id.span));
+    Some(Found::Model(
+        model_of(class, &name, id.span, f, c)?,
+        id.span,
+    ))
+}
+
+fn env_of(class: &Class<'_>, name: &str, f: &FileCtx<'_>) -> WranglerEnv {
+    let mut fields = Vec::new();
+    for el in &class.body.body {
+        if let ClassElement::PropertyDefinition(p) = el {
+            if p.r#static {
+                continue;
+            }
+            if let Some(n) = p.key.static_name() {
+                let ts_type = p
+                    .type_annotation
+                    .as_ref()
+                    .map(|t| text(f.src, t.type_annotation.span()).to_string())
+                    .unwrap_or_default();
+                fields.push(EnvField {
+                    name: n.to_string(),
+                    ts_type,
+                });
+            }
+        }
+    }
+    WranglerEnv {
+        name: name.to_string(),
+        source_path: f.path.to_string(),
+        fields,
+    }
+}
+
+fn key_name(key: &PropertyKey<'_>) -> Option<String> {
+    match key {
+        PropertyKey::PrivateIdentifier(_) => None,
+        _ => key.static_name().map(|s| s.to_string()),
+    }
+}
+
+fn model_of(
+    class: &Class<'_>,
+    name: &str,
+    name_span: Span,
+    f: &FileCtx<'_>,
+    c: &mut Collector,
+) -> Option<Model> {
+    let mut model = Model {
+        name: name.to_string(),
+        attributes: Vec::new(),
+        primary_key: NamedTypedValue {
+            name: String::new(),
+            cidl_type: CidlType::Integer,
+        },
+        navigation_properties: Vec::new(),
+        methods: BTreeMap::new(),
+        data_sources: BTreeMap::new(),
+        source_path: f.path.to_string(),
+    };
+    let mut has_pk = false;
+    let errors_before = c.diags.len();
+    let mut seen: BTreeMap<String, Span> = BTreeMap::new();
+    for el in &class.body.body {
+        let (key, span) = match el {
+            ClassElement::PropertyDefinition(p) => (&p.key, p.key.span()),
+            ClassElement::MethodDefinition(m)
+                if m.kind == MethodDefinitionKind::Method && m.value.body.is_some() =>
+            {
+                (&m.key, m.key.span())
+            }
+            _ => continue,
+        };
+        let Some(member) = key_name(key) else {
+            c.error(
+                f,
+                span,
+                "unsupported_member",
+                format!("{name} has a computed or private member name"),
+                "unsupported name",
+                "name model members with plain identifiers",
+            );
+            continue;
+        };
+        if let Some(first) = seen.get(&member) {
+            let line = line_of(f.src, first.start);
+            c.error(
+                f,
+                span,
+                "duplicate_member",
+                format!("Duplicate member {name}.{member} (first declared on line {line})"),
+                "declared again here",
+                "rename or remove one of them; a model's properties and methods need unique names",
+            );
+            continue;
+        }
+        seen.insert(member.clone(), span);
+        match el {
+            ClassElement::PropertyDefinition(p) => {
+                property(p, &member, &mut model, &mut has_pk, f, c)
+            }
+            ClassElement::MethodDefinition(m) => method(m, &member, &mut model, f, c),
+            _ => {}
+        }
+    }
+    if !has_pk {
+        // A member that failed (e.g. `@PrimaryKy id`) may be the missing key:
+        // do not pile a second error on top of it.
+        if c.diags.len() > errors_before {
+            return None;
+        }
+        c.error(
+            f,
+            name_span,
+            "missing_primary_key",
+            format!("Missing primary key: {name}"),
+            "no @PrimaryKey",
+            format!("mark one column of {name} with `@PrimaryKey`, e.g. `@PrimaryKey id: number;`"),
+        );
+        return None;
+    }
+    Some(model)
+}
+
+fn line_of(src: &str, offset: u32) -> usize {
+    src.get(..offset as usize)
+        .map(|s| s.matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+fn property(
+    p: &PropertyDefinition<'_>,
+    member: &str,
+    model: &mut Model,
+    has_pk: &mut bool,
+    f: &FileCtx<'_>,
+    c: &mut Collector,
+) {
+    let m = model.name.clone();
+    let full = format!("{m}.{member}");
+    let mut chosen: Option<Deco<'_, '_>> = None;
+    for d in p.decorators.iter().map(deco) {
+        if PROPERTY.contains(&d.name.as_str()) {
+            if chosen.is_some() {
+                c.error(f, d.span, "multiple_decorators", format!("{full} has more than one property decorator"),
+                    "second decorator", "keep one of @PrimaryKey, @ForeignKey, @OneToOne, @OneToMany, @ManyToMany, @DataSource");
+                return;
+            }
+            chosen = Some(d);
+        } else if KNOWN.contains(&d.name.as_str()) {
+            c.error(
+                f,
+                d.span,
+                "misplaced_decorator",
+                format!("@{} cannot decorate the property {full}", d.name),
+                "not a property decorator",
+                "verbs go on methods, @Inject on method parameters, @D1/@WranglerEnv on classes",
+            );
+            return;
+        } else {
+            c.unknown_decorator(f, &d, &full);
+            return;
+        }
+    }
+    let anchor = Anchor::Property(m.clone(), member.to_string());
+    c.spans.insert(anchor.clone(), (f.idx, p.key.span()));
+    let kind = chosen.as_ref().map(|d| d.name.as_str()).unwrap_or("");
+    if kind == "DataSource" {
+        data_source(p, member, model, f, c);
+        return;
+    }
+    let Some(ann) = &p.type_annotation else {
+        c.error(
+            f,
+            p.key.span(),
+            "missing_type",
+            format!("{full} has no type annotation"),
+            "no type",
+            "write the type, e.g. `name: string;`; cloesce reads types from annotations only",
+        );
+        return;
+    };
+    let ty = match map_type(&ann.type_annotation, f.src, false) {
+        Ok(t) if p.optional => nullable_of(t),
+        Ok(t) => t,
+        Err(e) => {
+            c.error(
+                f,
+                e.span,
+                e.code,
+                format!("{}: {full}", capitalise(&e.what)),
+                "unsupported",
+                e.help,
+            );
+            return;
+        }
+    };
+    let value = NamedTypedValue {
+        name: member.to_string(),
+        cidl_type: ty.clone(),
+    };
+    match (kind, chosen.as_ref()) {
+        ("", _) => model.attributes.push(ModelAttribute {
+            value,
+            foreign_key_reference: None,
+        }),
+        ("PrimaryKey", Some(d)) => {
+            if *has_pk {
+                c.error(
+                    f,
+                    d.span,
+                    "multiple_primary_keys",
+                    format!("{m} has more than one @PrimaryKey ({full})"),
+                    "second primary key",
+                    "a model has exactly one primary key; composite keys are not supported",
+                );
+                return;
+            }
+            *has_pk = true;
+            model.primary_key = value;
+        }
+        ("ForeignKey", Some(d)) => {
+            let target = d
+                .args
+                .and_then(|a| a.first())
+                .and_then(|a| a.as_expression())
+                .and_then(|e| match e.without_parentheses() {
+                    Expression::Identifier(id) => Some(id.name.to_string()),
+                    Expression::StringLiteral(s) => Some(s.value.to_string()),
+                    _ => None,
+                });
+            match target {
+                Some(t) => model.attributes.push(ModelAttribute {
+                    value,
+                    foreign_key_reference: Some(t),
+                }),
+                None => c.error(
+                    f,
+                    d.span,
+                    "foreign_key_argument",
+                    format!("@ForeignKey on {full} must name the target model"),
+                    "no target model",
+                    "write `@ForeignKey(Owner)` (or `@ForeignKey(\"Owner\")`)",
+                ),
+            }
+        }
+        (nav_kind, Some(d)) => {
+            let arg = d
+                .args
+                .and_then(|a| a.first())
+                .and_then(|a| a.as_expression())
+                .and_then(|e| match e.without_parentheses() {
+                    Expression::StringLiteral(s) => Some(s.value.to_string()),
+                    _ => None,
+                });
+            let Some(arg) = arg else {
+                let what = if nav_kind == "ManyToMany" {
+                    "a unique junction table name"
+                } else {
+                    "the name of a foreign key property"
+                };
+                c.error(f, d.span, "navigation_argument", format!("@{nav_kind} on {full} must be given {what}"),
+                    "missing argument", if nav_kind == "ManyToMany" { "write `@ManyToMany(\"StudentsCourses\")` on both sides" }
+                    else if nav_kind == "OneToOne" { "write `@OneToOne(\"ownerId\")`, naming an @ForeignKey property of this model" }
+                    else { "write `@OneToMany(\"ownerId\")`, naming the @ForeignKey property on the related model" });
+                return;
+            };
+            let target = match (nav_kind, ty.non_null()) {
+                ("OneToOne", CidlType::Model(x)) => Some(x.clone()),
+                ("OneToMany" | "ManyToMany", CidlType::Array(inner)) => match &**inner {
+                    CidlType::Model(x) => Some(x.clone()),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let Some(target) = target else {
+                let want = if nav_kind == "OneToOne" {
+                    "a model type, e.g. `owner: Owner | undefined`"
+                } else {
+                    "an array of a model, e.g. `pets: Pet[]`"
+                };
+                c.error(
+                    f,
+                    ann.type_annotation.span(),
+                    "navigation_type",
+                    format!(
+                        "{nav_kind} navigation property {full} must hold {}",
+                        if nav_kind == "OneToOne" {
+                            "a model type"
+                        } else {
+                            "an array of a model type"
+                        }
+                    ),
+                    "not a model type",
+                    format!("type it as {want}"),
+                );
+                return;
+            };
+            let kind = match nav_kind {
+                "OneToOne" => NavigationKind::OneToOne { reference: arg },
+                "OneToMany" => NavigationKind::OneToMany { reference: arg },
+                _ => NavigationKind::ManyToMany { unique_id: arg },
+            };
+            model.navigation_properties.push(NavigationProperty {
+                var_name: member.to_string(),
+                model_name: target,
+                kind,
+            });
+        }
+        _ => {}
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn data_source(
+    p: &PropertyDefinition<'_>,
+    member: &str,
+    model: &mut Model,
+    f: &FileCtx<'_>,
+    c: &mut Collector,
+) {
+    let m = model.name.clone();
+    c.spans.insert(
+        Anchor::DataSource(m.clone(), member.to_string()),
+        (f.idx, p.key.span()),
+    );
+    let value = p.value.as_ref().map(|v| strip_satisfies(v));
+    let Some(Expression::ObjectExpression(obj)) = value else {
+        let span = p.value.as_ref().map(|v| v.span()).unwrap_or(p.key.span());
+        c.error(f, span, "data_source_initializer", format!("Invalid data source initializer on {m}.{member}: expected an object literal"),
+            "not an include-tree literal", format!("write `@DataSource static readonly {member}: IncludeTree<{m}> = {{ … }};` with a plain object literal (no casts)"));
+        return;
+    };
+    let mut ok = true;
+    let tree = tree_of(obj, &m, member, "", f, c, &mut ok);
+    if ok {
+        model.data_sources.insert(
+            member.to_string(),
+            DataSource {
+                name: member.to_string(),
+                tree,
+            },
+        );
+    }
+}
+
+fn strip_satisfies<'e, 'a>(e: &'e Expression<'a>) -> &'e Expression<'a> {
+    match e.without_parentheses() {
+        Expression::TSSatisfiesExpression(s) => strip_satisfies(&s.expression),
+        other => other,
+    }
+}
+
+fn tree_of(
+    obj: &ObjectExpression<'_>,
+    m: &str,
+    ds: &str,
+    path: &str,
+    f: &FileCtx<'_>,
+    c: &mut Collector,
+    ok: &mut bool,
+) -> IncludeTree {
+    let mut tree = IncludeTree::default();
+    for prop in &obj.properties {
+        let ObjectPropertyKind::ObjectProperty(prop) = prop else {
+            c.error(
+                f,
+                prop.span(),
+                "include_tree_literal",
+                format!("Invalid include tree in data source {m}.{ds}: spreads are not allowed"),
+                "spread",
+                "write every navigation property out as `name: {}`",
+            );
+            *ok = false;
+            continue;
+        };
+        let Some(key) = (if prop.computed {
+            None
+        } else {
+            prop.key.static_name()
+        }) else {
+            c.error(
+                f,
+                prop.key.span(),
+                "include_tree_literal",
+                format!("Invalid include tree in data source {m}.{ds}: computed key"),
+                "computed key",
+                "write navigation property names as plain keys",
+            );
+            *ok = false;
+            continue;
+        };
+        let key_path = if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}/{key}")
+        };
+        c.spans.insert(
+            Anchor::IncludeKey(m.to_string(), ds.to_string(), key_path.clone()),
+            (f.idx, prop.key.span()),
+        );
+        match strip_satisfies(&prop.value) {
+            Expression::ObjectExpression(sub) => {
+                let sub = tree_of(sub, m, ds, &key_path, f, c, ok);
+                tree.0.insert(key.to_string(), sub);
+            }
+            other => {
+                c.error(f, other.span(), "include_tree_literal", format!("Invalid include tree in data source {m}.{ds} at `{key_path}`: expected an object literal"),
+                    "not an object literal", "use `{}` to load a relation, or a nested object to go deeper");
+                *ok = false;
+            }
+        }
+    }
+    tree
+}
+
+fn method(
+    md: &MethodDefinition<'_>,
+    member: &str,
+    model: &mut Model,
+    f: &FileCtx<'_>,
+    c: &mut Collector,
+) {
+    let m = model.name.clone();
+    let full = format!("{m}.{member}");
+    let mut verb: Option<HttpVerb> = None;
+    for d in md.decorators.iter().map(deco) {
+        if let Some(v) = HttpVerb::from_name(&d.name) {
+            if verb.is_some() {
+                c.error(
+                    f,
+                    d.span,
+                    "multiple_verbs",
+                    format!("{full} has more than one HTTP verb decorator"),
+                    "second verb",
+                    "keep exactly one of @GET, @POST, @PUT, @PATCH, @DELETE",
+                );
+                return;
+            }
+            verb = Some(v);
+        } else if KNOWN.contains(&d.name.as_str()) {
+            c.error(
+                f,
+                d.span,
+                "misplaced_decorator",
+                format!("@{} cannot decorate the method {full}", d.name),
+                "not a method decorator",
+                "methods take one of @GET, @POST, @PUT, @PATCH, @DELETE",
+            );
+            return;
+        } else {
+            c.unknown_decorator(f, &d, &full);
+            return;
+        }
+    }
+    // R choice: a method without a verb is a local helper and is not exposed.
+    let Some(verb) = verb else { return };
+    c.spans.insert(
+        Anchor::Method(m.clone(), member.to_string()),
+        (f.idx, md.key.span()),
+    );
+    let func = &md.value;
+    let mut ok = true;
+    let mut parameters = Vec::new();
+    for p in &func.params.items {
+        match parameter(p, &full, &m, member, f, c) {
+            Some(v) => parameters.push(v),
+            None => ok = false,
+        }
+    }
+    if let Some(rest) = &func.params.rest {
+        c.error(
+            f,
+            rest.span,
+            "unsupported_parameter",
+            format!("Rest parameters are not supported: {full}"),
+            "rest parameter",
+            "declare each parameter separately, or take an array",
+        );
+        ok = false;
+    }
+    let return_type = match &func.return_type {
+        None => {
+            c.error(f, md.key.span(), "missing_return_type", format!("{full} has no return type annotation"),
+                "no return type", "write the return type, e.g. `async get(): Promise<Horse>` or `: void`; cloesce reads types from annotations only");
+            ok = false;
+            CidlType::Void
+        }
+        Some(ann) => match map_type(&ann.type_annotation, f.src, false) {
+            Ok(t) => t,
+            Err(e) => {
+                c.error(
+                    f,
+                    e.span,
+                    e.code,
+                    format!("{}: return type of {full}", capitalise(&e.what)),
+                    "unsupported",
+                    e.help,
+                );
+                ok = false;
+                CidlType::Void
+            }
+        },
+    };
+    if ok {
+        model.methods.insert(
+            member.to_string(),
+            ModelMethod {
+                name: member.to_string(),
+                is_static: md.r#static,
+                http_verb: verb,
+                return_type,
+                parameters,
+            },
+        );
+    }
+}
+
+fn parameter(
+    p: &FormalParameter<'_>,
+    full: &str,
+    m: &str,
+    method: &str,
+    f: &FileCtx<'_>,
+    c: &mut Collector,
+) -> Option<NamedTypedValue> {
+    let name = match &p.pattern {
+        BindingPattern::BindingIdentifier(id) => id.name.to_string(),
+        // The source text, whitespace collapsed (so CRLF and LF files agree).
+        other => text(f.src, other.span())
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let pfull = format!("{full}.{name}");
+    let mut inject = false;
+    for d in p.decorators.iter().map(deco) {
+        match d.name.as_str() {
+            "Inject" => inject = true,
+            n if KNOWN.contains(&n) => {
+                c.error(
+                    f,
+                    d.span,
+                    "misplaced_decorator",
+                    format!("@{n} cannot decorate the parameter {pfull}"),
+                    "not a parameter decorator",
+                    "parameters take only @Inject",
+                );
+                return None;
+            }
+            _ => {
+                c.unknown_decorator(f, &d, &pfull);
+                return None;
+            }
+        }
+    }
+    if !inject && !matches!(p.pattern, BindingPattern::BindingIdentifier(_)) {
+        c.error(
+            f,
+            p.pattern.span(),
+            "destructured_parameter",
+            format!("The parameter {pfull} is destructured; only @Inject parameters may be"),
+            "destructured",
+            "give the parameter a plain name (`person: Person`) and destructure inside the method",
+        );
+        return None;
+    }
+    c.spans.insert(
+        Anchor::Parameter(m.to_string(), method.to_string(), name.clone()),
+        (f.idx, p.pattern.span()),
+    );
+    let Some(ann) = &p.type_annotation else {
+        c.error(f, p.span, "missing_type", format!("The parameter {pfull} has no type annotation"), "no type",
+            "write the parameter's type, e.g. `id: number`; cloesce reads types from annotations only");
+        return None;
+    };
+    match map_type(&ann.type_annotation, f.src, inject) {
+        Ok(t) => Some(NamedTypedValue {
+            name,
+            cidl_type: if p.optional { nullable_of(t) } else { t },
+        }),
+        Err(e) => {
+            c.error(
+                f,
+                e.span,
+                e.code,
+                format!("{}: {pfull}", capitalise(&e.what)),
+                "unsupported",
+                e.help,
+            );
+            None
+        }
+    }
+}

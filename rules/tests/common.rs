@@ -1,0 +1,158 @@
+//! Helpers shared by the integration tests: fixtures, running built-ins,
+//! rendering diagnostics.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cloesce_engine::builtin::{BuiltinFailure, BuiltinOutput, BuiltinRequest};
+use cloesce_engine::path::WorkspacePath;
+
+/// Every file under `tests/fixtures/<name>`, as (workspace path, bytes), sorted.
+pub fn fixture(name: &str) -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out.sort();
+    out
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            walk(root, &path, out);
+        } else {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((rel, std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
+/// Runs the built-in `name` on `inputs`.
+pub fn run(
+    name: &str,
+    inputs: &[(String, Vec<u8>)],
+    outputs: &[&str],
+    settings: &[(&str, &str)],
+) -> Result<BuiltinOutput, BuiltinFailure> {
+    let registry = cloesce_rules::registry();
+    let builtin = registry
+        .get(name)
+        .unwrap_or_else(|| panic!("no built-in {name}"));
+    let mut inputs: Vec<(WorkspacePath, Vec<u8>)> = inputs
+        .iter()
+        .map(|(p, b)| (WorkspacePath::new(p).unwrap(), b.clone()))
+        .collect();
+    inputs.sort_by(|a, b| a.0.cmp(&b.0));
+    let outputs: Vec<WorkspacePath> = outputs
+        .iter()
+        .map(|p| WorkspacePath::new(p).unwrap())
+        .collect();
+    let settings: BTreeMap<String, String> = settings
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    builtin.run(&BuiltinRequest {
+        rule: name,
+        inputs: &inputs,
+        outputs: &outputs,
+        settings: &settings,
+    })
+}
+
+/// Renders every diagnostic with miette's narratable handler.
+pub fn render(failure: &BuiltinFailure) -> String {
+    let handler = miette::NarratableReportHandler::new();
+    let mut out = String::new();
+    for report in &failure.diagnostics {
+        handler.render_report(&mut out, report.as_ref()).unwrap();
+        out.push_str("---\n");
+    }
+    out
+}
+
+/// The model files (and package.json) of a fixture.
+pub fn model_inputs(name: &str) -> Vec<(String, Vec<u8>)> {
+    fixture(name)
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(".cloesce.ts") || p == "package.json")
+        .collect()
+}
+
+/// Runs the whole default pipeline on a fixture (wrangler config from the
+/// fixture if it has one) and returns every generated file as text.
+pub fn build(name: &str) -> BTreeMap<String, String> {
+    let files = fixture(name);
+    let mut out = BTreeMap::new();
+    let extract = run(
+        "cloesce/extract",
+        &model_inputs(name),
+        &[".generated/cidl.json"],
+        &[],
+    )
+    .unwrap_or_else(|f| panic!("extract failed:\n{}", render(&f)));
+    let cidl = extract.files[0].1.clone();
+    let ir = vec![(".generated/cidl.json".to_string(), cidl.clone())];
+    out.insert(
+        ".generated/cidl.json".to_string(),
+        String::from_utf8(cidl).unwrap(),
+    );
+    run("cloesce/validate", &ir, &[], &[])
+        .unwrap_or_else(|f| panic!("validate failed:\n{}", render(&f)));
+    let d1 = run(
+        "cloesce/d1",
+        &ir,
+        &[".generated/migrations/0001_cloesce.sql"],
+        &[],
+    )
+    .unwrap_or_else(|f| panic!("d1 failed:\n{}", render(&f)));
+    let configs: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("wrangler."))
+        .cloned()
+        .collect();
+    let wrangler = run(
+        "cloesce/wrangler",
+        &configs,
+        &[".generated/wrangler.toml"],
+        &[("main", "workers.ts"), ("migrations_dir", "migrations")],
+    )
+    .unwrap_or_else(|f| panic!("wrangler failed:\n{}", render(&f)));
+    let (wpath, wbytes) = wrangler.files[0].clone();
+    out.insert(
+        wpath.to_string(),
+        String::from_utf8(wbytes.clone()).unwrap(),
+    );
+    let mut workers_in = ir.clone();
+    workers_in.push((wpath.to_string(), wbytes));
+    let workers = run(
+        "cloesce/workers",
+        &workers_in,
+        &[".generated/workers.ts"],
+        &[("api_route", "/api")],
+    )
+    .unwrap_or_else(|f| panic!("workers failed:\n{}", render(&f)));
+    let client = run(
+        "cloesce/client",
+        &ir,
+        &[".generated/client.ts"],
+        &[("domain", "http://localhost:8787/api")],
+    )
+    .unwrap_or_else(|f| panic!("client failed:\n{}", render(&f)));
+    for o in [d1, workers, client] {
+        for (p, b) in o.files {
+            out.insert(p.to_string(), String::from_utf8(b).unwrap());
+        }
+    }
+    out
+}

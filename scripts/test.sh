@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: installs what the tests
+# need (idempotently), then Rust unit/integration tests, the wasm32 build of
+# the sans-IO crates, the npm package tests, the JS runtime tests and the
+# end-to-end tests with real wrangler. Used by .ci/run; see README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+if ! command -v sqlite3 >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq sqlite3
+fi
+
+step "format"
+cargo fmt --all -- --check
+
+step "rust tests (engine, rules, cli integration)"
+cargo test --workspace --locked
+
+step "the sans-IO crates build for wasm32-unknown-unknown"
+cargo build --locked -p cloesce-engine -p cloesce-rules --target wasm32-unknown-unknown
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+for extra in scripts/test-npm.sh scripts/test-runtime.sh scripts/test-examples.sh; do
+  if [ -x "$extra" ]; then
+    step "$extra"
+    "$extra"
+  fi
+done
+
+step "all tests passed"

@@ -1,0 +1,169 @@
+//! Test helpers: a temporary project and a way to run cloesce in it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The step every test rule runs: `sh step.sh NAME OUT... -- IN...` appends
+/// NAME to runs.log (not an input of anything) and writes each OUT as the
+/// rule name followed by the inputs' contents.
+pub const STEP_SH: &str = r#"name="$1"; shift
+outs=""
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do outs="$outs $1"; shift; done
+[ "$#" -gt 0 ] && shift
+echo "$name" >> runs.log
+for o in $outs; do
+  mkdir -p "$(dirname "$o")"
+  { echo "$name"; for i in "$@"; do cat "$i"; done; } > "$o"
+done
+"#;
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// stderr with miette's line wrapping undone: every line's leading
+    /// spaces and frame characters removed, lines joined by one space.
+    pub fn flat_stderr(&self) -> String {
+        self.stderr
+            .lines()
+            .map(|l| l.trim_start_matches([' ', '│', '×', '·']).trim_end())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Fails the test with both streams when the exit code differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub fn cloesce_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cloesce"))
+}
+
+impl Project {
+    /// An empty project with `step.sh` and the given `cloesce.kdl`.
+    pub fn new(kdl: &str) -> Project {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = Project { dir };
+        p.write("step.sh", STEP_SH);
+        p.write("cloesce.kdl", kdl);
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        self.path().join(rel).exists()
+    }
+
+    pub fn remove(&self, rel: &str) {
+        std::fs::remove_file(self.path().join(rel)).unwrap();
+    }
+
+    /// Runs cloesce with `args` in the project; NO_COLOR, no CI noise.
+    pub fn cloesce(&self, args: &[&str]) -> Run {
+        self.cloesce_env(args, &[])
+    }
+
+    pub fn cloesce_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Run::from(cmd.output().expect("cloesce runs"))
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(cloesce_bin());
+        cmd.args(args).current_dir(self.path()).env("NO_COLOR", "1");
+        cmd
+    }
+
+    /// The rules that ran since the last call, in order, and clears the log.
+    pub fn take_runs(&self) -> Vec<String> {
+        let log = self.path().join("runs.log");
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_file(&log);
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// `take_runs`, sorted (for rules that run in parallel).
+    pub fn take_runs_sorted(&self) -> Vec<String> {
+        let mut runs = self.take_runs();
+        runs.sort();
+        runs
+    }
+
+    /// Sets a file's mtime far in the past so the racy-timestamp rule does
+    /// not force a re-hash in fast tests (a real user's edits are seconds
+    /// apart). Keeps the bytes.
+    pub fn age(&self, rel: &str) {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(self.path().join(rel))
+            .unwrap();
+        file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+    }
+}
+
+/// A rule line for a kdl pipeline using step.sh.
+pub fn step_rule(name: &str, inputs: &[&str], outputs: &[&str], extra: &str) -> String {
+    let q = |v: &[&str]| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut argv = vec!["sh", "step.sh", name];
+    argv.extend(outputs);
+    argv.push("--");
+    argv.extend(inputs);
+    let mut s = format!("rule \"{name}\" {{\n");
+    if !inputs.is_empty() {
+        s.push_str(&format!("    inputs {}\n", q(inputs)));
+    }
+    if !outputs.is_empty() {
+        s.push_str(&format!("    outputs {}\n", q(outputs)));
+    }
+    s.push_str(&format!("    run {}\n", q(&argv)));
+    s.push_str(extra);
+    s.push_str("}\n");
+    s
+}

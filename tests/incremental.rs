@@ -1,0 +1,343 @@
+//! Incremental builds, observed through what actually ran (runs.log) and the
+//! bytes on disk.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::{step_rule, Project};
+
+/// src.txt -> a -> b ; other.txt -> c
+fn chain() -> Project {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}{}{}",
+        step_rule("a", &["src.txt"], &["gen/a.out"], ""),
+        step_rule("b", &["gen/a.out"], &["gen/b.out"], ""),
+        step_rule("c", &["other.txt"], &["gen/c.out"], "    env \"MODE\"\n"),
+    ));
+    p.write("src.txt", "one\n");
+    p.write("other.txt", "other\n");
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs_sorted(), vec!["a", "b", "c"]);
+    p
+}
+
+#[test]
+fn second_run_runs_nothing() {
+    let p = chain();
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(p.take_runs().is_empty());
+    assert!(run.stdout.contains("3 fresh"), "{}", run.stdout);
+}
+
+#[test]
+fn touching_without_changing_runs_nothing() {
+    let p = chain();
+    p.age("src.txt");
+    p.cloesce(&["run"]).expect_code(0);
+    assert!(p.take_runs().is_empty());
+}
+
+#[test]
+fn an_edit_runs_exactly_what_is_downstream() {
+    let p = chain();
+    p.write("src.txt", "two\n");
+    let run = p.cloesce(&["run", "--explain"]);
+    run.expect_code(0);
+    assert_eq!(p.take_runs(), vec!["a", "b"]);
+    assert!(
+        run.stdout.contains("because input src.txt changed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(p.read("gen/b.out"), "b\na\ntwo\n");
+}
+
+#[test]
+fn early_cutoff_stops_when_an_output_is_reproduced() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}{}",
+        // `a` reads notes.txt but its output does not depend on it.
+        "rule \"a\" {\n    inputs \"src.txt\" \"notes.txt\"\n    outputs \"a.out\"\n    run \"sh\" \"-c\" \"echo a >> runs.log; cp src.txt a.out\"\n}\n",
+        step_rule("b", &["a.out"], &["b.out"], ""),
+    ));
+    p.write("src.txt", "x\n");
+    p.write("notes.txt", "1\n");
+    p.cloesce(&["run"]).expect_code(0);
+    p.take_runs();
+    p.write("notes.txt", "2\n");
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["a"]);
+}
+
+#[test]
+fn a_revert_runs_nothing_and_restores_the_earlier_outputs() {
+    let p = chain();
+    let original = p.read("gen/b.out");
+    p.write("src.txt", "changed\n");
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["a", "b"]);
+    p.write("src.txt", "one\n");
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(
+        p.take_runs().is_empty(),
+        "a revert must come from the store"
+    );
+    assert_eq!(p.read("gen/b.out"), original);
+    assert!(run.stdout.contains("restored"), "{}", run.stdout);
+}
+
+#[test]
+fn deleted_and_hand_edited_outputs_are_restored_without_running() {
+    let p = chain();
+    let a = p.read("gen/a.out");
+    let b = p.read("gen/b.out");
+    p.remove("gen/a.out");
+    p.write("gen/b.out", "hand edit\n");
+    p.cloesce(&["run"]).expect_code(0);
+    assert!(p.take_runs().is_empty());
+    assert_eq!(p.read("gen/a.out"), a);
+    assert_eq!(p.read("gen/b.out"), b);
+}
+
+#[test]
+fn declared_env_reruns_its_rule_only_and_undeclared_env_nothing() {
+    let p = chain();
+    p.cloesce_env(&["run"], &[("SOMETHING_ELSE", "1")])
+        .expect_code(0);
+    assert!(p.take_runs().is_empty());
+    let run = p.cloesce_env(&["run", "--explain"], &[("MODE", "prod")]);
+    run.expect_code(0);
+    assert_eq!(p.take_runs(), vec!["c"]);
+    assert!(
+        run.stdout.contains("environment variable MODE changed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains("prod"),
+        "env values must not be printed"
+    );
+    let store = walk_text(&p.path().join(".cloesce"));
+    assert!(!store.contains("prod"), "an env value reached the store");
+}
+
+fn walk_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.push_str(&walk_text(&path));
+        } else {
+            out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+#[test]
+fn cache_false_always_runs_and_no_cache_runs_all() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}{}",
+        step_rule("a", &["src.txt"], &["a.out"], ""),
+        step_rule("deploy", &["a.out"], &[], "    cache #false\n"),
+    ));
+    p.write("src.txt", "x\n");
+    p.cloesce(&["run"]).expect_code(0);
+    p.take_runs();
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["deploy"]);
+    p.cloesce(&["run", "--no-cache"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["a", "deploy"]);
+}
+
+#[test]
+fn dry_run_says_what_would_run_and_changes_nothing() {
+    let p = chain();
+    p.write("src.txt", "two\n");
+    let run = p.cloesce(&["run", "--dry-run"]);
+    run.expect_code(0);
+    assert!(p.take_runs().is_empty());
+    assert!(run.stdout.contains("would run a"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("dependency `a` runs first"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(p.read("gen/a.out"), "a\none\n");
+}
+
+#[test]
+fn a_moved_project_still_hits_the_cache() {
+    let p = chain();
+    let moved = tempfile::tempdir().unwrap();
+    copy_dir(p.path(), moved.path());
+    let run = std::process::Command::new(crate::common::cloesce_bin())
+        .arg("run")
+        .current_dir(moved.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    assert!(
+        !moved.path().join("runs.log").exists(),
+        "the moved project re-ran rules"
+    );
+    // Even with the outputs gone, they come back from the moved store.
+    std::fs::remove_dir_all(moved.path().join("gen")).unwrap();
+    let run = std::process::Command::new(crate::common::cloesce_bin())
+        .arg("run")
+        .current_dir(moved.path())
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    assert!(!moved.path().join("runs.log").exists());
+    assert_eq!(
+        std::fs::read_to_string(moved.path().join("gen/b.out")).unwrap(),
+        "b\na\none\n"
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_corrupted_store_object_is_detected_and_rebuilt() {
+    let p = chain();
+    corrupt_all(&p.path().join(".cloesce/cas"));
+    p.remove("gen/a.out");
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(
+        p.take_runs(),
+        vec!["a"],
+        "the corrupt blob must not be restored"
+    );
+    assert_eq!(p.read("gen/a.out"), "a\none\n");
+}
+
+fn corrupt_all(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            corrupt_all(&path);
+        } else {
+            std::fs::write(&path, b"corrupted!").unwrap();
+        }
+    }
+}
+
+#[test]
+fn truncated_state_and_action_entries_start_over() {
+    let p = chain();
+    std::fs::write(p.path().join(".cloesce/state"), b"cloe").unwrap();
+    p.cloesce(&["run"]).expect_code(0);
+    assert!(p.take_runs().is_empty(), "the action cache still answers");
+    corrupt_all(&p.path().join(".cloesce/ac"));
+    std::fs::remove_file(p.path().join(".cloesce/state")).unwrap();
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs_sorted(), vec!["a", "b", "c"]);
+}
+
+fn slow_pipeline() -> Project {
+    let p = Project::new(
+        "cloesce version=1\nrule \"slow\" {\n    inputs \"src.txt\"\n    outputs \"slow.out\"\n    run \"sh\" \"-c\" \"echo slow >> runs.log; sleep 1; echo partial > slow.out; sleep 1; cat src.txt > slow.out\"\n}\n",
+    );
+    p.write("src.txt", "content\n");
+    p
+}
+
+#[test]
+fn concurrent_runs_serialise_and_never_run_a_rule_twice() {
+    let p = slow_pipeline();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            p.command(&["run"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(p.take_runs(), vec!["slow"]);
+    assert_eq!(p.read("slow.out"), "content\n");
+}
+
+#[test]
+fn no_wait_fails_at_once_when_the_lock_is_held() {
+    let p = slow_pipeline();
+    let mut first = p
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !p.exists("runs.log") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = p.cloesce(&["run", "--no-wait"]);
+    second.expect_code(3);
+    assert!(
+        second
+            .stderr
+            .contains("another cloesce run holds the project lock"),
+        "{}",
+        second.stderr
+    );
+    assert!(first.wait().unwrap().success());
+}
+
+#[cfg(unix)]
+#[test]
+fn kill_9_in_the_middle_of_a_run_then_a_correct_run() {
+    let p = slow_pipeline();
+    use std::os::unix::process::CommandExt;
+    let mut child = p
+        .command(&["run"])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the rule has written its partial output, then kill cloesce
+    // and its children at once (as a crash of the whole session would).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(p.exists("slow.out") && p.read("slow.out") == "partial\n") && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let group = format!("-{}", child.id());
+    std::process::Command::new("kill")
+        .args(["-9", "--", &group])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    p.take_runs();
+    assert_eq!(p.read("slow.out"), "partial\n");
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(
+        p.take_runs(),
+        vec!["slow"],
+        "an interrupted rule must run again"
+    );
+    assert_eq!(p.read("slow.out"), "content\n");
+}

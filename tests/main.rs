@@ -1,0 +1,13 @@
+//! cloesce's integration tests: one binary, one module per area. Every test
+//! makes a temporary project, runs the real `cloesce` binary in it, and
+//! observes what actually happened (a log each rule appends to, the files on
+//! disk), not only what cloesce says.
+
+mod common;
+
+// `cloesce run` on hand-written pipelines: order, parallelism, failures.
+mod run;
+// Incremental builds: no-op, touch, edit, revert, restore, env, lock, crashes.
+mod incremental;
+// The command line itself: graph, explain, clean, cache, errors.
+mod commands;
