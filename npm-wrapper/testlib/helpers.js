@@ -6,6 +6,7 @@
 //   the packed tarball; the package is its node_modules/cloesce.
 // - otherwise the package is npm-wrapper/package itself (after
 //   scripts/build-npm.sh has put the engine in its wasm/ folder).
+// - examples/: fixture projects for copyFixture(name).
 // - CLOESCE_NATIVE_BIN, else target/debug/cloesce(.exe): the native binary,
 //   for native-vs-npm comparisons (skipped when missing).
 
@@ -21,7 +22,7 @@ const PACKAGE_DIR = PROJECT
   ? path.join(PROJECT, 'node_modules', 'cloesce')
   : path.join(REPO, 'npm-wrapper', 'package');
 const BIN = path.join(PACKAGE_DIR, 'bin', 'cloesce.js');
-const FIXTURES = path.join(REPO, 'tests', 'fixtures');
+const EXAMPLES = path.join(REPO, 'examples');
 
 /** True when the package has its engine (built by scripts/build-npm.sh). */
 function hasWasm() {
@@ -96,15 +97,15 @@ function tempDir(prefix = 'cloesce-test-') {
 }
 
 /**
- * Copies a fixture project (a folder, or a name under tests/fixtures/) to a
- * temp folder and returns the copy's path; `files` adds or replaces files
+ * Copies a fixture project (an absolute folder, or a name under examples/)
+ * to a temp folder and returns the copy's path; `files` adds or replaces files
  * (`{ 'cloesce.kdl': '…' }`).
  */
 function copyFixture(fixture, files = {}) {
   const dir = tempDir();
   if (fixture) {
-    const src = path.isAbsolute(fixture) ? fixture : path.join(FIXTURES, fixture);
-    fs.cpSync(src, dir, { recursive: true });
+    const src = path.isAbsolute(fixture) ? fixture : path.join(EXAMPLES, fixture);
+    fs.cpSync(src, dir, { recursive: true, filter: (f) => !/[\\/](node_modules|\.cloesce|\.generated)$/.test(f) });
   }
   for (const [name, content] of Object.entries(files)) {
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
@@ -131,26 +132,48 @@ function snapshotFiles(dir, skip = ['.cloesce', 'node_modules']) {
 }
 
 /**
- * Runs the native and the npm `cloesce` with the same `args`, each on its own
- * copy of `fixture`, and asserts the same exit code, stdout, stderr and
- * output files. `normalize(text, dir)` may rewrite what legitimately differs
- * (by default the copy's path becomes `<project>`). Returns both results.
+ * What legitimately differs between two runs: the project's path (each build
+ * runs on its own copy) and timings (`12ms`, `"time_ms":3`).
  */
-async function compareNativeAndNpm(fixture, args, { files = {}, env, normalize } = {}) {
-  const fix = normalize || ((text, dir) => text.split(dir).join('<project>'));
+function normalize(text, dir) {
+  return text
+    .split(dir)
+    .join('<project>')
+    .replace(/\b\d+(\.\d+)?(ms|s)\b/g, '<t>')
+    .replace(/"(time_ms|duration_ms)":\d+/g, '"$1":0');
+}
+
+/**
+ * Runs the native and the npm `cloesce` through the same `steps`, each build
+ * on its own copy of `fixture`, and asserts the same exit code, stdout and
+ * stderr at every step (after `normalize`) and the same files at the end
+ * (`.cloesce/` and `node_modules/` aside). A step is an argument list, or a
+ * function `(dir) => void` that changes the project between runs. Returns
+ * the npm results, one per command.
+ */
+async function compareNativeAndNpm(fixture, steps, { files = {}, env, fix = normalize } = {}) {
   const nativeDir = copyFixture(fixture, files);
   const npmDir = copyFixture(fixture, files);
-  const native = await runNative(args, { cwd: nativeDir, env });
-  const npm = await runNpm(args, { cwd: npmDir, env });
-  const show = (r, dir) => ({ code: r.code, stdout: fix(r.stdout, dir), stderr: fix(r.stderr, dir) });
-  assert.deepEqual(show(npm, npmDir), show(native, nativeDir), `native and npm differ for \`cloesce ${args.join(' ')}\``);
+  const results = [];
+  for (const step of steps) {
+    if (typeof step === 'function') {
+      step(nativeDir);
+      step(npmDir);
+      continue;
+    }
+    const native = await runNative(step, { cwd: nativeDir, env });
+    const npm = await runNpm(step, { cwd: npmDir, env });
+    const show = (r, dir) => ({ code: r.code, stdout: fix(r.stdout, dir), stderr: fix(r.stderr, dir) });
+    assert.deepEqual(show(npm, npmDir), show(native, nativeDir), `native and npm differ for \`cloesce ${step.join(' ')}\``);
+    results.push(npm);
+  }
   const nativeFiles = snapshotFiles(nativeDir);
   const npmFiles = snapshotFiles(npmDir);
   assert.deepEqual(Object.keys(npmFiles).sort(), Object.keys(nativeFiles).sort(), 'different output files');
   for (const name of Object.keys(nativeFiles)) {
     assert.ok(npmFiles[name].equals(nativeFiles[name]), `${name} differs between native and npm`);
   }
-  return { native, npm, nativeDir, npmDir };
+  return results;
 }
 
 module.exports = {
@@ -158,7 +181,7 @@ module.exports = {
   PROJECT,
   PACKAGE_DIR,
   BIN,
-  FIXTURES,
+  EXAMPLES,
   hasWasm,
   needsWasm,
   nativeBin,
@@ -170,4 +193,5 @@ module.exports = {
   copyFixture,
   snapshotFiles,
   compareNativeAndNpm,
+  normalize,
 };
