@@ -1,0 +1,83 @@
+'use strict';
+// The `cloesce` command on Node: loads the engine, builds the platform
+// object, runs the CLI and sets the exit code. It never calls
+// `process.exit()` on the normal path: Node exits once stdout/stderr have
+// flushed and the event loop is empty.
+
+const fs = require('node:fs');
+
+const { loadEngine, EngineError } = require('./engine.js');
+const { createPlatform } = require('./platform.js');
+const { Children } = require('./spawn.js');
+
+/** Exit code for an internal error (a bug in cloesce), like EX_SOFTWARE. */
+const EXIT_INTERNAL = 70;
+const INTERNAL = 'error: internal error in cloesce (this is a bug, please report it): ';
+
+/** The text shown for a panic in the engine. */
+function panicMessage(message, location) {
+  return `${INTERNAL}${message}\n` + (location ? `  at ${location}\n` : '');
+}
+
+/** Runs `cloesce` with the arguments after the program name. */
+async function main(args) {
+  let engine;
+  try {
+    engine = loadEngine();
+  } catch (err) {
+    if (!(err instanceof EngineError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exitCode = EXIT_INTERNAL;
+    return;
+  }
+  // Ctrl-C or a SIGTERM while children run: they get the signal too, and
+  // the 'exit' handler below releases the lock.
+  let stopped = false; // ended on purpose before the engine finished
+  const onInterrupt = (signal) => {
+    stopped = true;
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  const platform = createPlatform({ children: new Children({ onInterrupt }) });
+  let failed = false;
+
+  // Shows an internal error once, stops every child and sets the exit code.
+  // The engine is unusable afterwards (a trap poisons the instance), so
+  // nothing calls back into it; Node exits when the loop drains.
+  const fail = (text) => {
+    if (failed) return;
+    failed = true;
+    process.stderr.write(text);
+    platform.children.killAll();
+    process.exitCode = EXIT_INTERNAL;
+  };
+  engine.setPanicHandler((message, location) => fail(panicMessage(message, location)));
+  // A panic traps (`RuntimeError: unreachable`) after the hook has run; the
+  // trap surfaces from the microtask that polled the Rust future.
+  const onError = (err) => fail(`${INTERNAL}${err && err.stack ? err.stack : err}\n`);
+  process.on('uncaughtException', onError);
+  process.on('unhandledRejection', onError);
+  let settled = false;
+  process.on('exit', () => {
+    platform.releaseAllLocks();
+    // The event loop drained while the engine still waited on something
+    // that can never happen: a bug, not a success.
+    if (!settled && !failed && !stopped) {
+      fs.writeSync(2, `${INTERNAL}the engine stopped before finishing (it waited on nothing)\n`);
+      process.exitCode = EXIT_INTERNAL;
+    }
+  });
+  // `cloesce | head` closes stdout early: stop quietly, like the native build.
+  process.stdout.on('error', (err) => {
+    if (err.code !== 'EPIPE') return onError(err);
+    stopped = true;
+    platform.children.killAll();
+    process.exit(process.exitCode ?? 0);
+  });
+
+  // argv[0] is the program name as the native binary sees it.
+  const code = await engine.run(['cloesce', ...args], platform);
+  settled = true;
+  if (!failed) process.exitCode = code;
+}
+
+module.exports = { main, panicMessage, EXIT_INTERNAL };

@@ -1,0 +1,201 @@
+'use strict';
+// Child processes for rules: one `child_process.spawn` per job, no shell,
+// output captured into buffers, and a queue of finished children that the
+// engine awaits one at a time (`nextCompletion`). Nothing here blocks the
+// event loop, so every started child runs at once and output keeps flowing.
+
+const childProcess = require('node:child_process');
+const os = require('node:os');
+const path = require('node:path');
+const util = require('node:util');
+
+// Characters cmd.exe treats specially, escaped with `^`.
+const CMD_META = /([()\][%!^"`<>&|;, *?])/g;
+// npm's `.cmd` shims pass their arguments on with `%*`, which makes cmd.exe
+// parse them a second time: their metacharacters need escaping twice.
+const NPM_CMD_SHIM = /node_modules[\\/]\.bin[\\/][^\\/]+\.cmd$/i;
+
+/** True when Windows can only run `program` through cmd.exe. */
+function needsCmd(program, platform = process.platform) {
+  return platform === 'win32' && /\.(cmd|bat)$/i.test(program);
+}
+
+/**
+ * Quotes one argument for `cmd.exe /d /s /c "…"` running a batch file.
+ *
+ * Since CVE-2024-27980 (Node 18.20.2 / 20.12.2 / 21.7.3) `spawn` refuses a
+ * `.cmd`/`.bat` program without `shell: true`, and a shell string is what
+ * cloesce never builds from argv. So the batch file is run as
+ * `cmd.exe /d /s /c "<command line>"` with `windowsVerbatimArguments`, and
+ * each argument is quoted in two layers (the algorithm of
+ * https://qntm.org/cmd, as used by the `cross-spawn` package):
+ * 1. for the program's own argv parser (MSVCRT rules): backslashes before a
+ *    `"` or before the closing quote are doubled, `"` becomes `\"`, and the
+ *    whole argument is wrapped in quotes;
+ * 2. for cmd.exe: every metacharacter, quotes included, gets a `^`, so
+ *    `&`, `|`, `<`, `>`, `%VAR%` and friends stay literal; twice for npm
+ *    shims, which re-parse their arguments.
+ */
+function quoteCmdArg(arg, doubleEscape = false) {
+  let quoted = String(arg);
+  // Backslashes followed by a quote: double them and escape the quote.
+  quoted = quoted.replace(/(\\*)"/g, '$1$1\\"');
+  // Backslashes at the end (before the closing quote we add): double them.
+  quoted = quoted.replace(/(\\*)$/, '$1$1');
+  quoted = `"${quoted}"`;
+  quoted = quoted.replace(CMD_META, '^$1');
+  if (doubleEscape) quoted = quoted.replace(CMD_META, '^$1');
+  return quoted;
+}
+
+/** Escapes the batch file's own path for cmd.exe (no quotes: `^` only). */
+function quoteCmdProgram(program) {
+  return path.win32.normalize(program).replace(CMD_META, '^$1');
+}
+
+/**
+ * What to pass to `spawn` to run `program args` without a shell.
+ * Returns `{ file, args, verbatim }`; `verbatim` means the arguments are a
+ * finished Windows command line (`windowsVerbatimArguments`).
+ */
+function commandFor(program, args, platform = process.platform, comspec) {
+  if (!needsCmd(program, platform)) return { file: program, args, verbatim: false };
+  const doubleEscape = NPM_CMD_SHIM.test(program);
+  const line = [quoteCmdProgram(program), ...args.map((a) => quoteCmdArg(a, doubleEscape))].join(' ');
+  const shell = comspec || process.env.ComSpec || process.env.COMSPEC || 'cmd.exe';
+  return { file: shell, args: ['/d', '/s', '/c', `"${line}"`], verbatim: true };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The running and finished children of one cloesce process. */
+class Children {
+  /**
+   * `onInterrupt(signal)`, when given, is called on SIGINT/SIGTERM while
+   * children run (after they were sent the same signal). The handlers are
+   * installed only while a child runs: at other times the engine may block
+   * the thread (waiting for the lock) and Node's default handling, which
+   * ends the process at once, is the right one.
+   */
+  constructor({ onInterrupt } = {}) {
+    this.running = new Map(); // id -> ChildProcess
+    this.finished = []; // completions not yet handed out
+    this.waiter = null; // resolve function of a pending nextCompletion()
+    this.onInterrupt = onInterrupt;
+    this.signalHandlers = null;
+  }
+
+  watchSignals(on) {
+    if (!this.onInterrupt || on === (this.signalHandlers !== null)) return;
+    if (on) {
+      this.signalHandlers = ['SIGINT', 'SIGTERM'].map((signal) => {
+        const handler = () => {
+          this.killAll(signal);
+          this.onInterrupt(signal);
+        };
+        process.on(signal, handler);
+        return [signal, handler];
+      });
+    } else {
+      for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
+      this.signalHandlers = null;
+    }
+  }
+
+  /** Starts `program args` in `cwd` with exactly `env`; never throws. */
+  spawn(id, cwd, program, args, env) {
+    const { file, args: argv, verbatim } = commandFor(program, args);
+    let child;
+    try {
+      child = childProcess.spawn(file, argv, {
+        cwd,
+        env,
+        shell: false,
+        windowsHide: true,
+        windowsVerbatimArguments: verbatim,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    } catch (err) {
+      this.finish({ id, code: null, signal: null, error: describe(err), stdout: EMPTY, stderr: EMPTY });
+      return;
+    }
+    this.running.set(id, child);
+    this.watchSignals(true);
+    const stdout = [];
+    const stderr = [];
+    child.stdout.on('data', (chunk) => stdout.push(chunk));
+    child.stderr.on('data', (chunk) => stderr.push(chunk));
+    let done = false;
+    const settle = (completion) => {
+      if (done) return;
+      done = true;
+      this.running.delete(id);
+      if (this.running.size === 0) this.watchSignals(false);
+      this.finish({
+        id,
+        stdout: new Uint8Array(Buffer.concat(stdout)),
+        stderr: new Uint8Array(Buffer.concat(stderr)),
+        ...completion,
+      });
+    };
+    child.on('error', (err) => {
+      // Only a failure to start ends the job here; other errors (a failed
+      // kill) are followed by 'close' as usual.
+      if (child.pid === undefined) settle({ code: null, signal: null, error: describe(err) });
+    });
+    // 'close' comes after the streams ended, so the output is complete.
+    child.on('close', (code, signal) => {
+      const number = signal ? os.constants.signals[signal] ?? 0 : null;
+      settle({ code: signal ? null : code, signal: number, error: null });
+    });
+  }
+
+  finish(completion) {
+    if (this.waiter) {
+      const resolve = this.waiter;
+      this.waiter = null;
+      resolve(completion);
+    } else {
+      this.finished.push(completion);
+    }
+  }
+
+  /**
+   * A Promise of the next finished child. Rejects only when no child is
+   * running or waiting to be reported: waiting then would hang forever (the
+   * event loop would drain and Node would exit 0), so the engine is told.
+   */
+  nextCompletion() {
+    if (this.finished.length > 0) return Promise.resolve(this.finished.shift());
+    if (this.running.size === 0 || this.waiter) {
+      return Promise.reject(new Error('nextCompletion() called with no job running'));
+    }
+    return new Promise((resolve) => {
+      this.waiter = resolve;
+    });
+  }
+
+  /** Kills every running child (on an internal error or an interrupt). */
+  killAll(signal = 'SIGTERM') {
+    for (const child of this.running.values()) {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+// Says why a child could not start the way Rust's `io::Error` would on
+// Unix ("No such file or directory (os error 2)"), so the native and npm
+// builds print the same thing.
+function describe(err) {
+  const errno = err && typeof err.errno === 'number' ? err.errno : undefined;
+  const known = errno !== undefined ? util.getSystemErrorMap().get(errno) : undefined;
+  if (!known) return err && err.message ? err.message : String(err);
+  const text = known[1].charAt(0).toUpperCase() + known[1].slice(1);
+  return process.platform === 'win32' ? text : `${text} (os error ${-errno})`;
+}
+
+module.exports = { Children, commandFor, quoteCmdArg, quoteCmdProgram, needsCmd };

@@ -1,0 +1,222 @@
+//! `Node`: the JS object the npm package hands to [`crate::run`].
+//!
+//! Every method is a small synchronous wrapper over one Node API (or, for
+//! `spawn`/`nextCompletion`, over `child_process.spawn` and a Promise). The
+//! JS side lives in `package/lib/platform.js`; the two lists must agree. Paths
+//! are absolute, platform-native strings: [`crate::host::JsHost`] joins
+//! workspace-relative paths to the project root before calling in.
+//!
+//! Methods marked `catch` throw Node errors (`{ code: "ENOENT", errno, message }`),
+//! which [`io_error`] turns into `std::io::Error` with the matching kind.
+
+use std::io;
+
+use js_sys::{Promise, Reflect};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    /// The platform object built by `lib/platform.js`.
+    #[derive(Clone)]
+    pub type Node;
+
+    // ---- process and terminal ----
+    /// `process.platform`.
+    #[wasm_bindgen(method)]
+    pub fn platform(this: &Node) -> String;
+    /// `process.pid`.
+    #[wasm_bindgen(method)]
+    pub fn pid(this: &Node) -> u32;
+    /// Writes text to stdout (1) or stderr (2).
+    #[wasm_bindgen(method)]
+    pub fn write(this: &Node, fd: u32, text: &str);
+    /// `isTTY` of stdout (1) or stderr (2).
+    #[wasm_bindgen(method, js_name = isTerminal)]
+    pub fn is_terminal(this: &Node, fd: u32) -> bool;
+    /// `os.availableParallelism()`.
+    #[wasm_bindgen(method, js_name = defaultJobs)]
+    pub fn default_jobs(this: &Node) -> u32;
+    /// `process.env[name]`.
+    #[wasm_bindgen(method, js_name = envVar)]
+    pub fn env_var(this: &Node, name: &str) -> Option<String>;
+    /// Wall-clock nanoseconds since the Unix epoch (BigInt).
+    #[wasm_bindgen(method, js_name = nowNs)]
+    pub fn now_ns(this: &Node) -> u64;
+    /// Blocks for `ms` milliseconds (`Atomics.wait`). Only used while waiting
+    /// for the project lock, when no child runs.
+    #[wasm_bindgen(method, js_name = sleepMs)]
+    pub fn sleep_ms(this: &Node, ms: u32);
+    /// A Promise resolved after `ms` milliseconds (`setTimeout`).
+    #[wasm_bindgen(method)]
+    pub fn sleep(this: &Node, ms: u32) -> Promise;
+    /// `process.kill(pid, 0)` succeeds (or fails with EPERM).
+    #[wasm_bindgen(method, js_name = processAlive)]
+    pub fn process_alive(this: &Node, pid: u32) -> bool;
+
+    // ---- paths ----
+    /// `path.resolve(dir)` (so `""` is the current folder).
+    #[wasm_bindgen(method, js_name = resolvePath)]
+    pub fn resolve_path(this: &Node, dir: &str) -> String;
+    /// `path.dirname(p)`.
+    #[wasm_bindgen(method)]
+    pub fn dirname(this: &Node, p: &str) -> String;
+
+    // ---- files ----
+    /// `readFileSync`.
+    #[wasm_bindgen(method, catch, js_name = readFile)]
+    pub fn read_file(this: &Node, path: &str) -> Result<Vec<u8>, JsValue>;
+    /// `lstatSync(p, { bigint: true })` as
+    /// `[kind (0 file, 1 dir, 2 symlink), size, mtimeNs, ctimeNs, ino, executable]`,
+    /// `undefined` when nothing is there.
+    #[wasm_bindgen(method, catch)]
+    pub fn lstat(this: &Node, path: &str) -> Result<Option<Vec<u64>>, JsValue>;
+    /// `statSync` (follows symlinks): 0 file, 1 dir, 2 other; `undefined` when
+    /// nothing is there.
+    #[wasm_bindgen(method, js_name = statKind)]
+    pub fn stat_kind(this: &Node, path: &str) -> Option<u32>;
+    /// Write to a temporary file beside `path`, then `renameSync` it into place.
+    #[wasm_bindgen(method, catch, js_name = writeAtomic)]
+    pub fn write_atomic(
+        this: &Node,
+        path: &str,
+        bytes: &[u8],
+        executable: bool,
+    ) -> Result<(), JsValue>;
+    /// `unlinkSync`, ignoring ENOENT.
+    #[wasm_bindgen(method, catch, js_name = removeFile)]
+    pub fn remove_file(this: &Node, path: &str) -> Result<(), JsValue>;
+    /// `rmSync(p, { recursive: true, force: true })`.
+    #[wasm_bindgen(method, catch, js_name = removeDirAll)]
+    pub fn remove_dir_all(this: &Node, path: &str) -> Result<(), JsValue>;
+    /// `readdirSync(p, { withFileTypes: true })`, each entry as its kind
+    /// letter (`f`, `d`, `l`) followed by its name.
+    #[wasm_bindgen(method, catch, js_name = listDir)]
+    pub fn list_dir(this: &Node, path: &str) -> Result<Vec<String>, JsValue>;
+    /// True when `path` names a file that could be run.
+    #[wasm_bindgen(method, js_name = isExecutable)]
+    pub fn is_executable(this: &Node, path: &str) -> bool;
+
+    // ---- lock files ----
+    /// Creates `path` with `openSync(path, "wx")` holding `content`; false
+    /// when it already exists. Remembers it so it is removed at exit.
+    #[wasm_bindgen(method, catch, js_name = createLockFile)]
+    pub fn create_lock_file(this: &Node, path: &str, content: &str) -> Result<bool, JsValue>;
+    /// Removes a lock file this process created.
+    #[wasm_bindgen(method, catch, js_name = releaseLockFile)]
+    pub fn release_lock_file(this: &Node, path: &str) -> Result<(), JsValue>;
+    /// Milliseconds since the file was last modified, `undefined` when gone.
+    #[wasm_bindgen(method, js_name = fileAgeMs)]
+    pub fn file_age_ms(this: &Node, path: &str) -> Option<f64>;
+
+    // ---- processes ----
+    /// `spawnSync` for `--version`-style queries only. Returns
+    /// `{ status, signal, error, stdout, stderr }` (strings for the streams).
+    #[wasm_bindgen(method, js_name = runToCompletion)]
+    pub fn run_to_completion(this: &Node, cwd: &str, program: &str, args: Vec<String>) -> JsValue;
+    /// Starts a child with `child_process.spawn` (no shell). `env` is a flat
+    /// `[name, value, name, value, …]` list and is the child's whole environment.
+    #[wasm_bindgen(method)]
+    pub fn spawn(
+        this: &Node,
+        id: u32,
+        cwd: &str,
+        program: &str,
+        args: Vec<String>,
+        env: Vec<String>,
+    );
+    /// A Promise of the next finished child:
+    /// `{ id, code, signal, error, stdout: Uint8Array, stderr: Uint8Array }`.
+    #[wasm_bindgen(method, js_name = nextCompletion)]
+    pub fn next_completion(this: &Node) -> Promise;
+}
+
+/// Reads a property of a JS object (`undefined` when it cannot).
+pub fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// Turns a thrown JS value into an `io::Error`.
+///
+/// Node's system errors carry `code` (`"ENOENT"`), a negative `errno` and a
+/// message such as `ENOENT: no such file or directory, open '/x'`. The kind
+/// comes from the code. On Unix the text is made to read like Rust's own
+/// (`No such file or directory (os error 2)`), so the native and npm builds
+/// print the same diagnostics.
+pub fn io_error(err: JsValue, unix: bool) -> io::Error {
+    let code = get(&err, "code").as_string();
+    let message = get(&err, "message")
+        .as_string()
+        .or_else(|| err.as_string())
+        .unwrap_or_else(|| format!("{err:?}"));
+    let Some(code) = code else {
+        return io::Error::other(message);
+    };
+    let kind = error_kind(&code);
+    // "ENOENT: no such file or directory, open '/x'" -> "no such file or directory"
+    let description = message
+        .strip_prefix(&format!("{code}: "))
+        .map(|rest| rest.split(", ").next().unwrap_or(rest).to_string());
+    let errno = get(&err, "errno").as_f64();
+    let text = match (description, errno) {
+        (Some(description), Some(errno)) if unix && errno < 0.0 => {
+            let mut chars = description.chars();
+            let capitalised: String = match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            };
+            format!("{capitalised} (os error {})", -errno as i64)
+        }
+        (Some(description), _) => description,
+        (None, _) => message,
+    };
+    io::Error::new(kind, text)
+}
+
+/// The `io::ErrorKind` for a Node / libuv error code.
+pub fn error_kind(code: &str) -> io::ErrorKind {
+    use io::ErrorKind::*;
+    match code {
+        "ENOENT" => NotFound,
+        "EACCES" | "EPERM" => PermissionDenied,
+        "EEXIST" => AlreadyExists,
+        "ENOTDIR" => NotADirectory,
+        "EISDIR" | "ERR_FS_EISDIR" => IsADirectory,
+        "ENOTEMPTY" => DirectoryNotEmpty,
+        "EBUSY" => ResourceBusy,
+        "ETXTBSY" => ExecutableFileBusy,
+        "ENOSPC" => StorageFull,
+        "EDQUOT" => QuotaExceeded,
+        "EROFS" => ReadOnlyFilesystem,
+        "EFBIG" => FileTooLarge,
+        "EXDEV" => CrossesDevices,
+        "EMLINK" => TooManyLinks,
+        "ENAMETOOLONG" => InvalidFilename,
+        "E2BIG" => ArgumentListTooLong,
+        "EINVAL" | "ERR_INVALID_ARG_VALUE" | "ERR_INVALID_ARG_TYPE" => InvalidInput,
+        "EINTR" => Interrupted,
+        "ETIMEDOUT" => TimedOut,
+        "EPIPE" => BrokenPipe,
+        "EAGAIN" => WouldBlock,
+        "ENOMEM" => OutOfMemory,
+        "ENOSYS" | "ENOTSUP" | "EOPNOTSUPP" => Unsupported,
+        "ESPIPE" => NotSeekable,
+        "EDEADLK" => Deadlock,
+        "ESTALE" => StaleNetworkFileHandle,
+        _ => Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_error_codes_map_to_io_error_kinds() {
+        assert_eq!(error_kind("ENOENT"), io::ErrorKind::NotFound);
+        assert_eq!(error_kind("EPERM"), io::ErrorKind::PermissionDenied);
+        assert_eq!(error_kind("EEXIST"), io::ErrorKind::AlreadyExists);
+        assert_eq!(error_kind("ENOTDIR"), io::ErrorKind::NotADirectory);
+        assert_eq!(error_kind("ENOSPC"), io::ErrorKind::StorageFull);
+        assert_eq!(error_kind("ERR_SOMETHING_NEW"), io::ErrorKind::Other);
+    }
+}

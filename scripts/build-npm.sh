@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the `cloesce` npm package: the CLI compiled to WebAssembly plus the
+# JS host in npm-wrapper/package/, packed into target/npm/cloesce-<v>.tgz.
+#
+# Idempotent: every tool is installed only when missing or at the wrong
+# version. See docs/npm.md.
+#
+#   scripts/build-npm.sh            # build and pack
+#   SKIP_WASM_OPT=1 scripts/...     # skip wasm-opt (faster, bigger .wasm)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen crate (=0.2.130)
+BINARYEN_VERSION=132         # npm's binaryen; Debian's (108) makes broken .wasm
+TOOLS="$ROOT/target/npm-tools"
+PKG="$ROOT/npm-wrapper/package"
+OUT="$PKG/wasm"
+WASM_IN="$ROOT/target/wasm32-unknown-unknown/wasm/cloesce_wasm.wasm"
+
+step() { printf '==> %s\n' "$*" >&2; }
+
+# 1. Toolchain.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null || true)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]; then
+  step "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (several minutes, once)"
+  # No --locked: its lock file pins a webpki-roots version that is gone.
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+WASM_OPT="$TOOLS/node_modules/.bin/wasm-opt"
+if [ -z "${SKIP_WASM_OPT:-}" ] && [ ! -x "$WASM_OPT" ]; then
+  step "npm install binaryen@$BINARYEN_VERSION into $TOOLS"
+  mkdir -p "$TOOLS"
+  [ -f "$TOOLS/package.json" ] || printf '{"private":true}\n' >"$TOOLS/package.json"
+  npm install --prefix "$TOOLS" --no-audit --no-fund --save-exact "binaryen@$BINARYEN_VERSION" >&2
+fi
+
+# 2. Compile, bind, optimise.
+step "cargo build -p cloesce-wasm --profile wasm --target wasm32-unknown-unknown"
+cargo build -p cloesce-wasm --profile wasm --target wasm32-unknown-unknown
+
+step "wasm-bindgen --target nodejs"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+wasm-bindgen --target nodejs --out-dir "$OUT" "$WASM_IN"
+
+if [ -z "${SKIP_WASM_OPT:-}" ]; then
+  step "wasm-opt -Oz"
+  # Features rustc enables by default for wasm32-unknown-unknown; wasm-opt
+  # must accept them in the input and may keep using them.
+  "$WASM_OPT" -Oz \
+    --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+    --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    --enable-simd \
+    -o "$OUT/cloesce_wasm_bg.wasm.opt" "$OUT/cloesce_wasm_bg.wasm"
+  mv "$OUT/cloesce_wasm_bg.wasm.opt" "$OUT/cloesce_wasm_bg.wasm"
+fi
+
+# 3. Versions must agree: Cargo workspace = package.json.
+CRATE_VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)"
+PKG_VERSION="$(node -p "require('$PKG/package.json').version")"
+if [ "$CRATE_VERSION" != "$PKG_VERSION" ]; then
+  echo "error: Cargo.toml says $CRATE_VERSION but npm-wrapper/package/package.json says $PKG_VERSION" >&2
+  exit 1
+fi
+node -e "
+  const e = require('$OUT/cloesce_wasm.js');
+  if (e.version() !== '$PKG_VERSION') { console.error('error: the built engine says ' + e.version()); process.exit(1); }
+"
+
+# 4. Pack.
+step "npm pack"
+mkdir -p "$ROOT/target/npm"
+rm -f "$ROOT/target/npm/cloesce-$PKG_VERSION.tgz"
+(cd "$PKG" && npm pack --silent --pack-destination "$ROOT/target/npm" >/dev/null)
+TARBALL="$ROOT/target/npm/cloesce-$PKG_VERSION.tgz"
+
+size() { wc -c <"$1" | tr -d ' '; }
+WASM_SIZE="$(size "$OUT/cloesce_wasm_bg.wasm")"
+WASM_GZ="$(gzip -9c "$OUT/cloesce_wasm_bg.wasm" | wc -c | tr -d ' ')"
+printf 'wasm:    %s (%s bytes, %s gzipped)\n' "npm-wrapper/package/wasm/cloesce_wasm_bg.wasm" "$WASM_SIZE" "$WASM_GZ"
+printf 'tarball: %s (%s bytes)\n' "target/npm/cloesce-$PKG_VERSION.tgz" "$(size "$TARBALL")"
+echo "$TARBALL"

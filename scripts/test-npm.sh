@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Tests the `cloesce` npm package the way users get it:
+#   1. builds it (scripts/build-npm.sh) and the native binary (for the
+#      native-vs-npm comparisons),
+#   2. installs the packed tarball offline into a fresh temp project,
+#   3. runs node's test runner over npm-wrapper/test/.
+#
+#   scripts/test-npm.sh                 # everything
+#   SKIP_BUILD=1 scripts/test-npm.sh    # reuse target/npm/*.tgz and target/debug/cloesce
+#   scripts/test-npm.sh --test-name-pattern=lock   # extra args go to node --test
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VERSION="$(node -p "require('./npm-wrapper/package/package.json').version")"
+TARBALL="$ROOT/target/npm/cloesce-$VERSION.tgz"
+
+if [ -z "${SKIP_BUILD:-}" ]; then
+  scripts/build-npm.sh >&2
+  if [ -z "${CLOESCE_NATIVE_BIN:-}" ]; then
+    echo "==> cargo build -p cloesce (native, for comparisons)" >&2
+    cargo build -p cloesce
+  fi
+fi
+[ -f "$TARBALL" ] || { echo "error: $TARBALL is missing; run scripts/build-npm.sh" >&2; exit 1; }
+
+PROJECT="$(mktemp -d "${TMPDIR:-/tmp}/cloesce-npm-XXXXXX")"
+trap 'rm -rf "$PROJECT"' EXIT
+printf '{ "name": "cloesce-npm-test", "private": true }\n' >"$PROJECT/package.json"
+echo "==> npm install --offline $TARBALL (in $PROJECT)" >&2
+(cd "$PROJECT" && npm install --offline --no-audit --no-fund --loglevel=error "$TARBALL" >&2)
+
+export CLOESCE_NPM_PROJECT="$PROJECT"
+echo "==> node --test npm-wrapper/test/" >&2
+node --test "$@" npm-wrapper/test/
