@@ -11,3 +11,6 @@ mod run;
 mod incremental;
 // The command line itself: graph, explain, clean, cache, errors.
 mod commands;
+// Developer experience: doctor, init, completions, help, progress, --json
+// schema, --watch.
+mod dx;

@@ -37,7 +37,7 @@ pub enum Command {
     /// Run the pipeline: every rule (or the named ones and what they need),
     /// skipping what is up to date.
     #[command(
-        after_help = "Examples:\n  cloesce run\n  cloesce run workers client --jobs 4\n  cloesce run --dry-run --explain\n  cloesce run --json > events.ndjson"
+        after_help = "Examples:\n  cloesce run\n  cloesce run workers client --jobs 4\n  cloesce run --dry-run --explain\n  cloesce run --json > events.ndjson\n  cloesce run --watch"
     )]
     Run(RunArgs),
 
@@ -54,6 +54,23 @@ pub enum Command {
     /// Remove the outputs of every rule and the store in .cloesce/.
     #[command(after_help = "Example:\n  cloesce clean")]
     Clean,
+
+    /// Check the project without running or writing anything: the pipeline
+    /// file, the model files, tools, the wrangler config, the store and
+    /// .gitignore. Exits 1 when a check fails.
+    #[command(after_help = "Examples:\n  cloesce doctor\n  cloesce -C examples/kennel doctor")]
+    Doctor,
+
+    /// Write a commented cloesce.kdl that extends the default pipeline, and
+    /// add .cloesce/ and .generated/ to .gitignore.
+    #[command(after_help = "Example:\n  cloesce init && cloesce doctor")]
+    Init,
+
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  cloesce completions bash > ~/.local/share/bash-completion/completions/cloesce\n  cloesce completions zsh > \"${fpath[1]}/_cloesce\"\n  cloesce completions fish > ~/.config/fish/completions/cloesce.fish\n  cloesce completions powershell >> $PROFILE"
+    )]
+    Completions(CompletionsArgs),
 
     /// Inspect or maintain the store in .cloesce/.
     #[command(
@@ -106,6 +123,26 @@ pub struct RunArgs {
     /// Print newline-delimited JSON events instead of text (see docs/cli.md).
     #[arg(long)]
     pub json: bool,
+
+    /// After the first run, run again whenever an input changes (Ctrl-C
+    /// stops). Natively only; the npm build says so.
+    #[arg(short = 'w', long, conflicts_with = "dry_run")]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[derive(Debug, Args)]

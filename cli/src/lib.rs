@@ -74,6 +74,9 @@ async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> R
                 .map_err(|e| Exit::environment(format!("error: cannot open the project: {e}\n")))?;
             commands::cache::cache(platform, &project.host, command)
         }
+        Command::Doctor => commands::doctor::doctor(platform, dir, renderer),
+        Command::Init => commands::init::init(platform, dir),
+        Command::Completions(args) => commands::completions::completions(platform, args.shell),
         command => {
             let writes = matches!(command, Command::Run(args) if !args.dry_run);
             let session = Session::open(platform, dir, renderer, writes)?;
@@ -82,7 +85,9 @@ async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> R
                 Command::Graph(args) => commands::graph::graph(platform, &session, args),
                 Command::Explain(args) => commands::explain::explain(platform, &session, args),
                 Command::Clean => commands::clean::clean(platform, &session),
-                Command::Cache(_) => unreachable!("handled above"),
+                Command::Cache(_) | Command::Doctor | Command::Init | Command::Completions(_) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }

@@ -74,6 +74,42 @@ impl Project {
         p
     }
 
+    /// An empty project: no cloesce.kdl, no step.sh.
+    pub fn empty() -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A copy of `examples/NAME` without node_modules, .cloesce, .generated.
+    pub fn example(name: &str) -> Project {
+        let p = Project::empty();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples")
+            .join(name);
+        copy_dir(&from, p.path());
+        p
+    }
+
+    /// Every file under the project with its bytes (to prove nothing changed).
+    pub fn snapshot(&self) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+        fn walk(dir: &Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let entry = entry.unwrap();
+                let path = entry.path();
+                if entry.file_type().unwrap().is_dir() {
+                    out.insert(path.clone(), Vec::new());
+                    walk(&path, out);
+                } else {
+                    out.insert(path.clone(), std::fs::read(&path).unwrap());
+                }
+            }
+        }
+        let mut out = std::collections::BTreeMap::new();
+        walk(self.path(), &mut out);
+        out
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
@@ -166,4 +202,22 @@ pub fn step_rule(name: &str, inputs: &[&str], outputs: &[&str], extra: &str) -> 
     s.push_str(extra);
     s.push_str("}\n");
     s
+}
+
+/// Copies a folder, skipping node_modules, .cloesce and .generated.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if ["node_modules", ".cloesce", ".generated"].contains(&name.to_str().unwrap_or("")) {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
 }

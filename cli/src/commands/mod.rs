@@ -2,7 +2,10 @@
 
 pub mod cache;
 pub mod clean;
+pub mod completions;
+pub mod doctor;
 pub mod explain;
 pub mod graph;
+pub mod init;
 pub mod lock;
 pub mod run;

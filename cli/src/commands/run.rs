@@ -123,6 +123,11 @@ pub async fn run<P: Platform>(
         }
         Ok(exit::SUCCESS)
     } else {
+        if !args.json && !args.quiet {
+            if let Some(hint) = crate::commands::doctor::no_models_hint(host, &session.pipeline) {
+                platform.write(Stream::Stderr, &hint);
+            }
+        }
         Ok(exit::RULE_FAILED)
     }
 }
