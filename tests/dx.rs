@@ -302,3 +302,212 @@ fn quiet_prints_nothing_on_success() {
     assert_eq!(run.stdout, "");
     assert_eq!(run.stderr, "");
 }
+
+/// Every line of `out` validates against docs/events.schema.json; returns
+/// the events.
+fn validate_events(out: &str) -> Vec<serde_json::Value> {
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../docs/events.schema.json"))
+            .expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("the schema compiles");
+    out.lines()
+        .map(|line| {
+            let event: serde_json::Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+            let errors: Vec<String> = validator
+                .iter_errors(&event)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            assert!(errors.is_empty(), "{line}\n{}", errors.join("\n"));
+            event
+        })
+        .collect()
+}
+
+#[test]
+fn json_events_match_the_schema() {
+    // Built-ins: ran, then a model error (builtin diagnostics), restore,
+    // fresh, dry run.
+    let p = Project::example("kennel");
+    let mut statuses = std::collections::BTreeSet::new();
+    let mut reasons = std::collections::BTreeSet::new();
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut record = |events: &[serde_json::Value]| {
+        for e in events {
+            if let Some(s) = e["status"].as_str() {
+                statuses.insert(s.to_string());
+            }
+            for r in e["reasons"].as_array().into_iter().flatten() {
+                reasons.insert(r["reason"].as_str().unwrap().to_string());
+            }
+            if let Some(k) = e["error"]["kind"].as_str() {
+                kinds.insert(k.to_string());
+            }
+        }
+    };
+    record(&validate_events(&p.cloesce(&["run", "--json"]).stdout));
+    let model = p.read("src/kennel.cloesce.ts");
+    p.write(
+        "src/kennel.cloesce.ts",
+        &model.replacen("  @PrimaryKey\n", "", 1),
+    );
+    record(&validate_events(&p.cloesce(&["run", "--json"]).stdout));
+    p.write("src/kennel.cloesce.ts", &model);
+    record(&validate_events(&p.cloesce(&["run", "--json"]).stdout));
+    record(&validate_events(&p.cloesce(&["run", "--json"]).stdout));
+    std::fs::remove_file(p.path().join(".generated/client.ts")).unwrap();
+    record(&validate_events(
+        &p.cloesce(&["run", "--json", "--dry-run"]).stdout,
+    ));
+    record(&validate_events(
+        &p.cloesce(&["run", "--json", "--no-cache"]).stdout,
+    ));
+
+    // Processes: a failure with an exit code, a missing output, a missing
+    // program, output on both streams, not started.
+    let q = Project::new(&format!(
+        "cloesce version=1\n{}{}rule \"missing\" {{\n  outputs \"m.out\"\n  run \"true\"\n}}\nrule \"noprog\" {{\n  run \"no-such-program-xyz\"\n}}\nrule \"loud\" {{\n  run \"sh\" \"-c\" \"echo out; echo err >&2\"\n  cache #false\n}}\n",
+        step_rule("a", &["src.txt"], &["a.out"], ""),
+        "rule \"fails\" {\n  run \"sh\" \"-c\" \"exit 3\"\n}\nrule \"after\" {\n  deps \"fails\"\n  run \"true\"\n}\n",
+    ));
+    q.write("src.txt", "1\n");
+    record(&validate_events(
+        &q.cloesce(&["run", "--json", "-k"]).stdout,
+    ));
+    q.write("src.txt", "2\n");
+    record(&validate_events(
+        &q.cloesce(&["run", "--json", "-k", "a"]).stdout,
+    ));
+    q.write("src.txt", "3\n");
+    record(&validate_events(
+        &q.cloesce(&["run", "--json", "--dry-run"]).stdout,
+    ));
+    for s in ["ran", "fresh", "restored", "failed", "would-run"] {
+        assert!(statuses.contains(s), "{s} not seen: {statuses:?}");
+    }
+    for r in [
+        "never_built",
+        "input_changed",
+        "dependency_runs",
+        "no_cache_flag",
+        "cache_disabled",
+        "output_missing",
+    ] {
+        assert!(reasons.contains(r), "{r} not seen: {reasons:?}");
+    }
+    for k in ["process", "builtin", "missing_outputs"] {
+        assert!(kinds.contains(k), "{k} not seen: {kinds:?}");
+    }
+}
+
+#[test]
+fn progress_line_on_a_terminal_and_plain_lines_elsewhere() {
+    // `script` gives the process a pseudo-terminal (util-linux).
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipped: no `script` command");
+        return;
+    }
+    let p = Project::new(
+        "cloesce version=1\nrule \"slow\" {\n  outputs \"s.out\"\n  run \"sh\" \"-c\" \"sleep 0.4; echo s > s.out\"\n}\n",
+    );
+    let bin = crate::common::cloesce_bin();
+    let tty = |env: &str| {
+        let out = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("{env} {} run --no-cache", bin.display()),
+                "/dev/null",
+            ])
+            .current_dir(p.path())
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let screen = tty("NO_COLOR=1");
+    assert!(screen.contains("\r\u{1b}[2K"), "{screen:?}");
+    assert!(screen.contains("[0/1] running slow"), "{screen:?}");
+    // Redrawn on the tick while the rule sleeps.
+    assert!(
+        screen.contains("0.2s") || screen.contains("0.3s"),
+        "{screen:?}"
+    );
+    assert!(screen.contains("cloesce: 1 ran"), "{screen:?}");
+    // CI set: plain lines, no redraws.
+    let screen = tty("CI=true NO_COLOR=1");
+    assert!(!screen.contains('\u{1b}'), "{screen:?}");
+    assert!(screen.contains("ran      slow"), "{screen:?}");
+    // Not a terminal: no escape codes either.
+    let run = p.cloesce(&["run", "--no-cache"]);
+    assert!(!run.stdout.contains('\u{1b}') && !run.stderr.contains('\u{1b}'));
+}
+
+/// Waits until `f` is true, up to 10 s.
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn watch_reruns_only_what_changed_and_restores_a_revert() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}{}{}",
+        step_rule("a", &["a.txt"], &["out/a"], ""),
+        step_rule("b", &["b.txt"], &["out/b"], ""),
+        step_rule("c", &["out/a"], &["out/c"], ""),
+    ));
+    p.write("a.txt", "1\n");
+    p.write("b.txt", "1\n");
+    let stderr_path = p.path().join("watch.err");
+    let stdout_path = p.path().join("watch.out");
+    let mut child = p
+        .command(&["run", "--watch"])
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let rounds = || {
+        std::fs::read_to_string(&stderr_path)
+            .unwrap_or_default()
+            .matches("watching for changes")
+            .count()
+    };
+    eventually("the first run", || rounds() == 1);
+    assert_eq!(p.take_runs_sorted(), ["a", "b", "c"]);
+    // Writing an output, the log or a file in .cloesce does not start a round.
+    p.write("runs.log.tmp", "");
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(rounds(), 1);
+
+    p.write("a.txt", "2\n");
+    eventually("the second run", || rounds() == 2);
+    assert_eq!(p.take_runs(), ["a", "c"]);
+    let out = std::fs::read_to_string(&stdout_path).unwrap();
+    assert!(out.contains("ran      a"), "{out}");
+
+    p.write("a.txt", "1\n");
+    eventually("the third run", || rounds() == 3);
+    assert_eq!(p.take_runs(), Vec::<String>::new(), "a revert restores");
+    let out = std::fs::read_to_string(&stdout_path).unwrap();
+    assert!(out.contains("restored a"), "{out}");
+    assert_eq!(p.read("out/a"), "a\n1\n");
+
+    // A failing round keeps watching.
+    p.write("cloesce.kdl", "cloesce version=1\nrule \"x\" {}\n");
+    eventually("the failing round", || rounds() == 4);
+    let err = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(err.contains("cloesce::pipeline::missing_action"), "{err}");
+    assert!(child.try_wait().unwrap().is_none(), "watch stopped");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

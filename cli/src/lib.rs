@@ -10,6 +10,7 @@ pub mod args;
 pub mod commands;
 pub mod exit;
 pub mod platform;
+pub mod progress;
 pub mod render;
 pub mod report;
 pub mod session;
@@ -77,6 +78,9 @@ async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> R
         Command::Doctor => commands::doctor::doctor(platform, dir, renderer),
         Command::Init => commands::init::init(platform, dir),
         Command::Completions(args) => commands::completions::completions(platform, args.shell),
+        Command::Run(args) if args.watch => {
+            commands::watch::watch(platform, dir, args, renderer).await
+        }
         command => {
             let writes = matches!(command, Command::Run(args) if !args.dry_run);
             let session = Session::open(platform, dir, renderer, writes)?;

@@ -61,4 +61,45 @@ pub trait Platform {
     /// A variable of cloesce's own environment (for `NO_COLOR`, `CI`, …;
     /// rules see theirs through the engine's allowlist).
     fn env_var(&self, name: &str) -> Option<String>;
+
+    /// Like [`Platform::next_completion`], but gives up after about `ms`
+    /// milliseconds with `None` (the progress line redraws on that tick).
+    /// The default waits without a timeout: no tick.
+    fn next_completion_within(&self, ms: u32) -> impl Future<Output = Option<Completion>> {
+        let _ = ms;
+        async move { Some(self.next_completion().await) }
+    }
+
+    /// Waits `ms` milliseconds. The default returns at once.
+    fn sleep(&self, ms: u32) -> impl Future<Output = ()> {
+        let _ = ms;
+        std::future::ready(())
+    }
+
+    /// For `run --watch`: waits until a file under the project `root`
+    /// (absolute) changes, then until no change came for `debounce_ms`, and
+    /// returns the changed paths relative to the root, with `/`. Paths equal
+    /// to or under an entry of `ignore` (root-relative, `/`) do not count.
+    /// Changes made since the previous call count too. `None`: this platform
+    /// cannot watch (the default).
+    fn wait_for_change(
+        &self,
+        root: &str,
+        ignore: &[String],
+        debounce_ms: u32,
+    ) -> impl Future<Output = Option<Vec<String>>> {
+        let _ = (root, ignore, debounce_ms);
+        std::future::ready(None)
+    }
+}
+
+/// True when the root-relative `path` is `ignored` or below it.
+pub fn is_ignored(path: &str, ignore: &[String]) -> bool {
+    ignore.iter().any(|i| {
+        let i = i.trim_end_matches('/');
+        path == i
+            || path
+                .strip_prefix(i)
+                .is_some_and(|rest| rest.starts_with('/'))
+    })
 }

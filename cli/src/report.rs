@@ -372,7 +372,9 @@ fn seconds(ns: u64) -> String {
 /// A reason as JSON: `{"reason": "input_changed", "path": …}`.
 pub fn reason_json(reason: &Reason) -> serde_json::Value {
     match serde_json::to_value(reason) {
-        Ok(serde_json::Value::String(kind)) => json!({ "reason": kind }),
+        Ok(serde_json::Value::String(kind)) => {
+            json!({ "reason": kind, "message": reason.to_string() })
+        }
         Ok(serde_json::Value::Object(map)) => {
             let (kind, fields) = map.into_iter().next().unwrap_or_default();
             let mut out = json!({ "reason": kind });

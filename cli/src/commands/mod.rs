@@ -9,3 +9,4 @@ pub mod graph;
 pub mod init;
 pub mod lock;
 pub mod run;
+pub mod watch;

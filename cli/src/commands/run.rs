@@ -9,6 +9,7 @@ use crate::args::RunArgs;
 use crate::commands::lock::ProjectLock;
 use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
+use crate::progress::{Progress, TICK_MS};
 use crate::render::Renderer;
 use crate::report::{Reporter, Verbosity};
 use crate::session::Session;
@@ -32,6 +33,11 @@ pub async fn run<P: Platform>(
         )?)
     };
     let host: &dyn Host = &session.project.host;
+    let total = if targets.is_empty() {
+        session.pipeline.rules.len()
+    } else {
+        session.graph.closure(&targets).len()
+    };
     let options = BuildOptions {
         targets,
         jobs: args.jobs.unwrap_or_else(|| platform.default_jobs()).max(1),
@@ -54,6 +60,14 @@ pub async fn run<P: Platform>(
         explain: args.explain,
         start_ns: host.now_ns(),
     };
+    let progress = Progress::new(
+        platform,
+        &session.pipeline,
+        renderer,
+        !(args.json || args.quiet || args.dry_run),
+        total,
+        reporter.start_ns,
+    );
     let mut build = Build::new(
         host,
         &session.pipeline,
@@ -64,8 +78,10 @@ pub async fn run<P: Platform>(
     loop {
         let poll = build.poll();
         while let Some(event) = build.poll_event() {
+            progress.event(&event);
             reporter.event(event);
         }
+        progress.draw(host.now_ns());
         match poll {
             Poll::Spawn(mut job) => {
                 let root = &session.project.root;
@@ -99,15 +115,26 @@ pub async fn run<P: Platform>(
                 }
             }
             Poll::Wait => {
-                let completion = platform.next_completion().await;
+                let completion = if progress.active() {
+                    loop {
+                        match platform.next_completion_within(TICK_MS).await {
+                            Some(completion) => break completion,
+                            None => progress.draw(host.now_ns()),
+                        }
+                    }
+                } else {
+                    platform.next_completion().await
+                };
                 build.handle_completed(completion);
             }
             Poll::Done => break,
         }
     }
     while let Some(event) = build.poll_event() {
+        progress.event(&event);
         reporter.event(event);
     }
+    progress.clear();
     let summary = build
         .finish()
         .map_err(|e| Exit::environment(format!("error: cannot save .cloesce/state: {e}\n")))?;
@@ -117,6 +144,7 @@ pub async fn run<P: Platform>(
             && !args.json
             && !args.quiet
             && !args.dry_run
+            && !args.watch
             && summary.ran + summary.restored > 0
         {
             platform.write(Stream::Stdout, &next_steps(session));

@@ -2,6 +2,7 @@
 
 mod host;
 mod platform;
+mod watch;
 
 pub use host::NativeHost;
 pub use platform::{block_on, NativePlatform};

@@ -27,6 +27,9 @@ pub fn native_os() -> Os {
 pub struct NativePlatform {
     sender: Sender<Completion>,
     receiver: Mutex<Receiver<Completion>>,
+    /// `run --watch`: the file watcher, started by the first
+    /// `wait_for_change` and kept, so changes during a run are not lost.
+    watcher: Mutex<Option<super::watch::Watcher>>,
 }
 
 impl Default for NativePlatform {
@@ -35,6 +38,7 @@ impl Default for NativePlatform {
         NativePlatform {
             sender,
             receiver: Mutex::new(receiver),
+            watcher: Mutex::new(None),
         }
     }
 }
@@ -210,5 +214,42 @@ impl Platform for NativePlatform {
 
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
+    }
+
+    fn next_completion_within(&self, ms: u32) -> impl Future<Output = Option<Completion>> {
+        let timeout = std::time::Duration::from_millis(ms.into());
+        let completion = match self.receiver.lock() {
+            Ok(receiver) => match receiver.recv_timeout(timeout) {
+                Ok(completion) => Some(completion),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Some(Completion {
+                    id: cloesce_engine::job::JobId(0),
+                    status: ExitStatus::SpawnFailed("the job's thread was lost".into()),
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                }),
+            },
+            Err(_) => None,
+        };
+        std::future::ready(completion)
+    }
+
+    fn sleep(&self, ms: u32) -> impl Future<Output = ()> {
+        std::thread::sleep(std::time::Duration::from_millis(ms.into()));
+        std::future::ready(())
+    }
+
+    fn wait_for_change(
+        &self,
+        root: &str,
+        ignore: &[String],
+        debounce_ms: u32,
+    ) -> impl Future<Output = Option<Vec<String>>> {
+        std::future::ready(super::watch::wait_for_change(
+            &self.watcher,
+            root,
+            ignore,
+            debounce_ms,
+        ))
     }
 }
