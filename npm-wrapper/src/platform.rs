@@ -19,6 +19,20 @@ use wasm_bindgen_futures::JsFuture;
 use crate::host::{join_native, JsHost};
 use crate::node::{get, Node};
 
+// The platform object's methods that only the `Platform` methods below use
+// (lib/platform.js, lib/spawn.js).
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// A Promise of the next finished child, or of null after `ms`.
+    #[wasm_bindgen(method, js_name = nextCompletionWithin)]
+    fn next_completion_within(this: &Node, ms: u32) -> js_sys::Promise;
+    /// A Promise of the changed root-relative paths (`fs.watch`), or null
+    /// where Node cannot watch recursively.
+    #[wasm_bindgen(method, js_name = watchChanges)]
+    fn watch_changes(this: &Node, root: &str, ignore: Vec<String>, debounce_ms: u32)
+        -> js_sys::Promise;
+}
+
 /// The project markers [`Platform::open_project`] walks up to.
 pub const PROJECT_MARKERS: &[&str] = &["cloesce.kdl", "package.json"];
 
@@ -41,13 +55,8 @@ impl JsPlatform {
         &self.node
     }
 
-    /// Waits `ms` milliseconds without blocking Node's event loop.
-    ///
-    /// Not (yet) part of [`Platform`]: proposed as `Platform::sleep`, so the
-    /// CLI can wait for the project lock with `try_lock` + `sleep().await`
-    /// and its "waiting for the lock" message flushes where stdout is
-    /// asynchronous (pipes on macOS, everything on Windows), which the
-    /// blocking [`cloesce_engine::host::Host::lock`] cannot guarantee.
+    /// Waits `ms` milliseconds without blocking Node's event loop (the same
+    /// as [`Platform::sleep`]).
     pub async fn sleep(&self, ms: u32) {
         let _ = JsFuture::from(self.node.sleep(ms)).await;
     }
@@ -172,5 +181,47 @@ impl Platform for JsPlatform {
 
     fn env_var(&self, name: &str) -> Option<String> {
         self.node.env_var(name)
+    }
+
+    fn next_completion_within(&self, ms: u32) -> impl Future<Output = Option<Completion>> {
+        let promise = self.node.next_completion_within(ms);
+        async move {
+            match JsFuture::from(promise).await {
+                Ok(value) if value.is_null() || value.is_undefined() => None,
+                Ok(value) => Some(completion_from_js(&value)),
+                Err(err) => {
+                    let message = crate::node::get(&err, "message")
+                        .as_string()
+                        .unwrap_or_else(|| format!("{err:?}"));
+                    panic!("waiting for a job: {message}")
+                }
+            }
+        }
+    }
+
+    fn sleep(&self, ms: u32) -> impl Future<Output = ()> {
+        let promise = self.node.sleep(ms);
+        async move {
+            let _ = JsFuture::from(promise).await;
+        }
+    }
+
+    fn wait_for_change(
+        &self,
+        root: &str,
+        ignore: &[String],
+        debounce_ms: u32,
+    ) -> impl Future<Output = Option<Vec<String>>> {
+        let promise = self
+            .node
+            .watch_changes(root, ignore.to_vec(), debounce_ms);
+        async move {
+            let value = JsFuture::from(promise).await.ok()?;
+            if value.is_null() || value.is_undefined() {
+                return None;
+            }
+            let array: js_sys::Array = value.dyn_into().ok()?;
+            Some(array.iter().filter_map(|v| v.as_string()).collect())
+        }
     }
 }

@@ -55,8 +55,50 @@ function isExecutable(file) {
   }
 }
 
+/**
+ * `cloesce run --watch`: one recursive `fs.watch` on the project root, kept
+ * between calls so changes made during a run are not lost. `next(ignore,
+ * debounceMs)` resolves with the changed root-relative `/` paths once a
+ * change that is not ignored came and then none for `debounceMs`; with null
+ * where Node cannot watch recursively (Linux before Node 20).
+ */
+class ChangeWatcher {
+  constructor(root) {
+    this.root = root;
+    this.changed = new Set();
+    this.listener = null;
+    this.watcher = fs.watch(root, { recursive: true }, (_event, name) => {
+      if (name == null) return;
+      this.changed.add(String(name).split(path.sep).join('/'));
+      if (this.listener) this.listener();
+    });
+  }
+
+  next(ignore, debounceMs) {
+    const ignored = (p) => ignore.some((i) => p === i || p.startsWith(i.replace(/\/+$/, '') + '/'));
+    return new Promise((resolve) => {
+      let timer = null;
+      let relevant = [];
+      const check = () => {
+        const fresh = [...this.changed].filter((p) => p !== '' && !ignored(p));
+        this.changed.clear();
+        if (fresh.length === 0) return;
+        relevant = relevant.concat(fresh);
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          this.listener = null;
+          resolve([...new Set(relevant)].sort());
+        }, debounceMs);
+      };
+      this.listener = check;
+      check();
+    });
+  }
+}
+
 /** Builds the platform object; `children` defaults to a fresh set. */
 function createPlatform({ children = new Children(), ownedLocks = new Set() } = {}) {
+  let changeWatcher = null;
   return {
     children,
     ownedLocks,
@@ -208,6 +250,15 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
       children.spawn(id, cwd, program, args, env);
     },
     nextCompletion: () => children.nextCompletion(),
+    nextCompletionWithin: (ms) => children.nextCompletionWithin(ms),
+    watchChanges(root, ignore, debounceMs) {
+      try {
+        if (!changeWatcher || changeWatcher.root !== root) changeWatcher = new ChangeWatcher(root);
+      } catch {
+        return Promise.resolve(null);
+      }
+      return changeWatcher.next(ignore, debounceMs);
+    },
 
     /** Removes the lock files this process still holds (at exit). */
     releaseAllLocks() {

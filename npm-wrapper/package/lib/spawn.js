@@ -175,6 +175,31 @@ class Children {
     });
   }
 
+  /**
+   * Like nextCompletion(), but resolves with null after `ms` milliseconds
+   * when no child finished (the progress line's tick). A completion that
+   * arrives later is queued for the next call, never lost.
+   */
+  nextCompletionWithin(ms) {
+    if (this.finished.length > 0) return Promise.resolve(this.finished.shift());
+    if (this.running.size === 0 || this.waiter) {
+      return Promise.reject(new Error('nextCompletion() called with no job running'));
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (this.waiter === waiter) {
+          this.waiter = null;
+          resolve(null);
+        }
+      }, ms);
+      const waiter = (completion) => {
+        clearTimeout(timer);
+        resolve(completion);
+      };
+      this.waiter = waiter;
+    });
+  }
+
   /** Kills every running child (on an internal error or an interrupt). */
   killAll(signal = 'SIGTERM') {
     for (const child of this.running.values()) {
