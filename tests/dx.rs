@@ -508,6 +508,26 @@ fn watch_reruns_only_what_changed_and_restores_a_revert() {
     let err = std::fs::read_to_string(&stderr_path).unwrap();
     assert!(err.contains("cloesce::pipeline::missing_action"), "{err}");
     assert!(child.try_wait().unwrap().is_none(), "watch stopped");
-    child.kill().unwrap();
-    child.wait().unwrap();
+
+    // Ctrl-C ends it, and leaves the project unlocked.
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "SIGINT did not stop watch"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    p.write(
+        "cloesce.kdl",
+        &format!(
+            "cloesce version=1\n{}",
+            step_rule("a", &["a.txt"], &["out/a"], "")
+        ),
+    );
+    p.cloesce(&["run", "--no-wait"]).expect_code(0);
 }

@@ -29,8 +29,12 @@ extern "C" {
     /// A Promise of the changed root-relative paths (`fs.watch`), or null
     /// where Node cannot watch recursively.
     #[wasm_bindgen(method, js_name = watchChanges)]
-    fn watch_changes(this: &Node, root: &str, ignore: Vec<String>, debounce_ms: u32)
-        -> js_sys::Promise;
+    fn watch_changes(
+        this: &Node,
+        root: &str,
+        ignore: Vec<String>,
+        debounce_ms: u32,
+    ) -> js_sys::Promise;
 }
 
 /// The project markers [`Platform::open_project`] walks up to.
@@ -212,9 +216,7 @@ impl Platform for JsPlatform {
         ignore: &[String],
         debounce_ms: u32,
     ) -> impl Future<Output = Option<Vec<String>>> {
-        let promise = self
-            .node
-            .watch_changes(root, ignore.to_vec(), debounce_ms);
+        let promise = self.node.watch_changes(root, ignore.to_vec(), debounce_ms);
         async move {
             let value = JsFuture::from(promise).await.ok()?;
             if value.is_null() || value.is_undefined() {

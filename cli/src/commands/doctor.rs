@@ -800,3 +800,37 @@ pub fn no_models_hint(host: &dyn Host, pipeline: &Pipeline) -> Option<String> {
         globs.join(", ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{gitignore_covers, json_has_d1};
+    use crate::platform::is_ignored;
+
+    #[test]
+    fn gitignore_lines_that_cover_a_folder() {
+        for text in [".cloesce/\n", "/.cloesce\n", ".cloesce\n", "# x\n.c*\n"] {
+            assert!(gitignore_covers(text, ".cloesce"), "{text:?}");
+        }
+        for text in ["", ".cloesce-old/\n", ".cloesce/\n!.cloesce/\n", "cloesce\n"] {
+            assert!(!gitignore_covers(text, ".cloesce"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn wrangler_jsonc_with_comments_and_trailing_commas() {
+        let text = "{\n  // a comment\n  \"name\": \"x\", /* more */\n  \"d1_databases\": [{\"binding\": \"db\",},],\n}\n";
+        assert_eq!(json_has_d1(text), Ok(true));
+        assert_eq!(json_has_d1("{\"name\": \"a//b\"}"), Ok(false));
+        assert!(json_has_d1("{").is_err());
+    }
+
+    #[test]
+    fn ignored_paths_are_the_entry_and_below() {
+        let ignore = vec![".cloesce".to_string(), ".generated/cidl.json".to_string()];
+        assert!(is_ignored(".cloesce", &ignore));
+        assert!(is_ignored(".cloesce/ac/00/x", &ignore));
+        assert!(is_ignored(".generated/cidl.json", &ignore));
+        assert!(!is_ignored(".cloesce-old/x", &ignore));
+        assert!(!is_ignored(".generated/client.ts", &ignore));
+    }
+}
