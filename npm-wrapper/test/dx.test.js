@@ -19,7 +19,7 @@ const edit = (file, change) => (dir) => {
 };
 
 test('doctor: healthy, after a build, a model error, a broken cloesce.kdl', { skip }, async () => {
-  const [healthy, built, broken, kdl] = await compareNativeAndNpm('kennel', [
+  const [healthy, , built, broken, kdl] = await compareNativeAndNpm('kennel', [
     ['doctor'],
     ['run'],
     ['doctor'],
