@@ -811,7 +811,12 @@ mod tests {
         for text in [".cloesce/\n", "/.cloesce\n", ".cloesce\n", "# x\n.c*\n"] {
             assert!(gitignore_covers(text, ".cloesce"), "{text:?}");
         }
-        for text in ["", ".cloesce-old/\n", ".cloesce/\n!.cloesce/\n", "cloesce\n"] {
+        for text in [
+            "",
+            ".cloesce-old/\n",
+            ".cloesce/\n!.cloesce/\n",
+            "cloesce\n",
+        ] {
             assert!(!gitignore_covers(text, ".cloesce"), "{text:?}");
         }
     }
