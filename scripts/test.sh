@@ -17,11 +17,15 @@ fi
 step "format"
 cargo fmt --all -- --check
 
-step "rust tests (engine, rules, cli integration)"
-cargo test --workspace --locked
-
-step "the sans-IO crates build for wasm32-unknown-unknown"
+step "the sans-IO crates build for wasm32-unknown-unknown (and the rules' wasm probe)"
 cargo build --locked -p cloesce-engine -p cloesce-rules --target wasm32-unknown-unknown
+cargo build --locked -p cloesce-rules --example wasm_probe --target wasm32-unknown-unknown
+
+step "TypeScript tools for the type-check and end-to-end tests"
+scripts/test-e2e.sh --tools-only
+
+step "rust tests (engine, rules incl. tsc --strict and wasm-vs-native, cli integration)"
+CLOESCE_TSC_DIR="$PWD/target/e2e-tools" cargo test --workspace --locked
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
