@@ -5,4 +5,5 @@ pub mod clean;
 pub mod explain;
 pub mod graph;
 pub mod lock;
+pub mod plan;
 pub mod run;

@@ -3,7 +3,6 @@
 use cloesce_engine::build::{Build, BuildOptions, Poll};
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
-use cloesce_engine::pipeline::RuleId;
 
 use crate::args::RunArgs;
 use crate::commands::lock::ProjectLock;
@@ -20,7 +19,11 @@ pub async fn run<P: Platform>(
     args: &RunArgs,
     renderer: Renderer,
 ) -> Result<i32, Exit> {
-    let targets = resolve_targets(session, &args.rules)?;
+    let targets = args
+        .rules
+        .iter()
+        .map(|name| session.rule_id(name))
+        .collect::<Result<Vec<_>, _>>()?;
     let _lock = if args.dry_run {
         None
     } else {
@@ -138,41 +141,6 @@ fn next_steps<H>(session: &Session<H>) -> String {
     format!(
         "\nNext:\n  npx wrangler d1 migrations apply db --local -c {config}\n  npx wrangler dev -c {config}\n"
     )
-}
-
-/// Maps rule names from the command line to rules, with suggestions.
-fn resolve_targets<H>(session: &Session<H>, names: &[String]) -> Result<Vec<RuleId>, Exit> {
-    let mut targets = Vec::new();
-    let mut unknown = Vec::new();
-    for name in names {
-        match session.pipeline.rule(name) {
-            Some((id, _)) => targets.push(id),
-            None => unknown.push(name),
-        }
-    }
-    if unknown.is_empty() {
-        return Ok(targets);
-    }
-    let all: Vec<&str> = session
-        .pipeline
-        .rules
-        .iter()
-        .map(|r| r.name.value.as_str())
-        .collect();
-    let mut message = String::new();
-    for name in unknown {
-        message.push_str(&format!("error: there is no rule named `{name}`\n"));
-        if let Some(best) = all
-            .iter()
-            .map(|c| (strsim::jaro_winkler(name, c), *c))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-        {
-            message.push_str(&format!("  help: did you mean `{}`?\n", best.1));
-        }
-    }
-    message.push_str(&format!("  rules: {}\n", all.join(", ")));
-    Err(Exit::user(message))
 }
 
 /// npm scripts see `node_modules/.bin` first on PATH; so do rules.
