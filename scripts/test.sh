@@ -30,11 +30,19 @@ CLOESCE_TSC_DIR="$PWD/target/e2e-tools" cargo test --workspace --locked
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-for extra in scripts/test-npm.sh scripts/test-runtime.sh scripts/test-examples.sh; do
-  if [ -x "$extra" ]; then
-    step "$extra"
-    "$extra"
-  fi
-done
+step "npm package: build (wasm), install the tarball offline, node tests"
+scripts/test-npm.sh
+
+step "the Rust integration suite again, through the npm package (WebAssembly under node)"
+mkdir -p target/npm-shim
+printf '#!/bin/sh\nexec node "%s/npm-wrapper/package/bin/cloesce.js" "$@"\n' "$PWD" > target/npm-shim/cloesce
+chmod +x target/npm-shim/cloesce
+CLOESCE_TEST_BIN="$PWD/target/npm-shim/cloesce" cargo test --locked -p cloesce --test integration
+
+step "JS runtime unit tests"
+scripts/test-runtime.sh
+
+step "examples: default pipeline + real wrangler end-to-end"
+scripts/test-examples.sh
 
 step "all tests passed"

@@ -60,8 +60,15 @@ impl Run {
     }
 }
 
+/// The binary under test: the native build, or whatever `CLOESCE_TEST_BIN`
+/// names (scripts/test-npm.sh points it at a shim that runs the npm
+/// package's `bin/cloesce.js` under node, so this whole suite also runs
+/// against the WebAssembly build).
 pub fn cloesce_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cloesce"))
+    match std::env::var_os("CLOESCE_TEST_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_cloesce")),
+    }
 }
 
 impl Project {
