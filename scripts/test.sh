@@ -10,9 +10,14 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain"
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-if ! command -v sqlite3 >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq sqlite3
+missing=()
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v dot >/dev/null || missing+=(graphviz)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi
+# Tests that need a tool fail (instead of skipping) when it is missing.
+export CLOESCE_REQUIRE_TOOLS=1
 
 step "format"
 cargo fmt --all -- --check

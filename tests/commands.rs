@@ -229,3 +229,19 @@ fn without_a_pipeline_file_the_default_pipeline_runs() {
     run.expect_code(0);
     assert!(run.stdout.contains("cloesce/extract"), "{}", run.stdout);
 }
+
+#[test]
+fn graph_dot_output_renders_with_graphviz() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}{}",
+        step_rule("gen:a", &["src.txt"], &["a.out"], ""),
+        step_rule("b", &["a.out"], &["b.out"], ""),
+    ));
+    let run = p.cloesce(&["graph", "--format", "dot"]);
+    run.expect_code(0);
+    let Some(svg) = crate::common::graphviz_svg(&run.stdout) else {
+        return;
+    };
+    assert!(svg.contains("<svg"), "{svg}");
+    assert!(svg.contains("b.out") || svg.contains(">b<"), "{svg}");
+}
