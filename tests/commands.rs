@@ -245,3 +245,27 @@ fn graph_dot_output_renders_with_graphviz() {
     assert!(svg.contains("<svg"), "{svg}");
     assert!(svg.contains("b.out") || svg.contains(">b<"), "{svg}");
 }
+
+#[test]
+fn the_store_stays_under_its_cap_after_each_run() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}",
+        step_rule("a", &["src.txt"], &["a.out"], "")
+    ));
+    for i in 0..3 {
+        p.write("src.txt", &format!("{i}\n"));
+        p.cloesce_env(&["run"], &[("CLOESCE_CACHE_MAX_SIZE", "1")])
+            .expect_code(0);
+    }
+    let stats = p.cloesce(&["cache", "stats"]);
+    assert!(
+        stats.stdout.contains("action entries: 1"),
+        "{}",
+        stats.stdout
+    );
+    // The current result survives eviction.
+    p.take_runs();
+    p.remove("a.out");
+    p.cloesce(&["run"]).expect_code(0);
+    assert!(p.take_runs().is_empty());
+}

@@ -115,6 +115,9 @@ pub async fn run<P: Platform>(
         .finish()
         .map_err(|e| Exit::environment(format!("error: cannot save .cloesce/state: {e}\n")))?;
     reporter.summary(&summary);
+    if summary.ran > 0 {
+        enforce_store_cap(host);
+    }
     if summary.success() {
         if session.uses_default_file
             && !args.json
@@ -167,4 +170,21 @@ fn prepend_node_modules_bin(
         _ => bin,
     };
     env.insert(key.to_string(), value);
+}
+
+/// Keeps the store under its cap (`CLOESCE_CACHE_MAX_SIZE`, default 1 GiB)
+/// after a run that added to it, evicting the least recently written entries
+/// (never the current results). A failure here only costs disk space, so it
+/// is not an error.
+fn enforce_store_cap(host: &dyn Host) {
+    let cap = host
+        .env_var("CLOESCE_CACHE_MAX_SIZE")
+        .and_then(|text| crate::commands::cache::parse_size(&text))
+        .unwrap_or(cloesce_engine::store::DEFAULT_CAP_BYTES);
+    let keep = cloesce_engine::state::State::load(host)
+        .rules
+        .values()
+        .map(|r| r.key)
+        .collect();
+    let _ = cloesce_engine::store::Store::new(host).gc(cap, &keep);
 }
