@@ -10,27 +10,44 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain"
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
-if ! command -v sqlite3 >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq sqlite3
+missing=()
+command -v sqlite3 >/dev/null || missing+=(sqlite3)
+command -v dot >/dev/null || missing+=(graphviz)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi
+# Tests that need a tool fail (instead of skipping) when it is missing.
+export CLOESCE_REQUIRE_TOOLS=1
 
 step "format"
 cargo fmt --all -- --check
 
-step "rust tests (engine, rules, cli integration)"
-cargo test --workspace --locked
-
-step "the sans-IO crates build for wasm32-unknown-unknown"
+step "the sans-IO crates build for wasm32-unknown-unknown (and the rules' wasm probe)"
 cargo build --locked -p cloesce-engine -p cloesce-rules --target wasm32-unknown-unknown
+cargo build --locked -p cloesce-rules --example wasm_probe --target wasm32-unknown-unknown
+
+step "TypeScript tools for the type-check and end-to-end tests"
+scripts/test-e2e.sh --tools-only
+
+step "rust tests (engine, rules incl. tsc --strict and wasm-vs-native, cli integration)"
+CLOESCE_TSC_DIR="$PWD/target/e2e-tools" cargo test --workspace --locked
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-for extra in scripts/test-npm.sh scripts/test-runtime.sh scripts/test-examples.sh; do
-  if [ -x "$extra" ]; then
-    step "$extra"
-    "$extra"
-  fi
-done
+step "npm package: build (wasm), install the tarball offline, node tests"
+scripts/test-npm.sh
+
+step "the Rust integration suite again, through the npm package (WebAssembly under node)"
+mkdir -p target/npm-shim
+printf '#!/bin/sh\nexec node "%s/npm-wrapper/package/bin/cloesce.js" "$@"\n' "$PWD" > target/npm-shim/cloesce
+chmod +x target/npm-shim/cloesce
+CLOESCE_TEST_BIN="$PWD/target/npm-shim/cloesce" cargo test --locked -p cloesce --test integration
+
+step "JS runtime unit tests"
+scripts/test-runtime.sh
+
+step "examples: default pipeline + real wrangler end-to-end"
+scripts/test-examples.sh
 
 step "all tests passed"

@@ -229,3 +229,43 @@ fn without_a_pipeline_file_the_default_pipeline_runs() {
     run.expect_code(0);
     assert!(run.stdout.contains("cloesce/extract"), "{}", run.stdout);
 }
+
+#[test]
+fn graph_dot_output_renders_with_graphviz() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}{}",
+        step_rule("gen:a", &["src.txt"], &["a.out"], ""),
+        step_rule("b", &["a.out"], &["b.out"], ""),
+    ));
+    let run = p.cloesce(&["graph", "--format", "dot"]);
+    run.expect_code(0);
+    let Some(svg) = crate::common::graphviz_svg(&run.stdout) else {
+        return;
+    };
+    assert!(svg.contains("<svg"), "{svg}");
+    assert!(svg.contains("b.out") || svg.contains(">b<"), "{svg}");
+}
+
+#[test]
+fn the_store_stays_under_its_cap_after_each_run() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}",
+        step_rule("a", &["src.txt"], &["a.out"], "")
+    ));
+    for i in 0..3 {
+        p.write("src.txt", &format!("{i}\n"));
+        p.cloesce_env(&["run"], &[("CLOESCE_CACHE_MAX_SIZE", "1")])
+            .expect_code(0);
+    }
+    let stats = p.cloesce(&["cache", "stats"]);
+    assert!(
+        stats.stdout.contains("action entries: 1"),
+        "{}",
+        stats.stdout
+    );
+    // The current result survives eviction.
+    p.take_runs();
+    p.remove("a.out");
+    p.cloesce(&["run"]).expect_code(0);
+    assert!(p.take_runs().is_empty());
+}

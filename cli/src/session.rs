@@ -72,3 +72,25 @@ impl<H: Host> Session<H> {
         })
     }
 }
+
+impl<H> Session<H> {
+    /// The rule called `name`, or a user error with the nearest name and the
+    /// list of rules.
+    pub fn rule_id(&self, name: &str) -> Result<cloesce_engine::pipeline::RuleId, Exit> {
+        if let Some((id, _)) = self.pipeline.rule(name) {
+            return Ok(id);
+        }
+        let all: Vec<&str> = self
+            .pipeline
+            .rules
+            .iter()
+            .map(|r| r.name.value.as_str())
+            .collect();
+        let mut message = format!("error: there is no rule named `{name}`\n");
+        if let Some(best) = cloesce_engine::pipeline::did_you_mean(name, all.iter().copied()) {
+            message.push_str(&format!("  help: did you mean `{best}`?\n"));
+        }
+        message.push_str(&format!("  rules: {}\n", all.join(", ")));
+        Err(Exit::user(message))
+    }
+}

@@ -60,8 +60,15 @@ impl Run {
     }
 }
 
+/// The binary under test: the native build, or whatever `CLOESCE_TEST_BIN`
+/// names (scripts/test-npm.sh points it at a shim that runs the npm
+/// package's `bin/cloesce.js` under node, so this whole suite also runs
+/// against the WebAssembly build).
 pub fn cloesce_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_cloesce"))
+    match std::env::var_os("CLOESCE_TEST_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_cloesce")),
+    }
 }
 
 impl Project {
@@ -220,4 +227,38 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// Renders DOT text with Graphviz's `dot -Tsvg`. `None` (with a loud note)
+/// when `dot` is not installed, unless `CLOESCE_REQUIRE_TOOLS` is set, as
+/// scripts/test.sh does after installing it: then a missing `dot` fails.
+pub fn graphviz_svg(dot_text: &str) -> Option<String> {
+    use std::io::Write;
+    let child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(_) if std::env::var_os("CLOESCE_REQUIRE_TOOLS").is_none() => {
+            eprintln!("!!!!! SKIPPED: graphviz `dot` is not installed !!!!!");
+            return None;
+        }
+        Err(e) => panic!("graphviz `dot` is required (apt-get install graphviz): {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot_text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "dot rejected the graph: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -1,10 +1,11 @@
 //! `cloesce explain RULE`: why a rule would run now, and why it last ran.
 
-use cloesce_engine::build::{Build, BuildOptions, Event, RuleStatus};
+use cloesce_engine::build::RuleStatus;
 use cloesce_engine::host::Host;
 use cloesce_engine::state::State;
 
 use crate::args::ExplainArgs;
+use crate::commands::plan;
 use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
 use crate::session::Session;
@@ -14,42 +15,12 @@ pub fn explain<P: Platform>(
     session: &Session<P::Host>,
     args: &ExplainArgs,
 ) -> Result<i32, Exit> {
-    let Some((id, rule)) = session.pipeline.rule(&args.rule) else {
-        let names: Vec<&str> = session
-            .pipeline
-            .rules
-            .iter()
-            .map(|r| r.name.value.as_str())
-            .collect();
-        return Err(Exit::user(format!(
-            "error: there is no rule named `{}`\n  rules: {}\n",
-            args.rule,
-            names.join(", ")
-        )));
-    };
+    let id = session.rule_id(&args.rule)?;
+    let rule = &session.pipeline.rules[id.index()];
     let host: &dyn Host = &session.project.host;
-    let options = BuildOptions {
-        targets: vec![id],
-        dry_run: true,
-        ..BuildOptions::default()
-    };
-    let mut build = Build::new(
-        host,
-        &session.pipeline,
-        &session.graph,
-        &session.builtins,
-        options,
-    );
-    // A dry run decides every rule inside one `poll`: it never spawns.
-    let _ = build.poll();
-    let mut decision = None;
-    while let Some(event) = build.poll_event() {
-        if let Event::Finished(report) = event {
-            if report.rule == id {
-                decision = Some(report);
-            }
-        }
-    }
+    let decision = plan::dry_run(session, vec![id])
+        .into_iter()
+        .find(|r| r.rule == id);
     let mut out = format!("rule `{}`", rule.name.value);
     if let Some(d) = &rule.description {
         out.push_str(&format!(" ({d})"));

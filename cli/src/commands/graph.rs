@@ -1,10 +1,11 @@
 //! `cloesce graph`: print the rule graph, optionally with each rule's status.
 
-use cloesce_engine::build::{Build, BuildOptions, Event, RuleStatus};
+use cloesce_engine::build::RuleStatus;
 use cloesce_engine::graph::render::{render, Format};
 use cloesce_engine::host::Host;
 
 use crate::args::{GraphArgs, GraphFormat};
+use crate::commands::plan;
 use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
 use crate::session::Session;
@@ -29,37 +30,20 @@ pub fn graph<P: Platform>(
 /// Each rule's status from a dry run: `fresh`, `will restore (…)`,
 /// `will run (…)`, indexed like `Pipeline::rules`.
 fn statuses<H: Host>(session: &Session<H>) -> Vec<String> {
-    let host: &dyn Host = &session.project.host;
-    let options = BuildOptions {
-        dry_run: true,
-        keep_going: true,
-        ..BuildOptions::default()
-    };
-    let mut build = Build::new(
-        host,
-        &session.pipeline,
-        &session.graph,
-        &session.builtins,
-        options,
-    );
-    // A dry run decides every rule inside one `poll`.
-    let _ = build.poll();
     let mut out = vec!["unknown".to_string(); session.pipeline.rules.len()];
-    while let Some(event) = build.poll_event() {
-        if let Event::Finished(report) = event {
-            let reasons: Vec<String> = report.reasons.iter().map(|r| r.to_string()).collect();
-            let word = match report.status {
-                RuleStatus::Fresh => "fresh",
-                RuleStatus::WouldRestore | RuleStatus::Restored => "will restore",
-                RuleStatus::WouldRun | RuleStatus::Ran => "will run",
-                RuleStatus::Failed => "cannot check",
-            };
-            out[report.rule.index()] = if reasons.is_empty() {
-                word.to_string()
-            } else {
-                format!("{word}: {}", reasons.join("; "))
-            };
-        }
+    for report in plan::dry_run(session, Vec::new()) {
+        let reasons: Vec<String> = report.reasons.iter().map(|r| r.to_string()).collect();
+        let word = match report.status {
+            RuleStatus::Fresh => "fresh",
+            RuleStatus::WouldRestore | RuleStatus::Restored => "will restore",
+            RuleStatus::WouldRun | RuleStatus::Ran => "will run",
+            RuleStatus::Failed => "cannot check",
+        };
+        out[report.rule.index()] = if reasons.is_empty() {
+            word.to_string()
+        } else {
+            format!("{word}: {}", reasons.join("; "))
+        };
     }
     out
 }

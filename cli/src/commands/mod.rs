@@ -8,5 +8,6 @@ pub mod explain;
 pub mod graph;
 pub mod init;
 pub mod lock;
+pub mod plan;
 pub mod run;
 pub mod watch;

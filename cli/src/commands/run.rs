@@ -3,7 +3,6 @@
 use cloesce_engine::build::{Build, BuildOptions, Poll};
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
-use cloesce_engine::pipeline::RuleId;
 
 use crate::args::RunArgs;
 use crate::commands::lock::ProjectLock;
@@ -21,7 +20,11 @@ pub async fn run<P: Platform>(
     args: &RunArgs,
     renderer: Renderer,
 ) -> Result<i32, Exit> {
-    let targets = resolve_targets(session, &args.rules)?;
+    let targets = args
+        .rules
+        .iter()
+        .map(|name| session.rule_id(name))
+        .collect::<Result<Vec<_>, _>>()?;
     let _lock = if args.dry_run {
         None
     } else {
@@ -139,6 +142,9 @@ pub async fn run<P: Platform>(
         .finish()
         .map_err(|e| Exit::environment(format!("error: cannot save .cloesce/state: {e}\n")))?;
     reporter.summary(&summary);
+    if summary.ran > 0 {
+        enforce_store_cap(host);
+    }
     if summary.success() {
         if session.uses_default_file
             && !args.json
@@ -173,41 +179,6 @@ fn next_steps<H>(session: &Session<H>) -> String {
     )
 }
 
-/// Maps rule names from the command line to rules, with suggestions.
-fn resolve_targets<H>(session: &Session<H>, names: &[String]) -> Result<Vec<RuleId>, Exit> {
-    let mut targets = Vec::new();
-    let mut unknown = Vec::new();
-    for name in names {
-        match session.pipeline.rule(name) {
-            Some((id, _)) => targets.push(id),
-            None => unknown.push(name),
-        }
-    }
-    if unknown.is_empty() {
-        return Ok(targets);
-    }
-    let all: Vec<&str> = session
-        .pipeline
-        .rules
-        .iter()
-        .map(|r| r.name.value.as_str())
-        .collect();
-    let mut message = String::new();
-    for name in unknown {
-        message.push_str(&format!("error: there is no rule named `{name}`\n"));
-        if let Some(best) = all
-            .iter()
-            .map(|c| (strsim::jaro_winkler(name, c), *c))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-        {
-            message.push_str(&format!("  help: did you mean `{}`?\n", best.1));
-        }
-    }
-    message.push_str(&format!("  rules: {}\n", all.join(", ")));
-    Err(Exit::user(message))
-}
-
 /// npm scripts see `node_modules/.bin` first on PATH; so do rules.
 fn prepend_node_modules_bin(
     env: &mut std::collections::BTreeMap<String, String>,
@@ -232,4 +203,21 @@ fn prepend_node_modules_bin(
         _ => bin,
     };
     env.insert(key.to_string(), value);
+}
+
+/// Keeps the store under its cap (`CLOESCE_CACHE_MAX_SIZE`, default 1 GiB)
+/// after a run that added to it, evicting the least recently written entries
+/// (never the current results). A failure here only costs disk space, so it
+/// is not an error.
+fn enforce_store_cap(host: &dyn Host) {
+    let cap = host
+        .env_var("CLOESCE_CACHE_MAX_SIZE")
+        .and_then(|text| crate::commands::cache::parse_size(&text))
+        .unwrap_or(cloesce_engine::store::DEFAULT_CAP_BYTES);
+    let keep = cloesce_engine::state::State::load(host)
+        .rules
+        .values()
+        .map(|r| r.key)
+        .collect();
+    let _ = cloesce_engine::store::Store::new(host).gc(cap, &keep);
 }
