@@ -242,13 +242,15 @@ impl<'a> Build<'a> {
             &permute(&selected, &graph.order),
             options.keep_going,
         );
+        let mut state = State::load(host);
+        state.prefetch(host, files_to_check(pipeline, &selected));
         Build {
             host,
             pipeline,
             graph,
             builtins,
             scheduler,
-            state: State::load(host),
+            state,
             store: Store::new(host),
             events: VecDeque::new(),
             running: HashMap::new(),
@@ -456,6 +458,8 @@ impl<'a> Build<'a> {
             self.complete_unknown(id, reasons, Some(key));
             return None;
         }
+        // It may write files it does not declare: stat everything afresh.
+        self.state.drop_prefetched();
         // Remove stale outputs so a rule that writes nothing cannot pass.
         let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
         for output in &outputs {
@@ -1027,6 +1031,24 @@ fn io_failure(doing: &str, error: std::io::Error) -> Failure {
     Failure::Io {
         message: format!("{doing}: {error}"),
     }
+}
+
+/// The files a build of the selected rules will stat: their literal inputs
+/// and their outputs, sorted and de-duplicated (for [`State::prefetch`]).
+fn files_to_check(pipeline: &Pipeline, selected: &[bool]) -> Vec<WorkspacePath> {
+    let mut paths: Vec<WorkspacePath> = pipeline
+        .rules
+        .iter()
+        .zip(selected)
+        .filter(|(_, selected)| **selected)
+        .flat_map(|(rule, _)| {
+            let inputs = rule.inputs.iter().filter_map(|i| i.value.literal.clone());
+            inputs.chain(rule.outputs.iter().map(|o| o.value.clone()))
+        })
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    paths
 }
 
 /// `rank[rule] = position in topological order`.

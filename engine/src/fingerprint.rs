@@ -172,28 +172,24 @@ pub struct ActionKeyInput {
 impl ActionKeyInput {
     /// The action key.
     pub fn key(&self) -> Digest {
-        let mut inputs = self.inputs.clone();
-        inputs.sort();
-        let mut upstream = self.upstream.clone();
-        upstream.sort();
-        let mut env = self.env.clone();
-        env.sort();
-        let mut tools = self.tools.clone();
-        tools.sort();
+        let inputs = sorted(&self.inputs);
+        let upstream = sorted(&self.upstream);
+        let env = sorted(&self.env);
+        let tools = sorted(&self.tools);
 
         let mut h = FieldHasher::new("action-key");
         h.str(crate::VERSION);
         h.tag(b'D').digest(&self.definition);
         h.tag(b'I').u64(inputs.len() as u64);
-        for (path, digest) in &inputs {
+        for (path, digest) in inputs.iter() {
             h.str(path.as_str()).digest(digest);
         }
         h.tag(b'U').u64(upstream.len() as u64);
-        for (path, digest) in &upstream {
+        for (path, digest) in upstream.iter() {
             h.str(path.as_str()).digest(digest);
         }
         h.tag(b'E').u64(env.len() as u64);
-        for (name, value) in &env {
+        for (name, value) in env.iter() {
             h.str(name);
             match value {
                 Some(d) => h.tag(1).digest(d),
@@ -201,10 +197,22 @@ impl ActionKeyInput {
             };
         }
         h.tag(b'T').u64(tools.len() as u64);
-        for (name, version) in &tools {
+        for (name, version) in tools.iter() {
             h.str(name).str(version);
         }
         h.finish()
+    }
+}
+
+/// `items` in sorted order, copied only when they are not sorted already
+/// (the build passes them sorted, so a key costs no allocation).
+fn sorted<T: Ord + Clone>(items: &[T]) -> std::borrow::Cow<'_, [T]> {
+    if items.is_sorted() {
+        std::borrow::Cow::Borrowed(items)
+    } else {
+        let mut owned = items.to_vec();
+        owned.sort();
+        std::borrow::Cow::Owned(owned)
     }
 }
 

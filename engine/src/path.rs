@@ -113,9 +113,23 @@ impl fmt::Debug for WorkspacePath {
     }
 }
 
+/// True when `raw` is exactly what [`WorkspacePath::new`] would make of it:
+/// relative, `/`-separated, with no empty, `.` or `..` segment and no NUL.
+fn is_normal(raw: &str) -> bool {
+    !raw.is_empty()
+        && !raw.contains(['\\', '\0'])
+        && !is_absolute(raw)
+        && raw.split('/').all(|s| !matches!(s, "" | "." | ".."))
+}
+
 impl TryFrom<String> for WorkspacePath {
     type Error = PathError;
+    /// Keeps the string when it is already in normal form (every path read
+    /// back from `.cloesce/` is), so loading state allocates nothing more.
     fn try_from(value: String) -> Result<Self, Self::Error> {
+        if is_normal(&value) {
+            return Ok(WorkspacePath(value));
+        }
         WorkspacePath::new(&value)
     }
 }
@@ -135,6 +149,31 @@ impl AsRef<str> for WorkspacePath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserializing_agrees_with_new() {
+        for raw in [
+            "a/b.txt",
+            "a\\b",
+            "a//b",
+            "./a",
+            "a/.",
+            "a/../b",
+            "..",
+            "",
+            "/x",
+            "C:x",
+            "c:/x",
+            "ab:c",
+            "a\0b",
+            ".hidden/x",
+            "a..b/...",
+            "src/l17/r042_0.txt",
+        ] {
+            let via_serde = WorkspacePath::try_from(raw.to_string());
+            assert_eq!(via_serde, WorkspacePath::new(raw), "{raw:?}");
+        }
+    }
 
     #[test]
     fn normalises_separators_and_dots() {

@@ -11,6 +11,13 @@
 //! because the action cache is the durable record. A file that does not parse
 //! (another version, truncated, corrupt) is ignored and rewritten.
 //!
+//! **Prefetched stats**: a build may stat the files it will check all at
+//! once ([`State::prefetch`], through [`Host::stat_many`], which the native
+//! host runs on several threads). A prefetched stat is used at most once, and
+//! the build drops them all ([`State::drop_prefetched`]) as soon as anything
+//! executes, because a process may write files it does not declare: from then
+//! on every file is stat-ed when it is checked, as without prefetching.
+//!
 //! **Racy entries** (git's rule): a file modified within [`RACY_WINDOW_NS`]
 //! of the moment its digest was recorded could change again without its
 //! stat changing (coarse timestamps), so such an entry is never trusted: the
@@ -21,6 +28,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::explain::Reason;
+use crate::fast_hash::FastMap;
 use crate::fingerprint::{ActionKeyInput, Digest};
 use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
@@ -88,13 +96,16 @@ struct OnDisk {
 /// The loaded state.
 #[derive(Debug, Default)]
 pub struct State {
-    files: HashMap<WorkspacePath, StatEntry>,
+    files: FastMap<WorkspacePath, StatEntry>,
     pub rules: HashMap<String, RuleRecord>,
     dirty: bool,
     /// Digests already checked during this build (not saved): an upstream
     /// output checked by its rule is not stat-ed again as a downstream input.
     /// Every write, restore or removal through the build updates it.
-    checked: HashMap<WorkspacePath, FileDigest>,
+    checked: FastMap<WorkspacePath, FileDigest>,
+    /// Stats taken before anything ran in this build (not saved); see the
+    /// module doc.
+    prefetched: FastMap<WorkspacePath, Option<FileStat>>,
 }
 
 /// A file's current digest and stat.
@@ -127,7 +138,8 @@ impl State {
             files: on_disk.files.into_iter().collect(),
             rules: on_disk.rules.into_iter().collect(),
             dirty: false,
-            checked: HashMap::new(),
+            checked: FastMap::default(),
+            prefetched: FastMap::default(),
         }
     }
 
@@ -168,7 +180,11 @@ impl State {
         if let Some(known) = self.checked.get(path) {
             return Ok(Some(*known));
         }
-        let Some(stat) = host.stat(path)? else {
+        let stat = match self.prefetched.remove(path) {
+            Some(stat) => stat,
+            None => host.stat(path)?,
+        };
+        let Some(stat) = stat else {
             self.forget(path);
             return Ok(None);
         };
@@ -224,9 +240,28 @@ impl State {
         }
     }
 
+    /// Stats `paths` at once (see the module doc); a path whose stat fails
+    /// is left to be stat-ed again, and its error reported, when checked.
+    pub fn prefetch(&mut self, host: &dyn Host, mut paths: Vec<WorkspacePath>) {
+        paths.retain(|p| !self.checked.contains_key(p));
+        let stats = host.stat_many(&paths);
+        self.prefetched.reserve(paths.len());
+        for (path, stat) in paths.into_iter().zip(stats) {
+            if let Ok(stat) = stat {
+                self.prefetched.insert(path, stat);
+            }
+        }
+    }
+
+    /// Forgets every prefetched stat: something is about to run.
+    pub fn drop_prefetched(&mut self) {
+        self.prefetched = FastMap::default();
+    }
+
     /// Drops a file's entry (it was deleted or is about to be rewritten).
     pub fn forget(&mut self, path: &WorkspacePath) {
         self.checked.remove(path);
+        self.prefetched.remove(path);
         if self.files.remove(path).is_some() {
             self.dirty = true;
         }
