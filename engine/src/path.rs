@@ -116,10 +116,27 @@ impl fmt::Debug for WorkspacePath {
 /// True when `raw` is exactly what [`WorkspacePath::new`] would make of it:
 /// relative, `/`-separated, with no empty, `.` or `..` segment and no NUL.
 fn is_normal(raw: &str) -> bool {
-    !raw.is_empty()
-        && !raw.contains(['\\', '\0'])
-        && !is_absolute(raw)
-        && raw.split('/').all(|s| !matches!(s, "" | "." | ".."))
+    if raw.is_empty() || is_absolute(raw) {
+        return false;
+    }
+    // One pass over the bytes: no `\\` or NUL, and every `/`-separated
+    // segment is neither empty nor `.` nor `..`.
+    let mut segment_start = 0;
+    let bytes = raw.as_bytes();
+    for i in 0..=bytes.len() {
+        let b = bytes.get(i).copied().unwrap_or(b'/');
+        match b {
+            b'\\' | 0 => return false,
+            b'/' => {
+                if matches!(&bytes[segment_start..i], b"" | b"." | b"..") {
+                    return false;
+                }
+                segment_start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    true
 }
 
 impl TryFrom<String> for WorkspacePath {

@@ -486,6 +486,8 @@ fn globs_match_walked_files_and_declared_outputs() {
     let state = cloesce_engine::state::State::load(&host);
     let inputs: Vec<String> = state.rules["all"]
         .key_input
+        .decode()
+        .expect("a stored key input decodes")
         .inputs
         .iter()
         .map(|(p, _)| p.to_string())
