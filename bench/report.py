@@ -3,7 +3,8 @@
 
 Copied from the team's peer benchmark (shared/bench/report.py); added here:
 cloesce-npm, peak RSS per case, and the ideal step count in the steps table
-(a `*` marks a case that ran more than a content-based cache must).
+(a `*` marks a case that ran more than a content-based cache must), and
+CPU seconds per case.
 
 Usage: report.py [--work /tmp/bench-work] [--baseline ninja] [--md]
 """
@@ -74,6 +75,15 @@ def main():
                 x = res[wl][t]["cases"][c]
                 cells.append("%s-%s [%d]" % (fmt_t(x["min"]), fmt_t(x["max"]), x["n"]))
             print(row(cells, widths))
+        print("\nCPU seconds (user+sys of the whole process tree), median; steadier than wall "
+              "time on a shared host\n")
+        hdr = ["tool"] + CASES
+        widths = [11] + [8] * 5
+        print(row(hdr, widths))
+        if a.md:
+            print("|" + "---|" * len(hdr))
+        for t in tools:
+            print(row([t] + ["%.3f" % res[wl][t]["cases"][c]["cpu_median"] for c in CASES], widths))
         print("\nPeak RSS (MB, largest process, max over reps)\n")
         hdr = ["tool"] + CASES
         widths = [11] + [8] * 5
