@@ -237,7 +237,7 @@ def main():
                     help="stop adding reps to a case once it has used this many seconds")
     ap.add_argument("--work", default="/tmp/bench-work")
     ap.add_argument("--check", action="store_true",
-                    help="exit 1 unless every case was correct and minimal")
+                    help="exit 1 unless every tool ran and every case was correct and minimal")
     args = ap.parse_args()
     bad = []
     for wl in args.workloads.split(","):
@@ -246,6 +246,7 @@ def main():
             ok, why = drv.available()
             if not ok:
                 print("SKIP %s: not available (%s)" % (tool, why))
+                bad.append("%s unavailable" % tool)  # only fatal with --check
                 continue
             n = len(json.load(open(os.path.join(ensure_src(args.work, wl), "spec.json")))["rules"])
             if n > getattr(drv, "MAX_RULES", n):

@@ -14,7 +14,7 @@ DECLARED = ("cloesce.kdl: one `rule` node per step with inputs (leaf files + dep
 CONTENT_BASED = True  # digests + action cache: touch and revert run nothing
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.environ.get("CLOESCE_BIN") or os.path.join(REPO, "target", "release", "cloesce")
+BIN = os.path.abspath(os.environ.get("CLOESCE_BIN") or os.path.join(REPO, "target", "release", "cloesce"))
 
 
 def available():

@@ -12,7 +12,7 @@ from . import JOBS
 from .cloesce import REPO, DECLARED, CONTENT_BASED, render, clean_state  # noqa: F401
 
 NAME = "cloesce-npm"
-PKG = os.environ.get("CLOESCE_NPM_PKG") or os.path.join(REPO, "npm-wrapper", "package")
+PKG = os.path.abspath(os.environ.get("CLOESCE_NPM_PKG") or os.path.join(REPO, "npm-wrapper", "package"))
 JS = os.path.join(PKG, "bin", "cloesce.js")
 WASM = os.path.join(PKG, "wasm")
 
