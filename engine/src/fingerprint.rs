@@ -35,7 +35,9 @@ use crate::path::WorkspacePath;
 pub const KEY_FORMAT: &str = "cloesce-key-v1";
 
 /// A blake3 digest of some bytes. Serialised as hex in human-readable
-/// formats (JSON), as 32 raw bytes in binary ones (the state file).
+/// formats (JSON), as one 32-byte byte string in binary ones (the state
+/// file, the pipeline cache, action entries): read back with one copy
+/// instead of 32 single-byte reads, which showed in no-op profiles.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest(pub [u8; 32]);
 
@@ -44,7 +46,7 @@ impl Serialize for Digest {
         if serializer.is_human_readable() {
             serializer.serialize_str(&self.to_hex())
         } else {
-            self.0.serialize(serializer)
+            serializer.serialize_bytes(&self.0)
         }
     }
 }
@@ -55,8 +57,34 @@ impl<'de> Deserialize<'de> for Digest {
             let hex = String::deserialize(deserializer)?;
             Digest::from_hex(&hex).ok_or_else(|| serde::de::Error::custom("invalid digest"))
         } else {
-            <[u8; 32]>::deserialize(deserializer).map(Digest)
+            deserializer.deserialize_bytes(DigestBytes)
         }
+    }
+}
+
+struct DigestBytes;
+
+impl<'de> serde::de::Visitor<'de> for DigestBytes {
+    type Value = Digest;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("32 digest bytes")
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Digest, E> {
+        <[u8; 32]>::try_from(v)
+            .map(Digest)
+            .map_err(|_| E::invalid_length(v.len(), &self))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Digest, A::Error> {
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = seq
+                .next_element()?
+                .ok_or_else(|| serde::de::Error::invalid_length(i, &self))?;
+        }
+        Ok(Digest(bytes))
     }
 }
 
