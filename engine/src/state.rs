@@ -143,13 +143,20 @@ pub struct State {
     files: FastMap<WorkspacePath, StatEntry>,
     pub rules: HashMap<String, RuleRecord>,
     dirty: bool,
-    /// Digests already checked during this build (not saved): an upstream
-    /// output checked by its rule is not stat-ed again as a downstream input.
-    /// Every write, restore or removal through the build updates it.
-    checked: FastMap<WorkspacePath, FileDigest>,
-    /// Stats taken before anything ran in this build (not saved); see the
-    /// module doc.
-    prefetched: FastMap<WorkspacePath, Option<FileStat>>,
+    /// What this build already knows of a file (not saved). One map for
+    /// both kinds, so a prefetched stat becomes a checked digest in place.
+    seen: FastMap<WorkspacePath, Seen>,
+}
+
+/// A file as this build has seen it.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// Stat-ed before anything ran, not checked yet (see the module doc).
+    Prefetched(Option<FileStat>),
+    /// Digest already checked during this build: an upstream output checked
+    /// by its rule is not stat-ed again as a downstream input. Every write,
+    /// restore or removal through the build updates it.
+    Checked(FileDigest),
 }
 
 /// A file's current digest and stat.
@@ -182,8 +189,7 @@ impl State {
             files: on_disk.files.into_iter().collect(),
             rules: on_disk.rules.into_iter().collect(),
             dirty: false,
-            checked: FastMap::default(),
-            prefetched: FastMap::default(),
+            seen: FastMap::default(),
         }
     }
 
@@ -221,11 +227,10 @@ impl State {
         path: &WorkspacePath,
         now_ns: u64,
     ) -> std::io::Result<Option<FileDigest>> {
-        if let Some(known) = self.checked.get(path) {
-            return Ok(Some(*known));
-        }
-        let stat = match self.prefetched.remove(path) {
-            Some(stat) => stat,
+        let stat = match self.seen.get(path) {
+            Some(Seen::Checked(known)) => return Ok(Some(*known)),
+            // Used at most once: every way out below replaces or removes it.
+            Some(Seen::Prefetched(stat)) => *stat,
             None => host.stat(path)?,
         };
         let Some(stat) = stat else {
@@ -233,7 +238,10 @@ impl State {
             return Ok(None);
         };
         match stat.kind {
-            FileKind::Dir => return Ok(None),
+            FileKind::Dir => {
+                self.seen.remove(path);
+                return Ok(None);
+            }
             FileKind::File => {
                 if let Some(entry) = self.files.get(path) {
                     if entry.matches(&stat) && !entry.is_racy() {
@@ -241,7 +249,7 @@ impl State {
                             digest: entry.digest,
                             stat,
                         };
-                        self.checked.insert(path.clone(), known);
+                        self.set_checked(path, known);
                         return Ok(Some(known));
                     }
                 }
@@ -249,6 +257,7 @@ impl State {
             // A symlink's own stat says nothing about its target: always hash.
             FileKind::Symlink => {}
         }
+        self.seen.remove(path);
         let bytes = match host.read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -261,10 +270,21 @@ impl State {
         Ok(Some(FileDigest { digest, stat }))
     }
 
+    /// Marks a file's digest as checked in this build (in place when the
+    /// file was prefetched, so its path is not copied again).
+    fn set_checked(&mut self, path: &WorkspacePath, known: FileDigest) {
+        match self.seen.get_mut(path) {
+            Some(seen) => *seen = Seen::Checked(known),
+            None => {
+                self.seen.insert(path.clone(), Seen::Checked(known));
+            }
+        }
+    }
+
     /// Records a digest the caller computed from bytes it just wrote or read.
     pub fn record(&mut self, path: &WorkspacePath, stat: &FileStat, digest: Digest, now_ns: u64) {
-        self.checked.insert(
-            path.clone(),
+        self.set_checked(
+            path,
             FileDigest {
                 digest,
                 stat: *stat,
@@ -287,25 +307,24 @@ impl State {
     /// Stats `paths` at once (see the module doc); a path whose stat fails
     /// is left to be stat-ed again, and its error reported, when checked.
     pub fn prefetch(&mut self, host: &dyn Host, mut paths: Vec<WorkspacePath>) {
-        paths.retain(|p| !self.checked.contains_key(p));
+        paths.retain(|p| !self.seen.contains_key(p));
         let stats = host.stat_many(&paths);
-        self.prefetched.reserve(paths.len());
+        self.seen.reserve(paths.len());
         for (path, stat) in paths.into_iter().zip(stats) {
             if let Ok(stat) = stat {
-                self.prefetched.insert(path, stat);
+                self.seen.insert(path, Seen::Prefetched(stat));
             }
         }
     }
 
     /// Forgets every prefetched stat: something is about to run.
     pub fn drop_prefetched(&mut self) {
-        self.prefetched = FastMap::default();
+        self.seen.retain(|_, seen| matches!(seen, Seen::Checked(_)));
     }
 
     /// Drops a file's entry (it was deleted or is about to be rewritten).
     pub fn forget(&mut self, path: &WorkspacePath) {
-        self.checked.remove(path);
-        self.prefetched.remove(path);
+        self.seen.remove(path);
         if self.files.remove(path).is_some() {
             self.dirty = true;
         }
