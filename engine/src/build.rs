@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::builtin::{BuiltinRegistry, BuiltinRequest};
 use crate::explain::{diff, Reason};
+use crate::fast_hash::FastSet;
 use crate::fingerprint::{
     definition_digest, env_value_digest, ActionKeyInput, DefinitionKind, Digest,
 };
@@ -35,7 +36,7 @@ use crate::job::{Completion, ExitStatus, Job, JobId, ENV_ALLOWLIST};
 use crate::path::WorkspacePath;
 use crate::pipeline::{Action, Pipeline, Rule, RuleId};
 use crate::scheduler::{Outcome, Scheduler};
-use crate::state::{RuleRecord, State};
+use crate::state::{RuleRecord, State, StoredKeyInput};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk;
 
@@ -242,13 +243,15 @@ impl<'a> Build<'a> {
             &permute(&selected, &graph.order),
             options.keep_going,
         );
+        let mut state = State::load(host);
+        state.prefetch(host, files_to_check(pipeline, &selected));
         Build {
             host,
             pipeline,
             graph,
             builtins,
             scheduler,
-            state: State::load(host),
+            state,
             store: Store::new(host),
             events: VecDeque::new(),
             running: HashMap::new(),
@@ -430,7 +433,7 @@ impl<'a> Build<'a> {
                                 &rule.name.value,
                                 RuleRecord {
                                     key,
-                                    key_input,
+                                    key_input: StoredKeyInput::new(&key_input),
                                     outputs: entry.outputs.clone(),
                                     reasons: why.clone(),
                                     has_logs: !(entry.stdout.is_empty() && entry.stderr.is_empty()),
@@ -456,6 +459,8 @@ impl<'a> Build<'a> {
             self.complete_unknown(id, reasons, Some(key));
             return None;
         }
+        // It may write files it does not declare: stat everything afresh.
+        self.state.drop_prefetched();
         // Remove stale outputs so a rule that writes nothing cannot pass.
         let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
         for output in &outputs {
@@ -703,7 +708,7 @@ impl<'a> Build<'a> {
                 &rule.name.value,
                 RuleRecord {
                     key: running.key,
-                    key_input: running.key_input,
+                    key_input: StoredKeyInput::new(&running.key_input),
                     outputs: records.clone(),
                     reasons: running.reasons.clone(),
                     has_logs: !(stdout.is_empty() && stderr.is_empty()),
@@ -792,7 +797,10 @@ impl<'a> Build<'a> {
     /// What changed since the rule's last successful run.
     fn reasons_since_last(&self, rule: &str, key_input: &ActionKeyInput) -> Vec<Reason> {
         match self.state.rules.get(rule) {
-            Some(record) => diff(&record.key_input, key_input),
+            Some(record) => match record.key_input.decode() {
+                Some(old) => diff(&old, key_input),
+                None => vec![Reason::NeverBuilt],
+            },
             None => vec![Reason::NeverBuilt],
         }
     }
@@ -1027,6 +1035,17 @@ fn io_failure(doing: &str, error: std::io::Error) -> Failure {
     Failure::Io {
         message: format!("{doing}: {error}"),
     }
+}
+
+/// The files a build of the selected rules will stat: their literal inputs
+/// and their outputs, each once (for [`State::prefetch`]).
+fn files_to_check(pipeline: &Pipeline, selected: &[bool]) -> Vec<WorkspacePath> {
+    let mut seen = FastSet::default();
+    for (rule, _) in pipeline.rules.iter().zip(selected).filter(|(_, s)| **s) {
+        let inputs = rule.inputs.iter().filter_map(|i| i.value.literal.as_ref());
+        seen.extend(inputs.chain(rule.outputs.iter().map(|o| &o.value)));
+    }
+    seen.into_iter().cloned().collect()
 }
 
 /// `rank[rule] = position in topological order`.

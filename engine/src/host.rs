@@ -51,6 +51,13 @@ pub trait Host {
     /// `lstat`: never follows a symlink. `Ok(None)` when nothing is there.
     fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>>;
 
+    /// [`Host::stat`] of many paths, results in the same order. A build asks
+    /// for the files it will check up front, so a host may spread the calls
+    /// over threads (the native one does); the default stats one by one.
+    fn stat_many(&self, paths: &[WorkspacePath]) -> Vec<io::Result<Option<FileStat>>> {
+        paths.iter().map(|path| self.stat(path)).collect()
+    }
+
     /// Writes `bytes` to a temporary file beside `path` and renames it into
     /// place, creating parent folders. A reader never sees a half-written file.
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()>;

@@ -24,6 +24,7 @@
 pub mod build;
 pub mod builtin;
 pub mod explain;
+mod fast_hash;
 pub mod fingerprint;
 pub mod graph;
 pub mod host;

@@ -113,9 +113,40 @@ impl fmt::Debug for WorkspacePath {
     }
 }
 
+/// True when `raw` is exactly what [`WorkspacePath::new`] would make of it:
+/// relative, `/`-separated, with no empty, `.` or `..` segment and no NUL.
+fn is_normal(raw: &str) -> bool {
+    if raw.is_empty() || is_absolute(raw) {
+        return false;
+    }
+    // One pass over the bytes: no `\\` or NUL, and every `/`-separated
+    // segment is neither empty nor `.` nor `..`.
+    let mut segment_start = 0;
+    let bytes = raw.as_bytes();
+    for i in 0..=bytes.len() {
+        let b = bytes.get(i).copied().unwrap_or(b'/');
+        match b {
+            b'\\' | 0 => return false,
+            b'/' => {
+                if matches!(&bytes[segment_start..i], b"" | b"." | b"..") {
+                    return false;
+                }
+                segment_start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
 impl TryFrom<String> for WorkspacePath {
     type Error = PathError;
+    /// Keeps the string when it is already in normal form (every path read
+    /// back from `.cloesce/` is), so loading state allocates nothing more.
     fn try_from(value: String) -> Result<Self, Self::Error> {
+        if is_normal(&value) {
+            return Ok(WorkspacePath(value));
+        }
         WorkspacePath::new(&value)
     }
 }
@@ -135,6 +166,31 @@ impl AsRef<str> for WorkspacePath {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserializing_agrees_with_new() {
+        for raw in [
+            "a/b.txt",
+            "a\\b",
+            "a//b",
+            "./a",
+            "a/.",
+            "a/../b",
+            "..",
+            "",
+            "/x",
+            "C:x",
+            "c:/x",
+            "ab:c",
+            "a\0b",
+            ".hidden/x",
+            "a..b/...",
+            "src/l17/r042_0.txt",
+        ] {
+            let via_serde = WorkspacePath::try_from(raw.to_string());
+            assert_eq!(via_serde, WorkspacePath::new(raw), "{raw:?}");
+        }
+    }
 
     #[test]
     fn normalises_separators_and_dots() {

@@ -11,6 +11,13 @@
 //! because the action cache is the durable record. A file that does not parse
 //! (another version, truncated, corrupt) is ignored and rewritten.
 //!
+//! **Prefetched stats**: a build may stat the files it will check all at
+//! once ([`State::prefetch`], through [`Host::stat_many`], which the native
+//! host runs on several threads). A prefetched stat is used at most once, and
+//! the build drops them all ([`State::drop_prefetched`]) as soon as anything
+//! executes, because a process may write files it does not declare: from then
+//! on every file is stat-ed when it is checked, as without prefetching.
+//!
 //! **Racy entries** (git's rule): a file modified within [`RACY_WINDOW_NS`]
 //! of the moment its digest was recorded could change again without its
 //! stat changing (coarse timestamps), so such an entry is never trusted: the
@@ -21,12 +28,13 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::explain::Reason;
+use crate::fast_hash::FastMap;
 use crate::fingerprint::{ActionKeyInput, Digest};
 use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
 use crate::store::{OutputRecord, STORE_DIR};
 
-const STATE_HEADER: &[u8] = b"cloesce-state v1\n";
+const STATE_HEADER: &[u8] = b"cloesce-state v2\n";
 
 /// Timestamps closer than this to the recording time are not trusted, on
 /// file systems with fine timestamps (ext4, APFS, NTFS, …: coarse clocks
@@ -71,12 +79,56 @@ impl StatEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleRecord {
     pub key: Digest,
-    pub key_input: ActionKeyInput,
+    pub key_input: StoredKeyInput,
     pub outputs: Vec<OutputRecord>,
     /// Why it last ran (or was restored), for `explain`.
     pub reasons: Vec<Reason>,
     /// Whether the cached result has stdout/stderr to replay.
     pub has_logs: bool,
+}
+
+/// A record's [`ActionKeyInput`], kept encoded (postcard): it is only
+/// needed to say *why* a rule's key changed, so a no-op run, which loads
+/// every record, never decodes one (most of the state's allocations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKeyInput(Vec<u8>);
+
+impl StoredKeyInput {
+    pub fn new(input: &ActionKeyInput) -> StoredKeyInput {
+        // Encoding plain data into a Vec cannot fail.
+        StoredKeyInput(postcard::to_stdvec(input).unwrap_or_default())
+    }
+
+    /// The key input; `None` if the bytes do not decode (the caller treats
+    /// the rule as having no usable history).
+    pub fn decode(&self) -> Option<ActionKeyInput> {
+        postcard::from_bytes(&self.0).ok()
+    }
+}
+
+impl Serialize for StoredKeyInput {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredKeyInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl<'de> serde::de::Visitor<'de> for Bytes {
+            type Value = StoredKeyInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("encoded key input bytes")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                Ok(StoredKeyInput(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
+                Ok(StoredKeyInput(v))
+            }
+        }
+        deserializer.deserialize_bytes(Bytes)
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -88,13 +140,23 @@ struct OnDisk {
 /// The loaded state.
 #[derive(Debug, Default)]
 pub struct State {
-    files: HashMap<WorkspacePath, StatEntry>,
+    files: FastMap<WorkspacePath, StatEntry>,
     pub rules: HashMap<String, RuleRecord>,
     dirty: bool,
-    /// Digests already checked during this build (not saved): an upstream
-    /// output checked by its rule is not stat-ed again as a downstream input.
-    /// Every write, restore or removal through the build updates it.
-    checked: HashMap<WorkspacePath, FileDigest>,
+    /// What this build already knows of a file (not saved). One map for
+    /// both kinds, so a prefetched stat becomes a checked digest in place.
+    seen: FastMap<WorkspacePath, Seen>,
+}
+
+/// A file as this build has seen it.
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// Stat-ed before anything ran, not checked yet (see the module doc).
+    Prefetched(Option<FileStat>),
+    /// Digest already checked during this build: an upstream output checked
+    /// by its rule is not stat-ed again as a downstream input. Every write,
+    /// restore or removal through the build updates it.
+    Checked(FileDigest),
 }
 
 /// A file's current digest and stat.
@@ -127,7 +189,7 @@ impl State {
             files: on_disk.files.into_iter().collect(),
             rules: on_disk.rules.into_iter().collect(),
             dirty: false,
-            checked: HashMap::new(),
+            seen: FastMap::default(),
         }
     }
 
@@ -165,15 +227,21 @@ impl State {
         path: &WorkspacePath,
         now_ns: u64,
     ) -> std::io::Result<Option<FileDigest>> {
-        if let Some(known) = self.checked.get(path) {
-            return Ok(Some(*known));
-        }
-        let Some(stat) = host.stat(path)? else {
+        let stat = match self.seen.get(path) {
+            Some(Seen::Checked(known)) => return Ok(Some(*known)),
+            // Used at most once: every way out below replaces or removes it.
+            Some(Seen::Prefetched(stat)) => *stat,
+            None => host.stat(path)?,
+        };
+        let Some(stat) = stat else {
             self.forget(path);
             return Ok(None);
         };
         match stat.kind {
-            FileKind::Dir => return Ok(None),
+            FileKind::Dir => {
+                self.seen.remove(path);
+                return Ok(None);
+            }
             FileKind::File => {
                 if let Some(entry) = self.files.get(path) {
                     if entry.matches(&stat) && !entry.is_racy() {
@@ -181,7 +249,7 @@ impl State {
                             digest: entry.digest,
                             stat,
                         };
-                        self.checked.insert(path.clone(), known);
+                        self.set_checked(path, known);
                         return Ok(Some(known));
                     }
                 }
@@ -189,6 +257,7 @@ impl State {
             // A symlink's own stat says nothing about its target: always hash.
             FileKind::Symlink => {}
         }
+        self.seen.remove(path);
         let bytes = match host.read(path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -201,10 +270,21 @@ impl State {
         Ok(Some(FileDigest { digest, stat }))
     }
 
+    /// Marks a file's digest as checked in this build (in place when the
+    /// file was prefetched, so its path is not copied again).
+    fn set_checked(&mut self, path: &WorkspacePath, known: FileDigest) {
+        match self.seen.get_mut(path) {
+            Some(seen) => *seen = Seen::Checked(known),
+            None => {
+                self.seen.insert(path.clone(), Seen::Checked(known));
+            }
+        }
+    }
+
     /// Records a digest the caller computed from bytes it just wrote or read.
     pub fn record(&mut self, path: &WorkspacePath, stat: &FileStat, digest: Digest, now_ns: u64) {
-        self.checked.insert(
-            path.clone(),
+        self.set_checked(
+            path,
             FileDigest {
                 digest,
                 stat: *stat,
@@ -224,9 +304,27 @@ impl State {
         }
     }
 
+    /// Stats `paths` at once (see the module doc); a path whose stat fails
+    /// is left to be stat-ed again, and its error reported, when checked.
+    pub fn prefetch(&mut self, host: &dyn Host, mut paths: Vec<WorkspacePath>) {
+        paths.retain(|p| !self.seen.contains_key(p));
+        let stats = host.stat_many(&paths);
+        self.seen.reserve(paths.len());
+        for (path, stat) in paths.into_iter().zip(stats) {
+            if let Ok(stat) = stat {
+                self.seen.insert(path, Seen::Prefetched(stat));
+            }
+        }
+    }
+
+    /// Forgets every prefetched stat: something is about to run.
+    pub fn drop_prefetched(&mut self) {
+        self.seen.retain(|_, seen| matches!(seen, Seen::Checked(_)));
+    }
+
     /// Drops a file's entry (it was deleted or is about to be rewritten).
     pub fn forget(&mut self, path: &WorkspacePath) {
-        self.checked.remove(path);
+        self.seen.remove(path);
         if self.files.remove(path).is_some() {
             self.dirty = true;
         }

@@ -112,6 +112,17 @@ fn build(host: &MemoryHost, p: &Pipeline, g: &Graph, options: BuildOptions) -> R
                         host.put(&job.argv[1], &text);
                         ExitStatus::Code(0)
                     }
+                    // ["sidecar", out, side, in...]: writes "ok" to `out` and
+                    // the inputs' text to `side`, which the rule does not declare.
+                    "sidecar" => {
+                        let mut text = String::new();
+                        for input in &job.argv[3..] {
+                            text.push_str(&host.get(input).unwrap_or_default());
+                        }
+                        host.put(&job.argv[1], "ok");
+                        host.put(&job.argv[2], &text);
+                        ExitStatus::Code(0)
+                    }
                     "nothing" => ExitStatus::Code(0),
                     _ => ExitStatus::Code(1),
                 };
@@ -191,6 +202,36 @@ fn first_run_runs_all_then_noop_runs_nothing_and_hashes_nothing() {
         reads.iter().all(|r| r.starts_with(".cloesce/")),
         "a no-op hashed project files: {reads:?}"
     );
+}
+
+#[test]
+fn an_undeclared_write_is_seen_by_a_later_rule() {
+    // Stats taken up front (State::prefetch) must not hide a file that a
+    // rule which ran earlier in the same build rewrote without declaring it.
+    let host = MemoryHost::new();
+    host.put("a.txt", "a");
+    let p = pipeline(vec![
+        rule(
+            "A",
+            &["sidecar", "a.out", "gen.txt", "a.txt"],
+            &["a.txt"],
+            &["a.out"],
+        ),
+        rule(
+            "B",
+            &["concat", "b.out", "gen.txt"],
+            &["gen.txt"],
+            &["b.out"],
+        ),
+    ]);
+    let g = graph(2, &[(0, 1)]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, BuildOptions::default());
+    build(&host, &p, &g, BuildOptions::default()); // settles racy entries
+    host.put("a.txt", "z");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(run.ran, vec!["A", "B"]);
+    assert_eq!(host.get("b.out").as_deref(), Some("z"));
 }
 
 #[test]
@@ -445,6 +486,8 @@ fn globs_match_walked_files_and_declared_outputs() {
     let state = cloesce_engine::state::State::load(&host);
     let inputs: Vec<String> = state.rules["all"]
         .key_input
+        .decode()
+        .expect("a stored key input decodes")
         .inputs
         .iter()
         .map(|(p, _)| p.to_string())

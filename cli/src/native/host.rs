@@ -33,9 +33,7 @@ impl NativeHost {
     }
 
     fn abs(&self, path: &WorkspacePath) -> PathBuf {
-        let mut p = self.root.clone();
-        p.extend(path.as_str().split('/'));
-        p
+        abs_path(&self.root, path)
     }
 
     fn open_lock_file(&self, path: &WorkspacePath) -> io::Result<File> {
@@ -48,6 +46,23 @@ impl NativeHost {
             .truncate(false)
             .write(true)
             .open(abs)
+    }
+}
+
+/// Below this many paths, `stat_many` does not start threads.
+const PARALLEL_STAT_MIN: usize = 256;
+
+fn abs_path(root: &Path, path: &WorkspacePath) -> PathBuf {
+    let mut p = root.to_path_buf();
+    p.extend(path.as_str().split('/'));
+    p
+}
+
+fn lstat(abs: &Path) -> io::Result<Option<FileStat>> {
+    match fs::symlink_metadata(abs) {
+        Ok(meta) => Ok(Some(stat_of(&meta))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
@@ -92,11 +107,37 @@ impl Host for NativeHost {
     }
 
     fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>> {
-        match fs::symlink_metadata(self.abs(path)) {
-            Ok(meta) => Ok(Some(stat_of(&meta))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+        lstat(&self.abs(path))
+    }
+
+    /// One chunk of paths per core, each stat-ed on its own thread.
+    fn stat_many(&self, paths: &[WorkspacePath]) -> Vec<io::Result<Option<FileStat>>> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || paths.len() < PARALLEL_STAT_MIN {
+            return paths.iter().map(|path| self.stat(path)).collect();
         }
+        let root = self.root.as_path();
+        let chunk = paths.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = paths
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|path| lstat(&abs_path(root, path)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
     }
 
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {

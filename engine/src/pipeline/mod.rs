@@ -165,12 +165,49 @@ pub enum Action {
 /// One input glob. A pattern without glob metacharacters is a plain path and
 /// is checked with one `stat` instead of a directory walk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredPattern", into = "StoredPattern")]
 pub struct InputPattern {
     /// The glob as written, normalised: `/` separators, no `.` or empty
     /// segments, `a/../b` collapsed to `b`.
     pub glob: String,
     /// `Some` when the pattern is a literal path.
     pub literal: Option<WorkspacePath>,
+}
+
+/// How `.cloesce/pipeline` keeps an [`InputPattern`]: a literal path is
+/// stored once (its glob is the same text), which halves the strings a
+/// no-op run reads back for a pipeline of plain paths.
+#[derive(Serialize, Deserialize)]
+enum StoredPattern {
+    Literal(WorkspacePath),
+    Glob {
+        glob: String,
+        literal: Option<WorkspacePath>,
+    },
+}
+
+impl From<InputPattern> for StoredPattern {
+    fn from(p: InputPattern) -> Self {
+        match p.literal {
+            Some(literal) if literal.as_str() == p.glob => StoredPattern::Literal(literal),
+            literal => StoredPattern::Glob {
+                glob: p.glob,
+                literal,
+            },
+        }
+    }
+}
+
+impl From<StoredPattern> for InputPattern {
+    fn from(p: StoredPattern) -> Self {
+        match p {
+            StoredPattern::Literal(literal) => InputPattern {
+                glob: literal.as_str().to_string(),
+                literal: Some(literal),
+            },
+            StoredPattern::Glob { glob, literal } => InputPattern { glob, literal },
+        }
+    }
 }
 
 impl InputPattern {
