@@ -11,3 +11,6 @@ mod run;
 mod incremental;
 // The command line itself: graph, explain, clean, cache, errors.
 mod commands;
+// Fault injection: kill -9, killed rules, Ctrl-C, broken and corrupted stores,
+// concurrent runs.
+mod faults;

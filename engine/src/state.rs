@@ -26,7 +26,7 @@ use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
 use crate::store::{OutputRecord, STORE_DIR};
 
-const STATE_HEADER: &[u8] = b"cloesce-state v1\n";
+const STATE_HEADER: &[u8] = b"cloesce-state v2\n";
 
 /// Timestamps closer than this to the recording time are not trusted, on
 /// file systems with fine timestamps (ext4, APFS, NTFS, …: coarse clocks
@@ -116,6 +116,7 @@ impl State {
         };
         let Some(on_disk) = bytes
             .strip_prefix(STATE_HEADER)
+            .and_then(crate::store::unseal)
             .and_then(|body| postcard::from_bytes::<OnDisk>(body).ok())
         else {
             return State {
@@ -150,7 +151,7 @@ impl State {
         rules.sort_by(|a, b| a.0.cmp(&b.0));
         let body = postcard::to_stdvec(&OnDisk { files, rules }).map_err(std::io::Error::other)?;
         let mut bytes = STATE_HEADER.to_vec();
-        bytes.extend(body);
+        bytes.extend(crate::store::seal(&body));
         host.write_atomic(&Self::path(), &bytes, false)?;
         self.dirty = false;
         Ok(())

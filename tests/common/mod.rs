@@ -167,3 +167,113 @@ pub fn step_rule(name: &str, inputs: &[&str], outputs: &[&str], extra: &str) -> 
     s.push_str("}\n");
     s
 }
+
+/// Copies a folder tree (files and folders; symlinks are not expected).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A tiny deterministic PRNG (xorshift64*), so fault tests are seeded.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Pids of live processes whose working folder is `dir` (Linux: /proc).
+/// Every rule runs in the project root, so these are the processes a test
+/// started there, directly or not.
+#[cfg(target_os = "linux")]
+pub fn processes_in(dir: &Path) -> Vec<i32> {
+    let want = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // Zombies have no cwd link: they are not running anything.
+        if std::fs::read_link(entry.path().join("cwd")).ok().as_deref() == Some(want.as_path()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Waits (bounded) until no process runs in `dir`, SIGKILLing stragglers
+/// by pid after `grace`. Returns how many had to be killed.
+#[cfg(target_os = "linux")]
+pub fn reap_processes_in(dir: &Path, grace: std::time::Duration) -> usize {
+    let deadline = std::time::Instant::now() + grace;
+    loop {
+        let left = processes_in(dir);
+        if left.is_empty() {
+            return 0;
+        }
+        if std::time::Instant::now() >= deadline {
+            for pid in &left {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(*pid, libc::SIGKILL);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            return left.len();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Every regular file under `dir` except `.cloesce/` and runs.log, as
+/// (relative path, bytes), sorted.
+pub fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == ".cloesce" || rel == "runs.log" {
+                continue;
+            }
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                walk(root, &path, out);
+            } else if kind.is_file() {
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}

@@ -1,6 +1,6 @@
 //! `cloesce run`: the driver loop over the engine's `Build`.
 
-use cloesce_engine::build::{Build, BuildOptions, Poll};
+use cloesce_engine::build::{Build, BuildOptions, Event, Failure, Poll};
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
 use cloesce_engine::pipeline::RuleId;
@@ -61,10 +61,19 @@ pub async fn run<P: Platform>(
         &session.builtins,
         options,
     );
+    // A rule that could not read or write files is the environment's fault
+    // (permissions, disk, a broken .cloesce/): exit 3, not 1.
+    let mut environment_failure = false;
+    let mut report = |event: Event| {
+        if let Event::Finished(r) = &event {
+            environment_failure |= matches!(r.failure, Some(Failure::Io { .. }));
+        }
+        reporter.event(event);
+    };
     loop {
         let poll = build.poll();
         while let Some(event) = build.poll_event() {
-            reporter.event(event);
+            report(event);
         }
         match poll {
             Poll::Spawn(mut job) => {
@@ -106,7 +115,7 @@ pub async fn run<P: Platform>(
         }
     }
     while let Some(event) = build.poll_event() {
-        reporter.event(event);
+        report(event);
     }
     let summary = build
         .finish()
@@ -122,6 +131,8 @@ pub async fn run<P: Platform>(
             platform.write(Stream::Stdout, &next_steps(session));
         }
         Ok(exit::SUCCESS)
+    } else if environment_failure {
+        Ok(exit::ENVIRONMENT_ERROR)
     } else {
         Ok(exit::RULE_FAILED)
     }
