@@ -10,7 +10,7 @@
 # `scripts/fuzz.sh 600 extract`. The corpus grows in fuzz/corpus/<target>/
 # (seeded from the repo's fixtures on every run) and is kept between runs.
 # A crash leaves its input in fuzz/artifacts/<target>/; turn it into a plain
-# #[test] (see engine/tests/hostile_input.rs) before fixing it. Exits non-zero
+# #[test] (see rules/tests/hostile.rs) before fixing it. Exits non-zero
 # when any target found a crash; prints the executions per target.
 set -euo pipefail
 

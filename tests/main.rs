@@ -14,3 +14,8 @@ mod commands;
 // Fault injection: kill -9, killed rules, Ctrl-C, broken and corrupted stores,
 // concurrent runs.
 mod faults;
+// Paths, symlinks, encodings, hermeticity.
+mod security;
+// Error quality: every class names its cause and a fix; no panic on any
+// input of the fuzz corpora.
+mod errors;
