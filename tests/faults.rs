@@ -636,3 +636,93 @@ fn two_concurrent_runs_serialise() {
 fn four_concurrent_runs_serialise() {
     concurrent_runs(4);
 }
+
+/// Unmounts on drop.
+#[cfg(target_os = "linux")]
+struct Mount(std::path::PathBuf);
+
+#[cfg(target_os = "linux")]
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full disk, on a tiny tmpfs. Needs `mount` (root, as in CI here);
+/// skipped with a note where it is not allowed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_an_environment_error_and_the_next_run_recovers() {
+    let base = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(base.path())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    let _mount = Mount(base.path().to_path_buf());
+    let dir = base.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cloesce.kdl"), "cloesce version=1\nrule \"big\" {\n    inputs \"src.txt\"\n    outputs \"big.out\"\n    run \"sh\" \"-c\" \"echo big >> runs.log; head -c 200000 /dev/zero | tr '\\\\0' x > big.out; cat src.txt >> big.out\"\n}\n").unwrap();
+    std::fs::write(dir.join("src.txt"), "end\n").unwrap();
+    // Leave room for the output but not for its copy in the store.
+    let free = |d: &std::path::Path| -> u64 {
+        let out = std::process::Command::new("df")
+            .args(["-B1", "--output=avail"])
+            .arg(d)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let filler = base.path().join("filler");
+    let size = free(base.path()).saturating_sub(300_000);
+    std::fs::write(&filler, vec![0u8; size as usize]).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::common::cloesce_bin())
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&["run"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device") || stderr.contains("space"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Space back: the rule runs again (nothing was recorded) and is right.
+    std::fs::remove_file(&filler).unwrap();
+    let _ = std::fs::remove_file(dir.join("runs.log"));
+    let (code, stderr) = run(&["run"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("runs.log")).unwrap(),
+        "big\n"
+    );
+    let out = std::fs::read(dir.join("big.out")).unwrap();
+    assert_eq!(out.len(), 200_004);
+    assert!(out.ends_with(b"end\n"));
+    let (code, _) = run(&["run"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("runs.log")).unwrap(),
+        "big\n"
+    );
+}
