@@ -726,3 +726,43 @@ fn a_full_disk_is_an_environment_error_and_the_next_run_recovers() {
         "big\n"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_rule_that_ignores_ctrl_c_is_killed_after_the_grace_period() {
+    let p = Project::new(
+        "cloesce version=1\nrule \"stubborn\" {\n    outputs \"s.out\"\n    run \"sh\" \"-c\" \"trap '' INT; echo $$ > s.pid; while true; do sleep 0.1; done\"\n}\n",
+    );
+    for presses in [1, 2] {
+        let _ = std::fs::remove_file(p.path().join("s.pid"));
+        let child = p
+            .command(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid: i32 = wait_for_file(&p, "s.pid").trim().parse().unwrap();
+        for _ in 0..presses {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGINT);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !alive(pid),
+            "a rule ignoring SIGINT survived ({presses} presses)"
+        );
+    }
+}

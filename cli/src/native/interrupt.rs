@@ -19,7 +19,7 @@
 //!    interrupt at any point is no worse than a crash, which the store is
 //!    built to survive: the next run redoes only what did not finish.
 //!
-//! A second signal during the grace period exits at once.
+//! A second signal during the grace period ends it at once (Linux).
 //!
 //! On Linux each child also gets `PR_SET_PDEATHSIG = SIGKILL`: if cloesce
 //! itself is killed (`kill -9`), its direct children die with it instead of
@@ -91,23 +91,41 @@ fn signal_set() -> libc::sigset_t {
 }
 
 fn on_signal() {
-    if INTERRUPTED.swap(true, Ordering::SeqCst) {
-        // A second Ctrl-C: stop waiting for the children.
-        let held = groups();
-        kill_all(&held, libc::SIGKILL);
-        exit_now();
-    }
+    INTERRUPTED.store(true, Ordering::SeqCst);
     // Holding the registry from here on keeps new children from starting.
     let mut held = groups();
     kill_all(&held, libc::SIGINT);
     let deadline = Instant::now() + GRACE;
     while !held.is_empty() && Instant::now() < deadline {
         drop(held);
-        std::thread::sleep(Duration::from_millis(20));
+        if another_signal_within(Duration::from_millis(20)) {
+            // A second Ctrl-C: stop waiting for the children.
+            held = groups();
+            break;
+        }
         held = groups();
     }
     kill_all(&held, libc::SIGKILL);
     exit_now();
+}
+
+/// Waits up to `timeout` for another of the signals; true when one came.
+/// (macOS has no `sigtimedwait`: there the grace period just runs out.)
+#[cfg(not(target_os = "linux"))]
+fn another_signal_within(timeout: Duration) -> bool {
+    std::thread::sleep(timeout);
+    false
+}
+
+#[cfg(target_os = "linux")]
+fn another_signal_within(timeout: Duration) -> bool {
+    let set = signal_set();
+    let spec = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: timeout.as_nanos().min(999_999_999) as libc::c_long,
+    };
+    // SAFETY: `set` and `spec` are initialised; no siginfo is requested.
+    unsafe { libc::sigtimedwait(&set, std::ptr::null_mut(), &spec) > 0 }
 }
 
 fn kill_all(groups: &[i32], signal: libc::c_int) {
