@@ -14,3 +14,11 @@ mod commands;
 // Developer experience: doctor, init, completions, help, progress, --json
 // schema, --watch.
 mod dx;
+// Fault injection: kill -9, killed rules, Ctrl-C, broken and corrupted stores,
+// concurrent runs.
+mod faults;
+// Paths, symlinks, encodings, hermeticity.
+mod security;
+// Error quality: every class names its cause and a fix; no panic on any
+// input of the fuzz corpora.
+mod errors;

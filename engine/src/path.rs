@@ -51,6 +51,12 @@ impl WorkspacePath {
                         return Err(PathError::Escapes(raw.to_string()));
                     }
                 }
+                // `x/../C:y` must not normalise to a drive path (which
+                // Windows would resolve outside the project); found by
+                // fuzzing (fuzz/fuzz_targets/workspace_path.rs).
+                other if is_absolute(other) => {
+                    return Err(PathError::Absolute(raw.to_string()));
+                }
                 other => parts.push(other),
             }
         }
@@ -208,6 +214,16 @@ mod tests {
             "C:x",
             "\\\\server\\share\\x",
         ] {
+            assert!(
+                matches!(WorkspacePath::new(raw), Err(PathError::Absolute(_))),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_a_drive_in_any_segment() {
+        for raw in ["x/../C:y", "a/C:/b", "a\\c:x"] {
             assert!(
                 matches!(WorkspacePath::new(raw), Err(PathError::Absolute(_))),
                 "{raw}"

@@ -178,6 +178,7 @@ impl State {
         };
         let Some(on_disk) = bytes
             .strip_prefix(STATE_HEADER)
+            .and_then(crate::store::unseal)
             .and_then(|body| postcard::from_bytes::<OnDisk>(body).ok())
         else {
             return State {
@@ -212,7 +213,7 @@ impl State {
         rules.sort_by(|a, b| a.0.cmp(&b.0));
         let body = postcard::to_stdvec(&OnDisk { files, rules }).map_err(std::io::Error::other)?;
         let mut bytes = STATE_HEADER.to_vec();
-        bytes.extend(body);
+        bytes.extend(crate::store::seal(&body));
         host.write_atomic(&Self::path(), &bytes, false)?;
         self.dirty = false;
         Ok(())

@@ -13,9 +13,9 @@
 //!   (`Host::write_atomic`), so a reader never sees half a file;
 //! - an action entry is written only after every blob it names, so an entry
 //!   never points at a missing blob after a crash;
-//! - every action entry starts with a version header; a file that does not
-//!   parse (another version, truncation, corruption) is a miss and is deleted
-//!   quietly;
+//! - every action entry starts with a version header and the digest of its
+//!   body; a file that does not parse or match its digest (another version,
+//!   truncation, corruption) is a miss and is deleted quietly;
 //! - every blob read is verified against its digest; a corrupt blob is
 //!   deleted and treated as missing, so the rule simply runs again.
 //!
@@ -31,8 +31,25 @@ use crate::path::WorkspacePath;
 /// The store's folder, relative to the project root.
 pub const STORE_DIR: &str = ".cloesce";
 
-/// First line of every action entry.
-const ACTION_HEADER: &[u8] = b"cloesce-action v1\n";
+/// First line of every action entry. v2 added the body's digest (below).
+const ACTION_HEADER: &[u8] = b"cloesce-action v2\n";
+
+/// `body` prefixed with its blake3 digest, so that damage that still parses
+/// (a flipped byte inside a path or a string) is detected too.
+pub fn seal(body: &[u8]) -> Vec<u8> {
+    let mut out = Digest::of(body).0.to_vec();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The body of a [`seal`]ed file, or `None` when it does not match its digest.
+pub fn unseal(sealed: &[u8]) -> Option<&[u8]> {
+    if sealed.len() < 32 {
+        return None;
+    }
+    let (digest, body) = sealed.split_at(32);
+    (Digest::of(body).0[..] == digest[..]).then_some(body)
+}
 
 /// One output of a rule, as recorded in the action cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +182,7 @@ impl<'h> Store<'h> {
         };
         match bytes
             .strip_prefix(ACTION_HEADER)
+            .and_then(unseal)
             .and_then(|body| serde_json::from_slice::<ActionEntry>(body).ok())
         {
             Some(entry) => Ok(Some(entry)),
@@ -178,7 +196,9 @@ impl<'h> Store<'h> {
     /// Records an action entry. Call only after every blob it names is stored.
     pub fn put_action(&self, key: &Digest, entry: &ActionEntry) -> std::io::Result<()> {
         let mut bytes = ACTION_HEADER.to_vec();
-        bytes.extend(serde_json::to_vec(entry).map_err(std::io::Error::other)?);
+        bytes.extend(seal(
+            &serde_json::to_vec(entry).map_err(std::io::Error::other)?,
+        ));
         self.host
             .write_atomic(&Self::action_path(key), &bytes, false)
     }

@@ -325,7 +325,7 @@ fn corrupt_state_and_action_entries_start_over_quietly() {
     assert!(run.ran.is_empty(), "the action cache still answers");
     for path in host.paths() {
         if path.starts_with(".cloesce/ac/") {
-            host.put(&path, "cloesce-action v1\n{not json");
+            host.put(&path, "cloesce-action v2\n{not json");
         }
     }
     host.put(".cloesce/state", "");

@@ -15,3 +15,5 @@ mod wrangler;
 mod tsc;
 // The same bytes in wasm32 as natively (needs the wasm probe and node).
 mod wasm;
+// Fuzz regressions; very large and very deep inputs.
+mod hostile;

@@ -94,7 +94,7 @@ impl Project {
         let from = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../examples")
             .join(name);
-        copy_dir(&from, p.path());
+        copy_dir_except(&from, p.path(), &["node_modules", ".cloesce", ".generated"]);
         p
     }
 
@@ -211,18 +211,24 @@ pub fn step_rule(name: &str, inputs: &[&str], outputs: &[&str], extra: &str) -> 
     s
 }
 
-/// Copies a folder, skipping node_modules, .cloesce and .generated.
+/// Copies a folder tree (files and folders; symlinks are not expected).
 pub fn copy_dir(from: &Path, to: &Path) {
+    copy_dir_except(from, to, &[]);
+}
+
+/// Copies a folder tree, leaving out entries with the given names at any
+/// depth (e.g. node_modules, .cloesce and .generated of an example).
+pub fn copy_dir_except(from: &Path, to: &Path, skip: &[&str]) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
-        if ["node_modules", ".cloesce", ".generated"].contains(&name.to_str().unwrap_or("")) {
+        if skip.contains(&name.to_str().unwrap_or("")) {
             continue;
         }
         let target = to.join(&name);
         if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
+            copy_dir_except(&entry.path(), &target, skip);
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
         }
@@ -261,4 +267,121 @@ pub fn graphviz_svg(dot_text: &str) -> Option<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A tiny deterministic PRNG (xorshift64*), so fault tests are seeded.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// Pids of live processes whose working folder is `dir` (Linux: /proc).
+/// Every rule runs in the project root, so these are the processes a test
+/// started there, directly or not.
+#[cfg(target_os = "linux")]
+pub fn processes_in(dir: &Path) -> Vec<i32> {
+    let want = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // Zombies have no cwd link: they are not running anything.
+        if std::fs::read_link(entry.path().join("cwd")).ok().as_deref() == Some(want.as_path()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Waits (bounded) until no process runs in `dir`, SIGKILLing stragglers
+/// by pid after `grace`. Returns how many had to be killed.
+#[cfg(target_os = "linux")]
+pub fn reap_processes_in(dir: &Path, grace: std::time::Duration) -> usize {
+    let deadline = std::time::Instant::now() + grace;
+    loop {
+        let left = processes_in(dir);
+        if left.is_empty() {
+            return 0;
+        }
+        if std::time::Instant::now() >= deadline {
+            for pid in &left {
+                // SAFETY: kill has no memory-safety preconditions.
+                unsafe {
+                    libc::kill(*pid, libc::SIGKILL);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            return left.len();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Every regular file under `dir` except `.cloesce/` and runs.log, as
+/// (relative path, bytes), sorted.
+pub fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            if rel == ".cloesce" || rel == "runs.log" {
+                continue;
+            }
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
+                walk(root, &path, out);
+            } else if kind.is_file() {
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// Everything in the project's `.cloesce/`, as lossy text (to look for
+/// leaked values).
+pub fn store_text(project: &Path) -> String {
+    fn walk(dir: &Path, out: &mut String) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    let mut out = String::new();
+    walk(&project.join(".cloesce"), &mut out);
+    out
 }

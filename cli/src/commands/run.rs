@@ -1,6 +1,6 @@
 //! `cloesce run`: the driver loop over the engine's `Build`.
 
-use cloesce_engine::build::{Build, BuildOptions, Poll};
+use cloesce_engine::build::{Build, BuildOptions, Event, Failure, Poll};
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
 
@@ -78,11 +78,20 @@ pub async fn run<P: Platform>(
         &session.builtins,
         options,
     );
+    // A rule that could not read or write files is the environment's fault
+    // (permissions, disk, a broken .cloesce/): exit 3, not 1.
+    let mut environment_failure = false;
+    let mut report = |event: Event| {
+        if let Event::Finished(r) = &event {
+            environment_failure |= matches!(r.failure, Some(Failure::Io { .. }));
+        }
+        reporter.event(event);
+    };
     loop {
         let poll = build.poll();
         while let Some(event) = build.poll_event() {
             progress.event(&event);
-            reporter.event(event);
+            report(event);
         }
         progress.draw(host.now_ns());
         match poll {
@@ -135,7 +144,7 @@ pub async fn run<P: Platform>(
     }
     while let Some(event) = build.poll_event() {
         progress.event(&event);
-        reporter.event(event);
+        report(event);
     }
     progress.clear();
     let summary = build
@@ -156,6 +165,8 @@ pub async fn run<P: Platform>(
             platform.write(Stream::Stdout, &next_steps(session));
         }
         Ok(exit::SUCCESS)
+    } else if environment_failure {
+        Ok(exit::ENVIRONMENT_ERROR)
     } else {
         if !args.json && !args.quiet {
             if let Some(hint) = crate::commands::doctor::no_models_hint(host, &session.pipeline) {

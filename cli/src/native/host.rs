@@ -21,10 +21,57 @@ pub struct NativeHost {
 }
 
 impl NativeHost {
+    /// A host rooted at `root` (made canonical, so the containment checks
+    /// below compare like with like).
     pub fn new(root: PathBuf) -> Self {
+        let root = root.canonicalize().unwrap_or(root);
         NativeHost {
             root,
             lock: RefCell::new(None),
+        }
+    }
+
+    /// Refuses `abs` (the host path of `path`) when it resolves outside the
+    /// project through a symbolic link. With `follow_last`, the final
+    /// component is followed too (reads, listings); without, only the folders
+    /// above it are checked (writes and removals act on the final component
+    /// itself: a rename or unlink replaces a symlink, never its target).
+    ///
+    /// A `WorkspacePath` cannot spell `..` or an absolute path, so symlinks
+    /// are the only way out of the project; this check closes it for every
+    /// read, write and removal cloesce itself makes. Components that do not
+    /// exist yet are fine: `create_dir_all` makes real folders.
+    fn check_inside(&self, abs: &Path, path: &WorkspacePath, follow_last: bool) -> io::Result<()> {
+        let mut probe = if follow_last {
+            abs
+        } else {
+            match abs.parent() {
+                Some(parent) => parent,
+                None => return Ok(()),
+            }
+        };
+        // The deepest part that exists decides.
+        let resolved = loop {
+            match probe.canonicalize() {
+                Ok(resolved) => break resolved,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => match probe.parent() {
+                    Some(parent) if parent.starts_with(&self.root) => probe = parent,
+                    _ => return Ok(()),
+                },
+                // Not a folder, a loop, …: let the real operation report it.
+                Err(_) => return Ok(()),
+            }
+        };
+        if resolved.starts_with(&self.root) {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "{path} leads to {} through a symbolic link, outside the project; cloesce never reads or writes outside the project (replace the link with a real file or folder)",
+                    resolved.display()
+                ),
+            ))
         }
     }
 
@@ -38,6 +85,7 @@ impl NativeHost {
 
     fn open_lock_file(&self, path: &WorkspacePath) -> io::Result<File> {
         let abs = self.abs(path);
+        self.check_inside(&abs, path, false)?;
         if let Some(parent) = abs.parent() {
             fs::create_dir_all(parent)?;
         }
@@ -103,7 +151,9 @@ fn stat_of(meta: &fs::Metadata) -> FileStat {
 
 impl Host for NativeHost {
     fn read(&self, path: &WorkspacePath) -> io::Result<Vec<u8>> {
-        fs::read(self.abs(path))
+        let abs = self.abs(path);
+        self.check_inside(&abs, path, true)?;
+        fs::read(abs)
     }
 
     fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>> {
@@ -142,6 +192,7 @@ impl Host for NativeHost {
 
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
         let abs = self.abs(path);
+        self.check_inside(&abs, path, false)?;
         let parent = abs.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&parent)?;
         let temp = parent.join(format!(
@@ -171,14 +222,18 @@ impl Host for NativeHost {
     }
 
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
-        match fs::remove_file(self.abs(path)) {
+        let abs = self.abs(path);
+        self.check_inside(&abs, path, false)?;
+        match fs::remove_file(abs) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
     }
 
     fn remove_dir_all(&self, path: &WorkspacePath) -> io::Result<()> {
-        match fs::remove_dir_all(self.abs(path)) {
+        let abs = self.abs(path);
+        self.check_inside(&abs, path, false)?;
+        match fs::remove_dir_all(abs) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
@@ -186,6 +241,9 @@ impl Host for NativeHost {
 
     fn list_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Vec<DirEntry>> {
         let abs = dir.map_or_else(|| self.root.clone(), |d| self.abs(d));
+        if let Some(dir) = dir {
+            self.check_inside(&abs, dir, true)?;
+        }
         let mut out = Vec::new();
         for entry in fs::read_dir(abs)? {
             let entry = entry?;

@@ -1,6 +1,8 @@
 //! The native platform: `std::fs`, `std::process` and threads.
 
 mod host;
+#[cfg(unix)]
+pub mod interrupt;
 mod platform;
 mod watch;
 

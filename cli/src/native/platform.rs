@@ -33,7 +33,11 @@ pub struct NativePlatform {
 }
 
 impl Default for NativePlatform {
+    /// Also installs the Ctrl-C handling (see `interrupt.rs`): create the
+    /// platform before starting any thread.
     fn default() -> Self {
+        #[cfg(unix)]
+        super::interrupt::install();
         let (sender, receiver) = channel();
         NativePlatform {
             sender,
@@ -66,7 +70,10 @@ fn find_root(start: &Path) -> PathBuf {
     start.to_path_buf()
 }
 
-fn run_child(root: &str, program: &str, job: &Job) -> (ExitStatus, Vec<u8>, Vec<u8>) {
+/// Runs a job's process to its end. `None` when the run was interrupted: the
+/// job is then never reported, so the driver keeps waiting while the
+/// interrupt handler stops everything and exits (see `interrupt.rs`).
+fn run_child(root: &str, program: &str, job: &Job) -> Option<(ExitStatus, Vec<u8>, Vec<u8>)> {
     let mut command = Command::new(program);
     command
         .args(job.argv.iter().skip(1))
@@ -76,14 +83,19 @@ fn run_child(root: &str, program: &str, job: &Job) -> (ExitStatus, Vec<u8>, Vec<
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = match command.spawn() {
+    #[cfg(unix)]
+    // `None`: interrupted, nothing new starts.
+    let spawned = super::interrupt::spawn(&mut command)?;
+    #[cfg(not(unix))]
+    let spawned = command.spawn();
+    let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
-            return (
+            return Some((
                 ExitStatus::SpawnFailed(e.to_string()),
                 Vec::new(),
                 Vec::new(),
-            )
+            ))
         }
     };
     // Read stderr on its own thread so neither pipe can fill and block.
@@ -100,7 +112,16 @@ fn run_child(root: &str, program: &str, job: &Job) -> (ExitStatus, Vec<u8>, Vec<
         let _ = pipe.read_to_end(&mut stdout);
     }
     let stderr = stderr_reader.join().unwrap_or_default();
-    let status = match child.wait() {
+    let waited = child.wait();
+    #[cfg(unix)]
+    {
+        super::interrupt::finished(child.id());
+        if super::interrupt::interrupted() {
+            // Whatever it exited with, an interrupted rule records nothing.
+            return None;
+        }
+    }
+    let status = match waited {
         Ok(status) => match status.code() {
             Some(code) => ExitStatus::Code(code),
             None => {
@@ -115,7 +136,7 @@ fn run_child(root: &str, program: &str, job: &Job) -> (ExitStatus, Vec<u8>, Vec<
         },
         Err(e) => ExitStatus::SpawnFailed(e.to_string()),
     };
-    (status, stdout, stderr)
+    Some((status, stdout, stderr))
 }
 
 impl Platform for NativePlatform {
@@ -148,7 +169,9 @@ impl Platform for NativePlatform {
         let root = root.to_string();
         let program = program.to_string();
         std::thread::spawn(move || {
-            let (status, stdout, stderr) = run_child(&root, &program, &job);
+            let Some((status, stdout, stderr)) = run_child(&root, &program, &job) else {
+                return;
+            };
             let _ = sender.send(Completion {
                 id: job.id,
                 status,

@@ -29,7 +29,10 @@ pub(super) fn find(
             }
         }
     }
-    let mut groups: Vec<Vec<u32>> = petgraph::algo::tarjan_scc(&graph)
+    // Kosaraju, not Tarjan: petgraph's tarjan_scc recurses once per rule of
+    // a chain and overflowed the stack on a 5,000-rule chain
+    // (rules/tests/hostile.rs); kosaraju_scc walks with explicit stacks.
+    let mut groups: Vec<Vec<u32>> = petgraph::algo::kosaraju_scc(&graph)
         .into_iter()
         .filter(|g| g.len() > 1 || g.first().is_some_and(|&n| graph.contains_edge(n, n)))
         .map(|g| {

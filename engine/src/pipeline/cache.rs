@@ -97,7 +97,7 @@ pub fn load_cached(
         };
         if let Ok(body) = postcard::to_stdvec(&cached) {
             let mut bytes = HEADER.to_vec();
-            bytes.extend(body);
+            bytes.extend(crate::store::seal(&body));
             let _ = host.write_atomic(&cache_path(), &bytes, false);
         }
     }
@@ -106,7 +106,8 @@ pub fn load_cached(
 
 fn read(host: &dyn Host, options: &LoadOptions<'_>, key: &Digest) -> Option<(Pipeline, Graph)> {
     let bytes = host.read(&cache_path()).ok()?;
-    let cached: Cached = postcard::from_bytes(bytes.strip_prefix(HEADER)?).ok()?;
+    let cached: Cached =
+        postcard::from_bytes(crate::store::unseal(bytes.strip_prefix(HEADER)?)?).ok()?;
     if cached.key != *key {
         return None;
     }

@@ -45,6 +45,8 @@ pub(crate) fn normalise_glob(raw: &str) -> Result<String, GlobPathError> {
                 }
                 _ => return Err(GlobPathError::Escapes),
             },
+            // `x/../C:y` must not normalise to a drive path (as in path.rs).
+            other if is_absolute(other) => return Err(GlobPathError::Absolute),
             other => parts.push(other),
         }
     }

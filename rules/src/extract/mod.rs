@@ -52,6 +52,82 @@ impl Collector {
     }
 }
 
+/// The deepest bracket nesting a model file may have (real models use a
+/// handful of levels; this keeps parsing far from the stack's end, also in
+/// WebAssembly's 1 MiB stack).
+pub const MAX_NESTING: usize = 100;
+
+/// The byte offset where `src` first nests `(`, `[`, `{` or a type's `<`
+/// more than `limit` deep, skipping strings, template literals' text and
+/// comments. A `<` counts only right after a name or `>` (a type argument,
+/// not a comparison) and is dropped by the next closing bracket, so an
+/// unclosed comparison cannot add up.
+pub fn too_deep(src: &str, limit: usize) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let mut stack: Vec<u8> = Vec::new();
+    let mut i = 0;
+    let mut prev = b' ';
+    while i < bytes.len() {
+        let b = bytes[i];
+        match b {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            b'"' | b'\'' | b'`' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    } else if b == b'`' && bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
+                        // `${` opens an expression: count it as a brace.
+                        break;
+                    }
+                    i += 1;
+                }
+                if i < bytes.len() && bytes[i] == b'$' {
+                    stack.push(b'{');
+                    i += 2;
+                    prev = b'{';
+                    continue;
+                }
+            }
+            b'(' | b'[' | b'{' => stack.push(b),
+            b'<' if prev.is_ascii_alphanumeric() || prev == b'_' || prev == b'>' => {
+                stack.push(b'<')
+            }
+            b'>' if stack.last() == Some(&b'<') => {
+                stack.pop();
+            }
+            b')' | b']' | b'}' => {
+                while stack.last() == Some(&b'<') {
+                    stack.pop();
+                }
+                stack.pop();
+            }
+            _ => {}
+        }
+        if stack.len() > limit {
+            return Some(i);
+        }
+        if !b.is_ascii_whitespace() {
+            prev = b;
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Decodes a model file: UTF-8 required, a leading BOM is dropped.
 fn decode(path: &str, bytes: &[u8]) -> Result<String, RuleDiagnostic> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -126,6 +202,22 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
             path: &file.path,
             src: &file.text,
         };
+        // The parser and the walk below recurse once per nesting level: a
+        // hostile file nested thousands deep would overflow the stack.
+        if let Some(at) = too_deep(&file.text, MAX_NESTING) {
+            c.error(
+                &f,
+                Span::new(at as u32, at as u32 + 1),
+                "too_deep",
+                format!(
+                    "{} nests brackets more than {MAX_NESTING} levels deep",
+                    file.path
+                ),
+                "nested too deep here",
+                "a model file needs only a few levels; split the type or expression into named parts",
+            );
+            continue;
+        }
         let allocator = Allocator::default();
         let ret = oxc_parser::Parser::new(&allocator, &file.text, SourceType::ts()).parse();
         if !ret.diagnostics.is_empty() || ret.panicked {

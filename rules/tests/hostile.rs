@@ -1,0 +1,267 @@
+//! Hostile input: every crash the fuzzers found (fuzz/, scripts/fuzz.sh)
+//! replayed as a plain test, and very large and very deep inputs, which
+//! must end in a clear error or success, never a stack overflow.
+//!
+//! Crashing inputs live in `tests/fixtures/fuzz/<target>/`, one file each,
+//! checked with the same assertions as the fuzz target.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cloesce_engine::builtin::BuiltinRequest;
+use cloesce_engine::graph::Graph;
+use cloesce_engine::path::is_absolute;
+use cloesce_engine::pipeline::{load, LoadOptions, Pipeline, SourceFile};
+use cloesce_engine::WorkspacePath;
+
+fn fuzz_inputs(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/fuzz")
+        .join(target);
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            out.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                std::fs::read(entry.path()).unwrap(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The same checks as fuzz/fuzz_targets/workspace_path.rs.
+fn check_path(raw: &str) {
+    if let Ok(path) = WorkspacePath::new(raw) {
+        let s = path.as_str();
+        assert!(!s.is_empty());
+        assert!(!is_absolute(s), "{raw:?} -> {s:?} is absolute");
+        assert!(!s.contains('\\') && !s.contains('\0'));
+        for segment in s.split('/') {
+            assert!(!segment.is_empty() && segment != "." && segment != "..");
+            assert!(!is_absolute(segment), "{raw:?} -> {s:?} has a drive");
+        }
+        assert_eq!(WorkspacePath::new(s).as_ref(), Ok(&path));
+    }
+}
+
+fn load_text(text: &str) -> Result<(Pipeline, Graph), String> {
+    let builtins = cloesce_rules::registry();
+    let options = LoadOptions {
+        user: Some(SourceFile::new("cloesce.kdl", text)),
+        library: cloesce_rules::library(),
+        builtins: &builtins,
+    };
+    let pipeline = load(&options).map_err(|e| format!("{e:?}"))?;
+    let graph = Graph::build(&pipeline).map_err(|e| format!("{e:?}"))?;
+    Ok((pipeline, graph))
+}
+
+fn extract(model: &[u8]) -> Result<Vec<u8>, String> {
+    let registry = cloesce_rules::registry();
+    let extract = registry.get("cloesce/extract").unwrap();
+    let inputs = vec![
+        (
+            WorkspacePath::new("package.json").unwrap(),
+            br#"{"name":"hostile"}"#.to_vec(),
+        ),
+        (
+            WorkspacePath::new("src/m.cloesce.ts").unwrap(),
+            model.to_vec(),
+        ),
+    ];
+    let outputs = [WorkspacePath::new(".generated/cidl.json").unwrap()];
+    let settings = BTreeMap::new();
+    let request = BuiltinRequest {
+        rule: "extract",
+        inputs: &inputs,
+        outputs: &outputs,
+        settings: &settings,
+    };
+    match extract.run(&request) {
+        Ok(out) => Ok(out.files[0].1.clone()),
+        Err(f) => Err(f
+            .diagnostics
+            .iter()
+            .map(|d| format!("{d:?}"))
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
+}
+
+#[test]
+fn fuzz_crashes_of_workspace_path_stay_fixed() {
+    let inputs = fuzz_inputs("workspace_path");
+    assert!(!inputs.is_empty());
+    for (name, bytes) in inputs {
+        let raw = String::from_utf8_lossy(&bytes);
+        check_path(&raw);
+        // The one found so far: `x/../C:y` normalised to the drive path `C:y`.
+        if raw == "x/../C:y" {
+            assert!(WorkspacePath::new(&raw).is_err(), "{name}");
+        }
+    }
+}
+
+#[test]
+fn fuzz_crashes_of_the_loader_and_extractor_stay_fixed() {
+    for (_, bytes) in fuzz_inputs("pipeline_load") {
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            let _ = load_text(text);
+        }
+    }
+    for (_, bytes) in fuzz_inputs("extract") {
+        let _ = extract(&bytes);
+    }
+}
+
+// Large and deep inputs run on a thread with a 2 MiB stack (the test
+// harness default, smaller than a main thread's 8 MiB), so passing here
+// leaves a margin.
+fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(f)
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn ten_thousand_rules_load_and_order() {
+    on_small_stack(|| {
+        let mut text = String::from("cloesce version=1\n");
+        for i in 0..10_000 {
+            text.push_str(&format!(
+                "rule \"r{i}\" {{\n    inputs \"in/{i}.txt\"\n    outputs \"out/{i}.txt\"\n    run \"cp\" \"in/{i}.txt\" \"out/{i}.txt\"\n}}\n"
+            ));
+        }
+        let (pipeline, graph) = load_text(&text).unwrap();
+        assert_eq!(pipeline.rules.len(), 10_000);
+        assert_eq!(graph.order.len(), 10_000);
+    });
+}
+
+#[test]
+fn a_five_thousand_deep_dependency_chain_loads_and_orders() {
+    on_small_stack(|| {
+        let n = 5_000;
+        let mut text = String::from("cloesce version=1\n");
+        for i in 0..n {
+            // Half the edges inferred from files, half explicit `deps`.
+            let dep = if i > 0 && i % 2 == 0 {
+                format!("    deps \"r{}\"\n", i - 1)
+            } else {
+                String::new()
+            };
+            text.push_str(&format!(
+                "rule \"r{i}\" {{\n    inputs \"c/{i}.txt\"\n    outputs \"c/{}.txt\"\n{dep}    run \"cp\" \"c/{i}.txt\" \"c/{}.txt\"\n}}\n",
+                i + 1,
+                i + 1
+            ));
+        }
+        let (_, graph) = load_text(&text).unwrap();
+        assert_eq!(graph.order.len(), n);
+        assert_eq!(graph.order[0].0, 0);
+        assert_eq!(graph.order[n - 1].0 as usize, n - 1);
+        // And as one long cycle: reported, not a crash. (500 rules: naming
+        // every rule of a 5,000-rule cycle takes a minute in a debug build.)
+        let m = 500;
+        let short: String = text
+            .split("rule ")
+            .take(m + 1)
+            .collect::<Vec<_>>()
+            .join("rule ");
+        let cyclic = short.replace("inputs \"c/0.txt\"", &format!("inputs \"c/{m}.txt\""));
+        let err = load_text(&cyclic).unwrap_err();
+        assert!(
+            err.contains("ycle"),
+            "{}",
+            err.chars().take(500).collect::<String>()
+        );
+    });
+}
+
+#[test]
+fn deeply_nested_kdl_is_a_clear_error() {
+    on_small_stack(|| {
+        for depth in [33, 1_000, 100_000] {
+            let text = format!(
+                "cloesce version=1\nrule \"x\" {}{}\n",
+                "{ a ".repeat(depth),
+                "}".repeat(depth)
+            );
+            let err = load_text(&text).unwrap_err();
+            assert!(
+                err.contains("nested more than 32 levels"),
+                "{depth}: {}",
+                err.chars().take(300).collect::<String>()
+            );
+        }
+        // Braces inside strings and comments do not count.
+        let text = format!(
+            "cloesce version=1\n// {}\nrule \"x\" {{\n    outputs \"o\"\n    run \"echo\" \"{}\" #\"{}\"#\n}}\n",
+            "{".repeat(100),
+            "{".repeat(100),
+            "{\\".repeat(100)
+        );
+        load_text(&text).unwrap();
+    });
+}
+
+#[test]
+fn deeply_nested_model_files_are_a_clear_error() {
+    on_small_stack(|| {
+        for depth in [101, 5_000, 100_000] {
+            for (open, close) in [("Array<", ">"), ("(", ")"), ("[", "]"), ("{ a: ", " }")] {
+                let model = format!(
+                    "import {{ D1, PrimaryKey, WranglerEnv }} from \"cloesce\";\n@WranglerEnv\nexport class Env {{ db!: D1Database; }}\n@D1\nexport class M {{\n  @PrimaryKey\n  id!: number;\n  x(): unknown {{ return {}1{}; }}\n  y!: {}number{};\n}}\n",
+                    open.repeat(depth),
+                    close.repeat(depth),
+                    open.repeat(depth),
+                    close.repeat(depth)
+                );
+                let err = extract(model.as_bytes()).unwrap_err();
+                assert!(err.contains("more than 100 levels"), "{open} {depth}");
+            }
+        }
+        // A long but flat file is fine: many fields, long unions.
+        let mut model = String::from(
+            "import { D1, PrimaryKey, WranglerEnv } from \"cloesce\";\n@WranglerEnv\nexport class Env { db!: D1Database; }\n@D1\nexport class M {\n  @PrimaryKey\n  id!: number;\n",
+        );
+        for i in 0..2_000 {
+            model.push_str(&format!("  f{i}!: string;\n"));
+        }
+        model.push_str("}\n");
+        extract(model.as_bytes()).unwrap();
+    });
+}
+
+#[test]
+fn model_files_with_bom_crlf_and_bad_bytes() {
+    let model = b"import { D1, PrimaryKey, WranglerEnv } from \"cloesce\";\r\n@WranglerEnv\r\nexport class Env { db!: D1Database; }\r\n@D1\r\nexport class M {\r\n  @PrimaryKey\r\n  id!: number;\r\n  name!: string;\r\n}\r\n";
+    let plain = extract(
+        &model
+            .iter()
+            .copied()
+            .filter(|b| *b != b'\r')
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let crlf = extract(model).unwrap();
+    let mut bom = b"\xEF\xBB\xBF".to_vec();
+    bom.extend_from_slice(model);
+    let bom = extract(&bom).unwrap();
+    assert_eq!(crlf, bom, "a BOM changed the IR");
+    // Spans may differ with CRLF; the models must not.
+    let models = |ir: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(ir).unwrap();
+        v["models"].clone()
+    };
+    assert_eq!(models(&plain), models(&crlf));
+    let mut bad = model.to_vec();
+    bad.insert(60, 0xFF);
+    let err = extract(&bad).unwrap_err();
+    assert!(err.contains("not valid UTF-8"), "{err}");
+}

@@ -1,0 +1,768 @@
+//! Fault injection: crashes, killed rules, Ctrl-C, a broken or unwritable
+//! `.cloesce/`, corrupted store files, concurrent runs. After every fault the
+//! next normal run must leave every file byte-for-byte equal to a clean build
+//! of the same sources in a fresh copy.
+//!
+//! Seeds are fixed so a failure reproduces; `CLOESCE_FAULT_ITERATIONS`
+//! raises the number of kill -9 rounds for a longer soak by hand.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::{copy_dir, files_of, Project, Rng};
+
+/// Like `STEP_SH`, but each output is written in two halves with a sleep
+/// between, so a kill often leaves a partial output behind.
+const SLOW_STEP_SH: &str = r#"name="$1"; shift
+outs=""
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do outs="$outs $1"; shift; done
+[ "$#" -gt 0 ] && shift
+echo "$name" >> runs.log
+for o in $outs; do
+  mkdir -p "$(dirname "$o")"
+  { echo "$name"; sleep 0.03; for i in "$@"; do cat "$i"; done; } > "$o"
+done
+"#;
+
+fn slow_rule(name: &str, inputs: &[String], outputs: &[String]) -> String {
+    let q = |v: &[String]| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    format!(
+        "rule \"{name}\" {{\n    inputs {}\n    outputs {}\n    run \"sh\" \"slow.sh\" \"{name}\" {} \"--\" {}\n}}\n",
+        q(inputs),
+        q(outputs),
+        q(outputs),
+        q(inputs)
+    )
+}
+
+/// A 15-rule pipeline in four layers over four source files; one rule has
+/// two outputs and one reads a glob.
+fn layered_kdl() -> String {
+    let mut kdl = String::from("cloesce version=1\n");
+    for i in 0..5 {
+        kdl.push_str(&slow_rule(
+            &format!("a{i}"),
+            &[format!("src/s{}.txt", i % 4)],
+            &[format!("gen/a{i}.txt")],
+        ));
+    }
+    for i in 0..5 {
+        kdl.push_str(&slow_rule(
+            &format!("b{i}"),
+            &[format!("gen/a{i}.txt"), format!("gen/a{}.txt", (i + 1) % 5)],
+            &[format!("gen/b{i}.txt")],
+        ));
+    }
+    for i in 0..3 {
+        kdl.push_str(&slow_rule(
+            &format!("c{i}"),
+            &[format!("gen/b{i}.txt"), format!("gen/b{}.txt", i + 2)],
+            &[format!("out/c{i}.txt")],
+        ));
+    }
+    kdl.push_str(&slow_rule(
+        "pair",
+        &["gen/b0.txt".into()],
+        &["out/pair1.txt".into(), "out/pair2.txt".into()],
+    ));
+    // A glob input; the shell expands the same glob for the command.
+    kdl.push_str(
+        "rule \"final\" {\n    inputs \"out/*.txt\"\n    outputs \"final.txt\"\n    run \"sh\" \"-c\" \"sh slow.sh final final.txt -- out/*.txt\"\n}\n",
+    );
+    kdl
+}
+
+const SOURCE_VALUES: &[&str] = &["alpha\n", "beta\n", "gamma\n"];
+
+fn layered_project() -> Project {
+    let p = Project::new(&layered_kdl());
+    p.write("slow.sh", SLOW_STEP_SH);
+    for i in 0..4 {
+        p.write(&format!("src/s{i}.txt"), SOURCE_VALUES[i % 3]);
+    }
+    p
+}
+
+/// The sources of a project (what a clean build starts from).
+fn sources_of(p: &Project) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = files_of(p.path())
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("src/") || rel == "cloesce.kdl" || rel.ends_with(".sh"))
+        .collect();
+    out.sort();
+    out
+}
+
+/// What a clean build of these sources leaves on disk, memoised.
+type Files = Vec<(String, Vec<u8>)>;
+
+struct CleanBuilds(HashMap<Files, Files>);
+
+impl CleanBuilds {
+    fn of(&mut self, sources: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+        self.0
+            .entry(sources.clone())
+            .or_insert_with(|| {
+                let fresh = tempfile::tempdir().unwrap();
+                for (rel, bytes) in &sources {
+                    let path = fresh.path().join(rel);
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(path, bytes).unwrap();
+                }
+                let out = std::process::Command::new(crate::common::cloesce_bin())
+                    .args(["run", "--jobs", "2"])
+                    .current_dir(fresh.path())
+                    .env("NO_COLOR", "1")
+                    .output()
+                    .unwrap();
+                assert!(
+                    out.status.success(),
+                    "clean build failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                files_of(fresh.path())
+            })
+            .clone()
+    }
+}
+
+/// Files of the project minus temporary files a crash may leave (counted).
+fn outputs_without_litter(p: &Project) -> (Vec<(String, Vec<u8>)>, usize) {
+    let all = files_of(p.path());
+    let litter = all
+        .iter()
+        .filter(|(rel, _)| rel.contains(".cloesce-tmp."))
+        .count();
+    (
+        all.into_iter()
+            .filter(|(rel, _)| !rel.contains(".cloesce-tmp."))
+            .collect(),
+        litter,
+    )
+}
+
+#[track_caller]
+fn assert_same_files(got: &[(String, Vec<u8>)], want: &[(String, Vec<u8>)], context: &str) {
+    let names = |v: &[(String, Vec<u8>)]| v.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>();
+    assert_eq!(names(got), names(want), "{context}: different files");
+    for ((rel, a), (_, b)) in got.iter().zip(want) {
+        assert!(
+            a == b,
+            "{context}: {rel} differs from a clean build\n--- got\n{}\n--- clean\n{}",
+            String::from_utf8_lossy(a),
+            String::from_utf8_lossy(b)
+        );
+    }
+}
+
+#[cfg(unix)]
+fn kill_group(leader: u32, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(-(leader as i32), signal);
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn kill_9_at_seeded_random_points_never_leaves_a_wrong_output() {
+    use std::os::unix::process::CommandExt;
+    let iterations: u64 = std::env::var("CLOESCE_FAULT_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let p = layered_project();
+    let mut clean = CleanBuilds(HashMap::new());
+    let mut killed_mid_run = 0;
+    let mut litter_total = 0;
+    for round in 0..iterations {
+        let mut rng = Rng::new(0xC10E5CE + round);
+        // Change up to two sources, so rounds cover runs, restores and
+        // fresh rules alike.
+        for _ in 0..1 + rng.below(2) {
+            let which = rng.below(4);
+            let value = SOURCE_VALUES[rng.below(3) as usize];
+            p.write(&format!("src/s{which}.txt"), value);
+        }
+        // A third of the rounds run every rule (a long run to land in).
+        let args: &[&str] = if rng.below(3) == 0 {
+            &["run", "--jobs", "2", "--no-cache"]
+        } else {
+            &["run", "--jobs", "2"]
+        };
+        let mut child = p
+            .command(args)
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20 + rng.below(400)));
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_run += 1;
+        }
+        kill_group(child.id(), libc::SIGKILL);
+        child.wait().unwrap();
+        // Its rules die with it (PR_SET_PDEATHSIG); a grandchild may linger.
+        crate::common::reap_processes_in(p.path(), Duration::from_secs(5));
+
+        p.cloesce(&["run", "--jobs", "2"]).expect_code(0);
+        let (got, litter) = outputs_without_litter(&p);
+        litter_total += litter;
+        let want = clean.of(sources_of(&p));
+        assert_same_files(&got, &want, &format!("round {round} after kill -9"));
+        // And what is there now is recorded as fresh: a no-op follows.
+        p.take_runs();
+        p.cloesce(&["run"]).expect_code(0);
+        assert!(
+            p.take_runs().is_empty(),
+            "round {round}: a run after recovery ran rules again"
+        );
+    }
+    eprintln!(
+        "kill -9 rounds: {iterations}, killed mid-run: {killed_mid_run}, clean builds: {}, temp files left by crashes: {litter_total}",
+        clean.0.len()
+    );
+    assert!(
+        killed_mid_run >= iterations / 4,
+        "too few kills landed mid-run ({killed_mid_run}/{iterations}): the test lost its teeth"
+    );
+}
+
+/// A rule that says its pid, writes half its output and waits.
+const HANGING_RULE: &str = "rule \"hang\" {\n    inputs \"src.txt\"\n    outputs \"hang.out\"\n    run \"sh\" \"-c\" \"echo hang >> runs.log; echo $$ > hang.pid; echo partial > hang.out; sleep 30; cat src.txt > hang.out\"\n}\n";
+
+#[cfg(unix)]
+fn wait_for_file(p: &Project, rel: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(p.path().join(rel)) {
+            if text.ends_with('\n') {
+                return text;
+            }
+        }
+        assert!(Instant::now() < deadline, "{rel} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+fn alive(pid: i32) -> bool {
+    // A zombie is not running anything: /proc says so on Linux.
+    #[cfg(target_os = "linux")]
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        return !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'));
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+#[cfg(unix)]
+#[test]
+fn killing_one_rules_process_fails_that_rule_records_nothing_and_it_reruns() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{HANGING_RULE}{}",
+        crate::common::step_rule("other", &["src.txt"], &["other.out"], "")
+    ));
+    p.write("src.txt", "content\n");
+    let child = p
+        .command(&["run", "--keep-going", "--jobs", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid: i32 = wait_for_file(&p, "hang.pid").trim().parse().unwrap();
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("rule `hang` failed: killed by signal 9"),
+        "{stderr}"
+    );
+    assert_eq!(p.read("hang.out"), "partial\n");
+    assert_eq!(p.take_runs_sorted(), vec!["hang", "other"]);
+    // Only `other` was recorded.
+    let entries = files_of(&p.path().join(".cloesce/ac")).len();
+    assert_eq!(entries, 1, "the killed rule left an action entry");
+
+    // Next run: `hang` runs again (quickly this time), `other` is fresh.
+    p.write(
+        "cloesce.kdl",
+        &format!(
+            "cloesce version=1\n{}{}",
+            HANGING_RULE.replace("sleep 30; ", ""),
+            crate::common::step_rule("other", &["src.txt"], &["other.out"], "")
+        ),
+    );
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["hang"]);
+    assert_eq!(p.read("hang.out"), "content\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_the_rules_exits_130_records_nothing_and_releases_the_lock() {
+    // `hang` also starts a grandchild that must be stopped with it, and
+    // `trap` catches SIGINT, writes a wrong output and exits 0: the
+    // interrupted rule must still not be recorded.
+    let rule = "rule \"hang\" {\n    inputs \"src.txt\"\n    outputs \"hang.out\"\n    run \"sh\" \"-c\" \"trap 'echo wrong > hang.out; exit 0' INT; echo hang >> runs.log; sleep 30 & echo $! > grandchild.pid; echo $$ > hang.pid; wait; cat src.txt > hang.out\"\n}\n";
+    let p = Project::new(&format!("cloesce version=1\n{rule}"));
+    p.write("src.txt", "content\n");
+    let child = p
+        .command(&["run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid: i32 = wait_for_file(&p, "hang.pid").trim().parse().unwrap();
+    let grandchild: i32 = wait_for_file(&p, "grandchild.pid").trim().parse().unwrap();
+    let started = Instant::now();
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "Ctrl-C took {:?}",
+        started.elapsed()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (alive(pid) || alive(grandchild)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "the rule's process survived Ctrl-C");
+    assert!(!alive(grandchild), "the rule's child survived Ctrl-C");
+    assert!(
+        !p.exists(".cloesce/ac") || files_of(&p.path().join(".cloesce/ac")).is_empty(),
+        "an interrupted rule was recorded"
+    );
+    p.take_runs();
+    // The lock was released, and the rule runs again and gets it right.
+    p.write(
+        "cloesce.kdl",
+        &format!(
+            "cloesce version=1\n{}",
+            rule.replace("sleep 30 & ", "true & ")
+        ),
+    );
+    p.cloesce(&["run", "--no-wait"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["hang"]);
+    assert_eq!(p.read("hang.out"), "content\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_outside_a_rule_exits_130_at_once() {
+    // A run waiting for the lock is interrupted without running anything.
+    let p = Project::new(&format!("cloesce version=1\n{HANGING_RULE}"));
+    p.write("src.txt", "content\n");
+    let first = p
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&p, "hang.pid");
+    let second = p
+        .command(&["run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    for c in [&second, &first] {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe {
+            libc::kill(c.id() as i32, libc::SIGINT);
+        }
+    }
+    let out = second.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut first = first;
+    assert_eq!(first.wait().unwrap().code(), Some(130));
+}
+
+/// src.txt -> a -> b ; other.txt -> c, with the normal step.sh.
+fn chain() -> Project {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}{}{}",
+        crate::common::step_rule("a", &["src.txt"], &["gen/a.out"], ""),
+        crate::common::step_rule("b", &["gen/a.out"], &["gen/b.out"], ""),
+        crate::common::step_rule("c", &["other.txt"], &["gen/c.out"], ""),
+    ));
+    p.write("src.txt", "one\n");
+    p.write("other.txt", "other\n");
+    p
+}
+
+#[test]
+fn an_unwritable_store_is_an_environment_error_and_corrupts_nothing() {
+    // Tests run as root here, so permissions would not stop a write; a
+    // regular file where a folder must be does, for root as well.
+    let p = chain();
+    std::fs::create_dir_all(p.path().join(".cloesce")).unwrap();
+    std::fs::write(p.path().join(".cloesce/cas"), "not a folder").unwrap();
+    let run = p.cloesce(&["run"]);
+    run.expect_code(3);
+    let flat = run.flat_stderr();
+    assert!(flat.contains("writing to the store"), "{flat}");
+    assert!(flat.contains("help:"), "{flat}");
+    assert!(!flat.contains("panicked"), "{flat}");
+    // Once fixed, the next run is correct.
+    std::fs::remove_file(p.path().join(".cloesce/cas")).unwrap();
+    p.take_runs();
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.read("gen/b.out"), "b\na\none\n");
+    assert_eq!(p.read("gen/c.out"), "c\nother\n");
+
+    // `.cloesce` itself a file: the lock cannot be taken.
+    let q = chain();
+    std::fs::write(q.path().join(".cloesce"), "oops").unwrap();
+    let run = q.cloesce(&["run"]);
+    run.expect_code(3);
+    assert!(
+        run.stderr.contains("cannot take the project lock") && run.stderr.contains("help:"),
+        "{}",
+        run.stderr
+    );
+    assert!(!q.exists("gen/a.out"), "nothing may run without the lock");
+
+    // The state cannot be saved (a folder in its place): exit 3, outputs fine.
+    let r = chain();
+    std::fs::create_dir_all(r.path().join(".cloesce/state/x")).unwrap();
+    let run = r.cloesce(&["run"]);
+    run.expect_code(3);
+    assert!(run.stderr.contains(".cloesce/state"), "{}", run.stderr);
+    assert_eq!(r.read("gen/b.out"), "b\na\none\n");
+}
+
+/// Ways to damage a file.
+const DAMAGE: &[&str] = &[
+    "empty",
+    "truncate-half",
+    "truncate-1",
+    "flip-byte",
+    "flip-byte-2",
+    "garbage",
+    "append",
+];
+
+fn damage(path: &std::path::Path, how: &str, rng: &mut Rng) {
+    let mut bytes = std::fs::read(path).unwrap_or_default();
+    match how {
+        "empty" => bytes.clear(),
+        "truncate-half" => bytes.truncate(bytes.len() / 2),
+        "truncate-1" => {
+            bytes.pop();
+        }
+        "flip-byte" | "flip-byte-2" if !bytes.is_empty() => {
+            let at = rng.below(bytes.len() as u64) as usize;
+            bytes[at] ^= 1 << rng.below(8);
+        }
+        "garbage" => bytes = (0..64).map(|_| rng.next() as u8).collect(),
+        "append" => bytes.extend_from_slice(b"\x00junk"),
+        _ => {}
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(files_under(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_kind_of_store_file_damaged_every_way_is_detected_and_rebuilt() {
+    let template = chain();
+    template.cloesce(&["run"]).expect_code(0);
+    let want = files_of(template.path());
+    let kinds = ["state", "pipeline", "ac", "cas", "lock", "all"];
+    let mut tried = 0;
+    let mut rng = Rng::new(7);
+    for kind in kinds {
+        for how in DAMAGE {
+            // Also lose outputs, so the damaged store must restore them.
+            for lose_outputs in [false, true] {
+                let copy = tempfile::tempdir().unwrap();
+                copy_dir(template.path(), copy.path());
+                let store = copy.path().join(".cloesce");
+                let targets = match kind {
+                    "ac" | "cas" => files_under(&store.join(kind)),
+                    "all" => files_under(&store),
+                    _ => vec![store.join(kind)],
+                };
+                assert!(!targets.is_empty(), "{kind}: nothing to damage");
+                for t in &targets {
+                    damage(t, how, &mut rng);
+                }
+                if lose_outputs {
+                    std::fs::remove_file(copy.path().join("gen/a.out")).unwrap();
+                    std::fs::write(copy.path().join("gen/b.out"), "hand edit\n").unwrap();
+                }
+                let context = format!("{kind} {how} lose_outputs={lose_outputs}");
+                for attempt in 0..2 {
+                    let out = std::process::Command::new(crate::common::cloesce_bin())
+                        .arg("run")
+                        .current_dir(copy.path())
+                        .env("NO_COLOR", "1")
+                        .output()
+                        .unwrap();
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    assert!(out.status.success(), "{context} (run {attempt}): {stderr}");
+                    assert!(!stderr.contains("panicked"), "{context}: {stderr}");
+                    assert_same_files(&files_of(copy.path()), &want, &context);
+                }
+                tried += 1;
+            }
+        }
+    }
+    eprintln!("store corruptions tried: {tried}");
+}
+
+/// Damage that still parses: a path inside the state, the pipeline cache and
+/// an action entry edited by one letter. Before those files carried a digest
+/// of their body, such an edit was trusted.
+#[test]
+fn damage_that_still_parses_is_detected_too() {
+    let template = chain();
+    template.cloesce(&["run"]).expect_code(0);
+    let want = files_of(template.path());
+    let store = template.path().join(".cloesce");
+    let mut files = vec![store.join("state"), store.join("pipeline")];
+    files.extend(files_under(&store.join("ac")));
+    for file in files {
+        for (from, to) in [
+            (&b"gen/a.out"[..], &b"gen/a.oup"[..]),
+            (b"step.sh", b"step.sx"),
+        ] {
+            let bytes = std::fs::read(&file).unwrap();
+            let Some(at) = bytes.windows(from.len()).position(|w| w == from) else {
+                continue;
+            };
+            let copy = tempfile::tempdir().unwrap();
+            copy_dir(template.path(), copy.path());
+            let target = copy
+                .path()
+                .join(file.strip_prefix(template.path()).unwrap());
+            let mut edited = bytes.clone();
+            edited[at..at + to.len()].copy_from_slice(to);
+            std::fs::write(&target, edited).unwrap();
+            std::fs::remove_file(copy.path().join("gen/a.out")).unwrap();
+            let out = std::process::Command::new(crate::common::cloesce_bin())
+                .arg("run")
+                .current_dir(copy.path())
+                .output()
+                .unwrap();
+            let context = format!("{} edited", file.display());
+            assert!(
+                out.status.success(),
+                "{context}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_same_files(&files_of(copy.path()), &want, &context);
+            assert!(!copy.path().join("gen/a.oup").exists(), "{context}");
+        }
+    }
+}
+
+fn concurrent_runs(n: usize) {
+    let p = layered_project();
+    let children: Vec<_> = (0..n)
+        .map(|_| {
+            p.command(&["run", "--jobs", "2"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut runs = p.take_runs_sorted();
+    let mut unique = runs.clone();
+    unique.dedup();
+    assert_eq!(runs.len(), 15, "each rule must run exactly once: {runs:?}");
+    assert_eq!(runs, unique);
+    runs.clear();
+    let want = CleanBuilds(HashMap::new()).of(sources_of(&p));
+    assert_same_files(&files_of(p.path()), &want, &format!("{n} concurrent runs"));
+}
+
+#[test]
+fn two_concurrent_runs_serialise() {
+    concurrent_runs(2);
+}
+
+#[test]
+fn four_concurrent_runs_serialise() {
+    concurrent_runs(4);
+}
+
+/// Unmounts on drop.
+#[cfg(target_os = "linux")]
+struct Mount(std::path::PathBuf);
+
+#[cfg(target_os = "linux")]
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A full disk, on a tiny tmpfs. Needs `mount` (root, as in CI here);
+/// skipped with a note where it is not allowed.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_an_environment_error_and_the_next_run_recovers() {
+    let base = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(base.path())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return;
+    }
+    let _mount = Mount(base.path().to_path_buf());
+    let dir = base.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cloesce.kdl"), "cloesce version=1\nrule \"big\" {\n    inputs \"src.txt\"\n    outputs \"big.out\"\n    run \"sh\" \"-c\" \"echo big >> runs.log; head -c 200000 /dev/zero | tr '\\\\0' x > big.out; cat src.txt >> big.out\"\n}\n").unwrap();
+    std::fs::write(dir.join("src.txt"), "end\n").unwrap();
+    // Leave room for the output but not for its copy in the store.
+    let free = |d: &std::path::Path| -> u64 {
+        let out = std::process::Command::new("df")
+            .args(["-B1", "--output=avail"])
+            .arg(d)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let filler = base.path().join("filler");
+    let size = free(base.path()).saturating_sub(300_000);
+    std::fs::write(&filler, vec![0u8; size as usize]).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::common::cloesce_bin())
+            .args(args)
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(&["run"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device") || stderr.contains("space"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("help:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    // Space back: the rule runs again (nothing was recorded) and is right.
+    std::fs::remove_file(&filler).unwrap();
+    let _ = std::fs::remove_file(dir.join("runs.log"));
+    let (code, stderr) = run(&["run"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("runs.log")).unwrap(),
+        "big\n"
+    );
+    let out = std::fs::read(dir.join("big.out")).unwrap();
+    assert_eq!(out.len(), 200_004);
+    assert!(out.ends_with(b"end\n"));
+    let (code, _) = run(&["run"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("runs.log")).unwrap(),
+        "big\n"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_rule_that_ignores_ctrl_c_is_killed_after_the_grace_period() {
+    let p = Project::new(
+        "cloesce version=1\nrule \"stubborn\" {\n    outputs \"s.out\"\n    run \"sh\" \"-c\" \"trap '' INT; echo $$ > s.pid; while true; do sleep 0.1; done\"\n}\n",
+    );
+    for presses in [1, 2] {
+        let _ = std::fs::remove_file(p.path().join("s.pid"));
+        let child = p
+            .command(&["run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid: i32 = wait_for_file(&p, "s.pid").trim().parse().unwrap();
+        for _ in 0..presses {
+            // SAFETY: kill has no memory-safety preconditions.
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGINT);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            !alive(pid),
+            "a rule ignoring SIGINT survived ({presses} presses)"
+        );
+    }
+}
