@@ -35,6 +35,12 @@ CLOESCE_TSC_DIR="$PWD/target/e2e-tools" cargo test --workspace --locked
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "benchmark smoke (w1 + 50-rule w2: correctness and minimality, not timing)"
+CLOESCE_BIN=target/debug/cloesce bench/smoke.sh
+
+step "fuzz the hostile-input parsers (bounded)"
+scripts/fuzz.sh "${CLOESCE_FUZZ_SECONDS:-10}"
+
 step "npm package: build (wasm), install the tarball offline, node tests"
 scripts/test-npm.sh
 
