@@ -11,3 +11,5 @@ mod run;
 mod incremental;
 // The command line itself: graph, explain, clean, cache, errors.
 mod commands;
+// The remote cache against a real turborepo-remote-cache server.
+mod remote;

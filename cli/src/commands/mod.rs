@@ -6,4 +6,5 @@ pub mod explain;
 pub mod graph;
 pub mod lock;
 pub mod plan;
+pub mod remote;
 pub mod run;

@@ -6,8 +6,9 @@ use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
 
 use crate::args::RunArgs;
 use crate::commands::lock::ProjectLock;
+use crate::commands::remote::RemoteDriver;
 use crate::exit::{self, Exit};
-use crate::platform::{Platform, Stream};
+use crate::platform::{Finished, Platform, Stream};
 use crate::render::Renderer;
 use crate::report::{Reporter, Verbosity};
 use crate::session::Session;
@@ -64,10 +65,21 @@ pub async fn run<P: Platform>(
         &session.builtins,
         options,
     );
+    let mut remote = if args.dry_run {
+        None
+    } else {
+        RemoteDriver::configure(platform, &session.pipeline, args.no_remote_cache)
+    };
+    if let Some(remote) = &remote {
+        build.enable_remote(remote.read_only());
+    }
     loop {
         let poll = build.poll();
         while let Some(event) = build.poll_event() {
             reporter.event(event);
+        }
+        if let Some(remote) = &mut remote {
+            remote.pump(platform, &mut build);
         }
         match poll {
             Poll::Spawn(mut job) => {
@@ -101,19 +113,31 @@ pub async fn run<P: Platform>(
                     }
                 }
             }
-            Poll::Wait => {
-                let completion = platform.next_completion().await;
-                build.handle_completed(completion);
-            }
+            Poll::Wait => match platform.next_finished(None).await {
+                Some(Finished::Job(completion)) => build.handle_completed(completion),
+                Some(Finished::Http(response)) => {
+                    if let Some(remote) = &mut remote {
+                        remote.handle(platform, &mut build, response);
+                    }
+                }
+                None => {}
+            },
             Poll::Done => break,
         }
     }
     while let Some(event) = build.poll_event() {
         reporter.event(event);
     }
-    let summary = build
+    if let Some(remote) = &mut remote {
+        remote.pump(platform, &mut build);
+        remote.finish(platform, host, &mut build).await;
+    }
+    let mut summary = build
         .finish()
         .map_err(|e| Exit::environment(format!("error: cannot save .cloesce/state: {e}\n")))?;
+    if let Some(remote) = &remote {
+        summary.uploaded = remote.uploaded;
+    }
     reporter.summary(&summary);
     if summary.success() {
         if session.uses_default_file

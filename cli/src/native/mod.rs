@@ -1,6 +1,7 @@
 //! The native platform: `std::fs`, `std::process` and threads.
 
 mod host;
+mod http;
 mod platform;
 
 pub use host::NativeHost;

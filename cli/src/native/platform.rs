@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use cloesce_engine::job::{Completion, ExitStatus, Job, Os};
 
 use super::host::NativeHost;
-use crate::platform::{Platform, Project, Stream};
+use crate::platform::{Finished, HttpRequest, HttpResponse, Platform, Project, Stream};
 
 /// The OS conventions of the running binary.
 pub fn native_os() -> Os {
@@ -25,8 +25,11 @@ pub fn native_os() -> Os {
 
 /// The native machine.
 pub struct NativePlatform {
-    sender: Sender<Completion>,
-    receiver: Mutex<Receiver<Completion>>,
+    /// Jobs' and HTTP requests' threads report here.
+    sender: Sender<Finished>,
+    receiver: Mutex<Receiver<Finished>>,
+    /// For the remote cache; made on first use.
+    http_agent: std::sync::OnceLock<ureq::Agent>,
 }
 
 impl Default for NativePlatform {
@@ -35,6 +38,7 @@ impl Default for NativePlatform {
         NativePlatform {
             sender,
             receiver: Mutex::new(receiver),
+            http_agent: std::sync::OnceLock::new(),
         }
     }
 }
@@ -145,18 +149,26 @@ impl Platform for NativePlatform {
         let program = program.to_string();
         std::thread::spawn(move || {
             let (status, stdout, stderr) = run_child(&root, &program, &job);
-            let _ = sender.send(Completion {
+            let _ = sender.send(Finished::Job(Completion {
                 id: job.id,
                 status,
                 stdout,
                 stderr,
-            });
+            }));
         });
     }
 
     fn next_completion(&self) -> impl Future<Output = Completion> {
+        // HTTP responses are only awaited through `next_finished`; one
+        // arriving here (no caller mixes the two) is dropped.
         let completion = match self.receiver.lock() {
-            Ok(receiver) => receiver.recv().ok(),
+            Ok(receiver) => loop {
+                match receiver.recv() {
+                    Ok(Finished::Job(completion)) => break Some(completion),
+                    Ok(Finished::Http(_)) => continue,
+                    Err(_) => break None,
+                }
+            },
             Err(_) => None,
         };
         // The sender lives in `self`, so `recv` only fails if a child thread
@@ -168,6 +180,45 @@ impl Platform for NativePlatform {
             stdout: Vec::new(),
             stderr: Vec::new(),
         }))
+    }
+
+    fn supports_http(&self) -> bool {
+        true
+    }
+
+    fn http(&self, request: HttpRequest) {
+        let sender = self.sender.clone();
+        let agent = self.http_agent.get_or_init(super::http::agent).clone();
+        std::thread::spawn(move || {
+            let result = super::http::perform(&agent, &request);
+            let _ = sender.send(Finished::Http(HttpResponse {
+                id: request.id,
+                result,
+            }));
+        });
+    }
+
+    fn next_finished(&self, timeout_ms: Option<u64>) -> impl Future<Output = Option<Finished>> {
+        let finished = match self.receiver.lock() {
+            Ok(receiver) => match timeout_ms {
+                None => receiver.recv().ok(),
+                Some(ms) => receiver
+                    .recv_timeout(std::time::Duration::from_millis(ms))
+                    .ok(),
+            },
+            Err(_) => None,
+        };
+        let lost = timeout_ms.is_none() && finished.is_none();
+        std::future::ready(if lost {
+            Some(Finished::Job(Completion {
+                id: cloesce_engine::job::JobId(0),
+                status: ExitStatus::SpawnFailed("the job's thread was lost".into()),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            }))
+        } else {
+            finished
+        })
     }
 
     fn is_executable(&self, path: &str) -> bool {
