@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::io;
 
+use cloesce::platform::{Finished, HttpRequest, HttpResponse};
 use cloesce::{Platform, Project, Stream};
 use cloesce_engine::job::{Completion, ExitStatus, Job, JobId, Os};
 use js_sys::Uint8Array;
@@ -147,6 +148,58 @@ impl Platform for JsPlatform {
                     panic!("waiting for a job: {message}")
                 }
             }
+        }
+    }
+
+    fn supports_http(&self) -> bool {
+        true
+    }
+
+    fn http(&self, request: HttpRequest) {
+        let headers = request
+            .headers
+            .into_iter()
+            .flat_map(|(name, value)| [name, value])
+            .collect();
+        self.node.http(
+            request.id as f64,
+            request.method.as_str(),
+            &request.url,
+            headers,
+            request.body,
+        );
+    }
+
+    fn next_finished(&self, timeout_ms: Option<u64>) -> impl Future<Output = Option<Finished>> {
+        let promise = self.node.next_finished(timeout_ms.map(|ms| ms as f64));
+        async move {
+            let value = match JsFuture::from(promise).await {
+                Ok(value) => value,
+                Err(err) => {
+                    let message = crate::node::get(&err, "message")
+                        .as_string()
+                        .unwrap_or_else(|| format!("{err:?}"));
+                    panic!("waiting for a job: {message}")
+                }
+            };
+            if value.is_null() || value.is_undefined() {
+                return None;
+            }
+            if get(&value, "kind").as_string().as_deref() == Some("http") {
+                let id = get(&value, "id").as_f64().unwrap_or(0.0) as u64;
+                let result = match get(&value, "error").as_string() {
+                    Some(error) => Err(error),
+                    None => Ok((
+                        get(&value, "status").as_f64().unwrap_or(0.0) as u16,
+                        get(&value, "body")
+                            .dyn_into::<Uint8Array>()
+                            .map(|a| a.to_vec())
+                            .unwrap_or_default(),
+                    )),
+                };
+                return Some(Finished::Http(HttpResponse { id, result }));
+            }
+            Some(Finished::Job(completion_from_js(&value)))
         }
     }
 

@@ -208,6 +208,11 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
       children.spawn(id, cwd, program, args, env);
     },
     nextCompletion: () => children.nextCompletion(),
+    // ---- the remote cache (Node's global fetch) ----
+    http(id, method, url, headerList, body) {
+      children.http(id, method, url, headerList, body);
+    },
+    nextFinished: (timeoutMs) => children.nextFinished(timeoutMs),
 
     /** Removes the lock files this process still holds (at exit). */
     releaseAllLocks() {
