@@ -377,3 +377,33 @@ fn read_only_mode_never_uploads() {
     assert_eq!(summary(&run)["uploaded"], 4);
     assert_eq!(server.artifacts().len(), 4);
 }
+
+#[test]
+fn a_server_that_never_answers_is_given_up_on_in_bounded_time() {
+    if server_cli().is_none() {
+        return;
+    }
+    // Accepts connections and never answers.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let p = project("");
+    let mut vars = env(&url, TOKEN);
+    vars.push(("CLOESCE_REMOTE_CACHE_TIMEOUT_MS", "1500"));
+    let started = Instant::now();
+    let run = p.cloesce_env(&["run"], &vars);
+    let elapsed = started.elapsed();
+    run.expect_code(0);
+    assert_eq!(p.take_runs_sorted(), ["alone", "gen", "mid", "top"]);
+    let w = warnings(&run);
+    assert_eq!(w.len(), 1, "{}", run.stderr);
+    assert!(w[0].contains("unreachable"), "{}", run.stderr);
+    // The lookups time out together (1.5 s), then the run is local-only.
+    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}");
+    eprintln!("never-answering server: {elapsed:?}, {}", w[0]);
+}

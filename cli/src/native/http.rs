@@ -12,11 +12,18 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// The largest artifact accepted.
 const MAX_BODY: u64 = 1 << 30;
 
+/// Overrides [`REQUEST_TIMEOUT`] (milliseconds; for tests and slow links).
+pub const TIMEOUT_ENV: &str = "CLOESCE_REMOTE_CACHE_TIMEOUT_MS";
+
 /// One agent, shared (it pools connections).
 pub fn agent() -> ureq::Agent {
+    let request_timeout = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map_or(REQUEST_TIMEOUT, Duration::from_millis);
     ureq::Agent::config_builder()
-        .timeout_connect(Some(CONNECT_TIMEOUT))
-        .timeout_global(Some(REQUEST_TIMEOUT))
+        .timeout_connect(Some(CONNECT_TIMEOUT.min(request_timeout)))
+        .timeout_global(Some(request_timeout))
         .http_status_as_error(false)
         .user_agent(concat!("cloesce/", env!("CARGO_PKG_VERSION")))
         .build()

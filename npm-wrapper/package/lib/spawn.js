@@ -156,7 +156,7 @@ class Children {
    * (bounded by `timeoutMs` in total); its answer is queued like a child's
    * completion, as `{ kind: 'http', id, status, body, error }`. Never throws.
    */
-  http(id, method, url, headerList, body, timeoutMs = 20000) {
+  http(id, method, url, headerList, body, timeoutMs = Number(process.env.CLOESCE_REMOTE_CACHE_TIMEOUT_MS) || 20000) {
     this.httpRunning += 1;
     const headers = {};
     for (let i = 0; i + 1 < headerList.length; i += 2) headers[headerList[i]] = headerList[i + 1];
