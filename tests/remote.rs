@@ -407,3 +407,38 @@ fn a_server_that_never_answers_is_given_up_on_in_bounded_time() {
     assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}");
     eprintln!("never-answering server: {elapsed:?}, {}", w[0]);
 }
+
+#[test]
+fn a_wide_graph_goes_through_the_request_caps() {
+    let Some(server) = Server::start() else {
+        return;
+    };
+    let url = server.url();
+    let rules: String = (0..40)
+        .map(|i| {
+            step_rule(
+                &format!("r{i:02}"),
+                &[&format!("in/{i}.txt")],
+                &[&format!("out/{i}.txt")],
+                "",
+            )
+        })
+        .collect();
+    let make = || {
+        let p = Project::new(&format!("cloesce version=1\n{rules}"));
+        for i in 0..40 {
+            p.write(&format!("in/{i}.txt"), &format!("{i}\n"));
+        }
+        p
+    };
+    let first = make();
+    let run = first.cloesce_env(&["run", "--json", "--jobs", "2"], &env(&url, TOKEN));
+    run.expect_code(0);
+    assert_eq!(summary(&run)["uploaded"], 40, "{}", run.stderr);
+    let second = make();
+    let run = second.cloesce_env(&["run", "--json", "--jobs", "2"], &env(&url, TOKEN));
+    run.expect_code(0);
+    assert_eq!(summary(&run)["remote_restored"], 40, "{}", run.stderr);
+    assert!(second.take_runs().is_empty());
+    assert_eq!(second.read("out/39.txt"), "r39\n39\n");
+}

@@ -8,7 +8,7 @@
 //! - uploads never delay the build; at the end the run waits (at most
 //!   [`UPLOAD_GRACE_MS`] in total) for the ones in flight.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use cloesce_engine::build::Build;
 use cloesce_engine::fingerprint::Digest;
@@ -22,6 +22,10 @@ use crate::platform::{Finished, HttpMethod, HttpRequest, HttpResponse, Platform,
 /// How long the end of a run waits for uploads still in flight, in total.
 pub const UPLOAD_GRACE_MS: u64 = 10_000;
 
+/// Requests in flight at once (natively, each is a thread).
+const MAX_FETCHES: usize = 16;
+const MAX_UPLOADS: usize = 8;
+
 enum InFlight {
     Fetch(JobId),
     Upload,
@@ -32,6 +36,11 @@ pub struct RemoteDriver {
     config: RemoteConfig,
     next_id: u64,
     in_flight: HashMap<u64, InFlight>,
+    fetches: usize,
+    uploads: usize,
+    /// Queued beyond the caps above.
+    fetch_queue: VecDeque<(JobId, Digest)>,
+    upload_queue: VecDeque<(Digest, Vec<u8>)>,
     /// False once the remote failed: local-only for the rest of the run.
     enabled: bool,
     warned: bool,
@@ -65,6 +74,10 @@ impl RemoteDriver {
             config,
             next_id: 0,
             in_flight: HashMap::new(),
+            fetches: 0,
+            uploads: 0,
+            fetch_queue: VecDeque::new(),
+            upload_queue: VecDeque::new(),
             enabled: true,
             warned: false,
             uploaded: 0,
@@ -95,6 +108,10 @@ impl RemoteDriver {
         );
         self.enabled = false;
         build.disable_remote();
+        self.upload_queue.clear();
+        for (job, _) in std::mem::take(&mut self.fetch_queue) {
+            build.handle_fetched(job, None);
+        }
     }
 
     fn start<P: Platform>(
@@ -124,18 +141,32 @@ impl RemoteDriver {
         }
         while let Some((job, key)) = build.poll_fetch() {
             if self.enabled {
-                let id = self.start(platform, HttpMethod::Get, &key, Vec::new());
-                self.in_flight.insert(id, InFlight::Fetch(job));
+                self.fetch_queue.push_back((job, key));
             } else {
                 build.handle_fetched(job, None);
             }
         }
         while let Some((key, artifact)) = build.poll_upload() {
             if self.enabled && !self.config.read_only {
-                self.upload_bytes += artifact.len() as u64;
-                let id = self.start(platform, HttpMethod::Put, &key, artifact);
-                self.in_flight.insert(id, InFlight::Upload);
+                self.upload_queue.push_back((key, artifact));
             }
+        }
+        while self.fetches < MAX_FETCHES {
+            let Some((job, key)) = self.fetch_queue.pop_front() else {
+                break;
+            };
+            let id = self.start(platform, HttpMethod::Get, &key, Vec::new());
+            self.in_flight.insert(id, InFlight::Fetch(job));
+            self.fetches += 1;
+        }
+        while self.uploads < MAX_UPLOADS {
+            let Some((key, artifact)) = self.upload_queue.pop_front() else {
+                break;
+            };
+            self.upload_bytes += artifact.len() as u64;
+            let id = self.start(platform, HttpMethod::Put, &key, artifact);
+            self.in_flight.insert(id, InFlight::Upload);
+            self.uploads += 1;
         }
     }
 
@@ -149,6 +180,10 @@ impl RemoteDriver {
         let Some(kind) = self.in_flight.remove(&response.id) else {
             return;
         };
+        match kind {
+            InFlight::Fetch(_) => self.fetches -= 1,
+            InFlight::Upload => self.uploads -= 1,
+        }
         let failure = match &response.result {
             Ok((status, _)) if matches!(status, 401 | 403) => Some(format!(
                 "the server refused the token (HTTP {status}); check CLOESCE_REMOTE_CACHE_TOKEN or the variable named by `token-env`"
@@ -182,9 +217,9 @@ impl RemoteDriver {
         }
     }
 
-    /// HTTP requests still in flight.
+    /// HTTP requests in flight or queued.
     pub fn pending(&self) -> usize {
-        self.in_flight.len()
+        self.in_flight.len() + self.fetch_queue.len() + self.upload_queue.len()
     }
 
     /// After the build: waits, at most [`UPLOAD_GRACE_MS`] in total, for the
@@ -211,7 +246,10 @@ impl RemoteDriver {
             }
             let left = (deadline - now) / 1_000_000;
             match platform.next_finished(Some(left.max(1))).await {
-                Some(Finished::Http(response)) => self.handle(platform, build, response),
+                Some(Finished::Http(response)) => {
+                    self.handle(platform, build, response);
+                    self.pump(platform, build);
+                }
                 Some(Finished::Job(_)) => {}
                 None => {}
             }
