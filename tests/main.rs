@@ -22,3 +22,5 @@ mod security;
 // Error quality: every class names its cause and a fix; no panic on any
 // input of the fuzz corpora.
 mod errors;
+// The remote cache against a real turborepo-remote-cache server.
+mod remote;

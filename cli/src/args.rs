@@ -112,6 +112,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_wait: bool,
 
+    /// Do not use the remote cache configured in cloesce.kdl or
+    /// CLOESCE_REMOTE_CACHE_URL for this run (see docs/remote-cache.md).
+    #[arg(long)]
+    pub no_remote_cache: bool,
+
     /// Print every rule, its command and its cache decision.
     #[arg(short = 'v', long, conflicts_with = "quiet")]
     pub verbose: bool,

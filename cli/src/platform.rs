@@ -12,6 +12,47 @@ use std::future::Future;
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{Completion, Job, Os};
 
+/// An HTTP request for the remote cache (see `commands/remote.rs`).
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// Chosen by the caller; echoed in the [`HttpResponse`].
+    pub id: u64,
+    pub method: HttpMethod,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpMethod {
+    Get,
+    Put,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Put => "PUT",
+        }
+    }
+}
+
+/// The answer to an [`HttpRequest`]: a status and body, or why there is none
+/// (connection refused, timeout, …).
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub id: u64,
+    pub result: Result<(u16, Vec<u8>), String>,
+}
+
+/// Something started that finished: a job or an HTTP request.
+#[derive(Debug)]
+pub enum Finished {
+    Job(Completion),
+    Http(HttpResponse),
+}
+
 /// Which output stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
@@ -58,17 +99,29 @@ pub trait Platform {
     /// The number of jobs to run at once by default (CPU count).
     fn default_jobs(&self) -> usize;
 
+    /// True when [`Platform::http`] works (the remote cache is usable).
+    fn supports_http(&self) -> bool {
+        false
+    }
+
+    /// Starts an HTTP request without waiting for it; its response comes
+    /// back through [`Platform::next_finished`]. Requests are bounded in time
+    /// (connect and whole-request timeouts) by the platform.
+    fn http(&self, request: HttpRequest) {
+        let _ = request;
+    }
+
+    /// Waits until one started job or HTTP request finishes; `None` when
+    /// `timeout_ms` passed first. Platforms without HTTP only see jobs (and
+    /// are never asked to wait with a timeout, having no requests).
+    fn next_finished(&self, timeout_ms: Option<u64>) -> impl Future<Output = Option<Finished>> {
+        let _ = timeout_ms;
+        async move { Some(Finished::Job(self.next_completion().await)) }
+    }
+
     /// A variable of cloesce's own environment (for `NO_COLOR`, `CI`, …;
     /// rules see theirs through the engine's allowlist).
     fn env_var(&self, name: &str) -> Option<String>;
-
-    /// Like [`Platform::next_completion`], but gives up after about `ms`
-    /// milliseconds with `None` (the progress line redraws on that tick).
-    /// The default waits without a timeout: no tick.
-    fn next_completion_within(&self, ms: u32) -> impl Future<Output = Option<Completion>> {
-        let _ = ms;
-        async move { Some(self.next_completion().await) }
-    }
 
     /// Waits `ms` milliseconds. The default returns at once.
     fn sleep(&self, ms: u32) -> impl Future<Output = ()> {

@@ -276,6 +276,8 @@ impl<P: Platform> Reporter<'_, P> {
                     "ran": summary.ran,
                     "fresh": summary.fresh,
                     "restored": summary.restored,
+                    "remote_restored": summary.remote_restored,
+                    "uploaded": summary.uploaded,
                     "failed": summary.failed,
                     "would_run": summary.would_run,
                     "would_restore": summary.would_restore,
@@ -295,7 +297,9 @@ impl<P: Platform> Reporter<'_, P> {
             (summary.failed, "failed"),
             (summary.not_started.len(), "not started"),
         ] {
-            if n > 0 {
+            if n > 0 && word == "restored" && summary.remote_restored > 0 {
+                parts.push(format!("{n} {word} ({} remote)", summary.remote_restored));
+            } else if n > 0 {
                 parts.push(format!("{n} {word}"));
             }
         }

@@ -35,6 +35,7 @@ use crate::host::Host;
 use crate::job::{Completion, ExitStatus, Job, JobId, ENV_ALLOWLIST};
 use crate::path::WorkspacePath;
 use crate::pipeline::{Action, Pipeline, Rule, RuleId};
+use crate::remote::{decode_artifact, encode_artifact, Fetching, RemoteState};
 use crate::scheduler::{Outcome, Scheduler};
 use crate::state::{RuleRecord, State, StoredKeyInput};
 use crate::store::{ActionEntry, OutputRecord, Store};
@@ -162,6 +163,10 @@ pub struct Summary {
     pub failed: usize,
     pub would_run: usize,
     pub would_restore: usize,
+    /// Of `restored`, the rules downloaded from the remote cache.
+    pub remote_restored: usize,
+    /// Artifacts uploaded to the remote cache (counted by the driver).
+    pub uploaded: usize,
     /// Selected rules that never started (a dependency failed, or fail-fast).
     pub not_started: Vec<RuleId>,
     pub elapsed_ns: u64,
@@ -210,6 +215,14 @@ pub struct Build<'a> {
     started_ns: u64,
     /// `rank[rule]` = the rule's slot in the scheduler (topological position).
     rank: Vec<usize>,
+    /// The remote cache, when the driver enabled one (see `remote.rs`).
+    remote: Option<RemoteState<Pending>>,
+}
+
+/// A rule that missed locally, waiting for (or back from) its remote lookup.
+struct Pending {
+    key_input: ActionKeyInput,
+    reasons: Vec<Reason>,
 }
 
 impl<'a> Build<'a> {
@@ -262,6 +275,152 @@ impl<'a> Build<'a> {
             started_ns: host.now_ns(),
             rank,
             options,
+            remote: None,
+        }
+    }
+
+    /// Consults a remote cache after each local miss of a cacheable rule
+    /// (never in a dry run) and queues uploads unless `read_only`.
+    pub fn enable_remote(&mut self, read_only: bool) {
+        if !self.options.dry_run {
+            self.remote = Some(RemoteState::new(read_only));
+        }
+    }
+
+    /// Stops queueing fetches and uploads (the driver gave up on the remote).
+    pub fn disable_remote(&mut self) {
+        if let Some(remote) = &mut self.remote {
+            remote.enabled = false;
+            remote.upload_queue.clear();
+        }
+    }
+
+    /// The next remote lookup to start: the rule waits for
+    /// [`Build::handle_fetched`] with the same id.
+    pub fn poll_fetch(&mut self) -> Option<(JobId, Digest)> {
+        self.remote.as_mut()?.fetch_queue.pop_front()
+    }
+
+    /// The next artifact to upload, under its action key.
+    pub fn poll_upload(&mut self) -> Option<(Digest, Vec<u8>)> {
+        self.remote.as_mut()?.upload_queue.pop_front()
+    }
+
+    /// The next warning about the remote cache (e.g. a rejected artifact).
+    pub fn poll_warning(&mut self) -> Option<String> {
+        self.remote.as_mut()?.warnings.pop_front()
+    }
+
+    /// Remote artifacts rejected so far (corrupt or foreign).
+    pub fn remote_rejected(&self) -> usize {
+        self.remote.as_ref().map_or(0, |r| r.rejected)
+    }
+
+    /// The result of a remote lookup: the artifact's bytes, or `None` on a
+    /// miss or any failure. A verified artifact is written to the local
+    /// store and restored; anything else makes the rule run.
+    pub fn handle_fetched(&mut self, id: JobId, bytes: Option<Vec<u8>>) {
+        let rule = RuleId(id.0);
+        let name = self.rule(rule).name.value.as_str();
+        let Some(remote) = &mut self.remote else {
+            return;
+        };
+        let Some(fetching) = remote.fetching.remove(&id.0) else {
+            return;
+        };
+        let artifact = match bytes.map(|b| decode_artifact(&fetching.key, &b)) {
+            Some(Ok(artifact)) => Some(artifact),
+            Some(Err(error)) => {
+                remote.reject(name, &error);
+                None
+            }
+            None => None,
+        };
+        let stored = artifact.and_then(|artifact| {
+            let ok = artifact
+                .blobs
+                .iter()
+                .all(|(digest, bytes)| self.store.put_blob(digest, bytes).is_ok())
+                && self
+                    .store
+                    .put_action(&fetching.key, &artifact.entry)
+                    .is_ok();
+            ok.then_some(artifact.entry)
+        });
+        let Some(entry) = stored else {
+            if let Some(remote) = &mut self.remote {
+                remote.after_miss.push_back((id.0, fetching));
+            }
+            return;
+        };
+        let Fetching { key, pending } = fetching;
+        let mut why = pending.reasons.clone();
+        why.push(Reason::RemoteHit);
+        match self.try_restore(rule, &entry, why) {
+            Ok(Some((_, why))) => {
+                self.state.set_rule(
+                    &self.rule(rule).name.value,
+                    RuleRecord {
+                        key,
+                        key_input: StoredKeyInput::new(&pending.key_input),
+                        outputs: entry.outputs.clone(),
+                        reasons: why.clone(),
+                        has_logs: !(entry.stdout.is_empty() && entry.stderr.is_empty()),
+                    },
+                );
+                self.produced[rule.index()] = Some(Produced::Known(entry.outputs));
+                self.summary.remote_restored += 1;
+                self.report(
+                    rule,
+                    RuleStatus::Restored,
+                    why,
+                    entry.stdout,
+                    entry.stderr,
+                    None,
+                    None,
+                    Some(key),
+                );
+            }
+            Ok(None) => {
+                if let Some(remote) = &mut self.remote {
+                    remote
+                        .after_miss
+                        .push_back((id.0, Fetching { key, pending }));
+                }
+            }
+            Err(failure) => self.fail(
+                rule,
+                Vec::new(),
+                failure,
+                String::new(),
+                String::new(),
+                None,
+            ),
+        }
+    }
+
+    /// Queues the artifact of a rule just recorded in the local store.
+    fn queue_upload(&mut self, key: &Digest, entry: &ActionEntry) {
+        let Some(remote) = &self.remote else { return };
+        if remote.read_only || !remote.enabled {
+            return;
+        }
+        let mut blobs = Vec::with_capacity(entry.outputs.len());
+        for output in &entry.outputs {
+            if blobs
+                .iter()
+                .any(|(d, _): &(Digest, Vec<u8>)| *d == output.digest)
+            {
+                continue;
+            }
+            match self.store.get_blob(&output.digest) {
+                Ok(Some(bytes)) => blobs.push((output.digest, bytes)),
+                _ => return,
+            }
+        }
+        let artifact = encode_artifact(key, entry, &blobs);
+        if let Some(remote) = &mut self.remote {
+            remote.upload_queue.push_back((*key, artifact));
         }
     }
 
@@ -270,6 +429,13 @@ impl<'a> Build<'a> {
         loop {
             if self.running.len() >= self.options.jobs {
                 return Poll::Wait;
+            }
+            if let Some((index, f)) = self.remote.as_mut().and_then(|r| r.after_miss.pop_front()) {
+                let (key, p) = (f.key, f.pending);
+                match self.execute(RuleId(index), key, p.key_input, p.reasons) {
+                    Some(job) => return Poll::Spawn(job),
+                    None => continue,
+                }
             }
             let Some(slot) = self.scheduler.poll_ready() else {
                 return if self.scheduler.is_finished() {
@@ -452,9 +618,27 @@ impl<'a> Build<'a> {
                 }
             } else {
                 reasons.extend(self.reasons_since_last(&rule.name.value, &key_input));
+                // A local miss: ask the remote cache first, if there is one.
+                if let Some(remote) = self.remote.as_mut().filter(|r| r.enabled) {
+                    remote.fetch_queue.push_back((JobId(id.0), key));
+                    let pending = Pending { key_input, reasons };
+                    remote.fetching.insert(id.0, Fetching { key, pending });
+                    return None;
+                }
             }
         }
+        self.execute(id, key, key_input, reasons)
+    }
 
+    /// Runs a rule that missed every cache: as a job, or inline (built-in).
+    fn execute(
+        &mut self,
+        id: RuleId,
+        key: Digest,
+        key_input: ActionKeyInput,
+        reasons: Vec<Reason>,
+    ) -> Option<Job> {
+        let rule = self.rule(id);
         if self.options.dry_run {
             self.complete_unknown(id, reasons, Some(key));
             return None;
@@ -704,6 +888,7 @@ impl<'a> Build<'a> {
                 );
                 return;
             }
+            self.queue_upload(&running.key, &entry);
             self.state.set_rule(
                 &rule.name.value,
                 RuleRecord {

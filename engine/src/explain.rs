@@ -63,6 +63,8 @@ pub enum Reason {
     },
     /// The cached outputs could not be restored (a blob is missing or corrupt).
     CacheEntryUnusable,
+    /// The outputs were downloaded from the remote cache.
+    RemoteHit,
 }
 
 impl fmt::Display for Reason {
@@ -92,6 +94,7 @@ impl fmt::Display for Reason {
             Reason::OutputMissing { path } => write!(f, "output {path} is missing"),
             Reason::OutputModified { path } => write!(f, "output {path} was modified"),
             Reason::CacheEntryUnusable => write!(f, "the cached outputs are missing or corrupt"),
+            Reason::RemoteHit => write!(f, "downloaded from the remote cache"),
         }
     }
 }

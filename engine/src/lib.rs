@@ -31,6 +31,7 @@ pub mod host;
 pub mod job;
 pub mod path;
 pub mod pipeline;
+pub mod remote;
 pub mod scheduler;
 pub mod state;
 pub mod store;

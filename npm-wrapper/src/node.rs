@@ -128,6 +128,17 @@ extern "C" {
     /// `{ id, code, signal, error, stdout: Uint8Array, stderr: Uint8Array }`.
     #[wasm_bindgen(method, js_name = nextCompletion)]
     pub fn next_completion(this: &Node) -> Promise;
+
+    // ---- the remote cache ----
+    /// Starts an HTTP request with `fetch`; `headers` is a flat
+    /// `[name, value, …]` list. The answer arrives through `nextFinished`.
+    #[wasm_bindgen(method)]
+    pub fn http(this: &Node, id: f64, method: &str, url: &str, headers: Vec<String>, body: Vec<u8>);
+    /// A Promise of the next finished child (as `nextCompletion`) or HTTP
+    /// request (`{ kind: "http", id, status, body, error }`); `null` when
+    /// `timeout_ms` passed first.
+    #[wasm_bindgen(method, js_name = nextFinished)]
+    pub fn next_finished(this: &Node, timeout_ms: Option<f64>) -> Promise;
 }
 
 /// Reads a property of a JS object (`undefined` when it cannot).

@@ -10,6 +10,7 @@
 use std::future::Future;
 use std::io;
 
+use cloesce::platform::{Finished, HttpRequest, HttpResponse};
 use cloesce::{Platform, Project, Stream};
 use cloesce_engine::job::{Completion, ExitStatus, Job, JobId, Os};
 use js_sys::Uint8Array;
@@ -23,9 +24,6 @@ use crate::node::{get, Node};
 // (lib/platform.js, lib/spawn.js).
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
-    /// A Promise of the next finished child, or of null after `ms`.
-    #[wasm_bindgen(method, js_name = nextCompletionWithin)]
-    fn next_completion_within(this: &Node, ms: u32) -> js_sys::Promise;
     /// A Promise of the changed root-relative paths (`fs.watch`), or null
     /// where Node cannot watch recursively.
     #[wasm_bindgen(method, js_name = watchChanges)]
@@ -163,6 +161,58 @@ impl Platform for JsPlatform {
         }
     }
 
+    fn supports_http(&self) -> bool {
+        true
+    }
+
+    fn http(&self, request: HttpRequest) {
+        let headers = request
+            .headers
+            .into_iter()
+            .flat_map(|(name, value)| [name, value])
+            .collect();
+        self.node.http(
+            request.id as f64,
+            request.method.as_str(),
+            &request.url,
+            headers,
+            request.body,
+        );
+    }
+
+    fn next_finished(&self, timeout_ms: Option<u64>) -> impl Future<Output = Option<Finished>> {
+        let promise = self.node.next_finished(timeout_ms.map(|ms| ms as f64));
+        async move {
+            let value = match JsFuture::from(promise).await {
+                Ok(value) => value,
+                Err(err) => {
+                    let message = crate::node::get(&err, "message")
+                        .as_string()
+                        .unwrap_or_else(|| format!("{err:?}"));
+                    panic!("waiting for a job: {message}")
+                }
+            };
+            if value.is_null() || value.is_undefined() {
+                return None;
+            }
+            if get(&value, "kind").as_string().as_deref() == Some("http") {
+                let id = get(&value, "id").as_f64().unwrap_or(0.0) as u64;
+                let result = match get(&value, "error").as_string() {
+                    Some(error) => Err(error),
+                    None => Ok((
+                        get(&value, "status").as_f64().unwrap_or(0.0) as u16,
+                        get(&value, "body")
+                            .dyn_into::<Uint8Array>()
+                            .map(|a| a.to_vec())
+                            .unwrap_or_default(),
+                    )),
+                };
+                return Some(Finished::Http(HttpResponse { id, result }));
+            }
+            Some(Finished::Job(completion_from_js(&value)))
+        }
+    }
+
     fn is_executable(&self, path: &str) -> bool {
         self.node.is_executable(path)
     }
@@ -185,22 +235,6 @@ impl Platform for JsPlatform {
 
     fn env_var(&self, name: &str) -> Option<String> {
         self.node.env_var(name)
-    }
-
-    fn next_completion_within(&self, ms: u32) -> impl Future<Output = Option<Completion>> {
-        let promise = self.node.next_completion_within(ms);
-        async move {
-            match JsFuture::from(promise).await {
-                Ok(value) if value.is_null() || value.is_undefined() => None,
-                Ok(value) => Some(completion_from_js(&value)),
-                Err(err) => {
-                    let message = crate::node::get(&err, "message")
-                        .as_string()
-                        .unwrap_or_else(|| format!("{err:?}"));
-                    panic!("waiting for a job: {message}")
-                }
-            }
-        }
     }
 
     fn sleep(&self, ms: u32) -> impl Future<Output = ()> {

@@ -9,5 +9,6 @@ pub mod graph;
 pub mod init;
 pub mod lock;
 pub mod plan;
+pub mod remote;
 pub mod run;
 pub mod watch;

@@ -6,8 +6,9 @@ use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
 
 use crate::args::RunArgs;
 use crate::commands::lock::ProjectLock;
+use crate::commands::remote::RemoteDriver;
 use crate::exit::{self, Exit};
-use crate::platform::{Platform, Stream};
+use crate::platform::{Finished, Platform, Stream};
 use crate::progress::{Progress, TICK_MS};
 use crate::render::Renderer;
 use crate::report::{Reporter, Verbosity};
@@ -87,6 +88,14 @@ pub async fn run<P: Platform>(
         }
         reporter.event(event);
     };
+    let mut remote = if args.dry_run {
+        None
+    } else {
+        RemoteDriver::configure(platform, &session.pipeline, args.no_remote_cache)
+    };
+    if let Some(remote) = &remote {
+        build.enable_remote(remote.read_only());
+    }
     loop {
         let poll = build.poll();
         while let Some(event) = build.poll_event() {
@@ -94,6 +103,9 @@ pub async fn run<P: Platform>(
             report(event);
         }
         progress.draw(host.now_ns());
+        if let Some(remote) = &mut remote {
+            remote.pump(platform, &mut build);
+        }
         match poll {
             Poll::Spawn(mut job) => {
                 let root = &session.project.root;
@@ -127,17 +139,17 @@ pub async fn run<P: Platform>(
                 }
             }
             Poll::Wait => {
-                let completion = if progress.active() {
-                    loop {
-                        match platform.next_completion_within(TICK_MS).await {
-                            Some(completion) => break completion,
-                            None => progress.draw(host.now_ns()),
+                // On a terminal, wake up every tick to redraw the progress line.
+                let timeout = progress.active().then_some(u64::from(TICK_MS));
+                match platform.next_finished(timeout).await {
+                    Some(Finished::Job(completion)) => build.handle_completed(completion),
+                    Some(Finished::Http(response)) => {
+                        if let Some(remote) = &mut remote {
+                            remote.handle(platform, &mut build, response);
                         }
                     }
-                } else {
-                    platform.next_completion().await
-                };
-                build.handle_completed(completion);
+                    None => progress.draw(host.now_ns()),
+                }
             }
             Poll::Done => break,
         }
@@ -146,10 +158,17 @@ pub async fn run<P: Platform>(
         progress.event(&event);
         report(event);
     }
+    if let Some(remote) = &mut remote {
+        remote.pump(platform, &mut build);
+        remote.finish(platform, host, &mut build).await;
+    }
     progress.clear();
-    let summary = build
+    let mut summary = build
         .finish()
         .map_err(|e| Exit::environment(format!("error: cannot save .cloesce/state: {e}\n")))?;
+    if let Some(remote) = &remote {
+        summary.uploaded = remote.uploaded;
+    }
     reporter.summary(&summary);
     if summary.ran > 0 {
         enforce_store_cap(host);

@@ -1,6 +1,7 @@
 //! The native platform: `std::fs`, `std::process` and threads.
 
 mod host;
+mod http;
 #[cfg(unix)]
 pub mod interrupt;
 mod platform;

@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use cloesce_engine::job::{Completion, ExitStatus, Job, Os};
 
 use super::host::NativeHost;
-use crate::platform::{Platform, Project, Stream};
+use crate::platform::{Finished, HttpRequest, HttpResponse, Platform, Project, Stream};
 
 /// The OS conventions of the running binary.
 pub fn native_os() -> Os {
@@ -25,11 +25,14 @@ pub fn native_os() -> Os {
 
 /// The native machine.
 pub struct NativePlatform {
-    sender: Sender<Completion>,
-    receiver: Mutex<Receiver<Completion>>,
+    /// Jobs' and HTTP requests' threads report here.
+    sender: Sender<Finished>,
+    receiver: Mutex<Receiver<Finished>>,
     /// `run --watch`: the file watcher, started by the first
     /// `wait_for_change` and kept, so changes during a run are not lost.
     watcher: Mutex<Option<super::watch::Watcher>>,
+    /// For the remote cache; made on first use.
+    http_agent: std::sync::OnceLock<ureq::Agent>,
 }
 
 impl Default for NativePlatform {
@@ -43,6 +46,7 @@ impl Default for NativePlatform {
             sender,
             receiver: Mutex::new(receiver),
             watcher: Mutex::new(None),
+            http_agent: std::sync::OnceLock::new(),
         }
     }
 }
@@ -172,18 +176,26 @@ impl Platform for NativePlatform {
             let Some((status, stdout, stderr)) = run_child(&root, &program, &job) else {
                 return;
             };
-            let _ = sender.send(Completion {
+            let _ = sender.send(Finished::Job(Completion {
                 id: job.id,
                 status,
                 stdout,
                 stderr,
-            });
+            }));
         });
     }
 
     fn next_completion(&self) -> impl Future<Output = Completion> {
+        // HTTP responses are only awaited through `next_finished`; one
+        // arriving here (no caller mixes the two) is dropped.
         let completion = match self.receiver.lock() {
-            Ok(receiver) => receiver.recv().ok(),
+            Ok(receiver) => loop {
+                match receiver.recv() {
+                    Ok(Finished::Job(completion)) => break Some(completion),
+                    Ok(Finished::Http(_)) => continue,
+                    Err(_) => break None,
+                }
+            },
             Err(_) => None,
         };
         // The sender lives in `self`, so `recv` only fails if a child thread
@@ -195,6 +207,45 @@ impl Platform for NativePlatform {
             stdout: Vec::new(),
             stderr: Vec::new(),
         }))
+    }
+
+    fn supports_http(&self) -> bool {
+        true
+    }
+
+    fn http(&self, request: HttpRequest) {
+        let sender = self.sender.clone();
+        let agent = self.http_agent.get_or_init(super::http::agent).clone();
+        std::thread::spawn(move || {
+            let result = super::http::perform(&agent, &request);
+            let _ = sender.send(Finished::Http(HttpResponse {
+                id: request.id,
+                result,
+            }));
+        });
+    }
+
+    fn next_finished(&self, timeout_ms: Option<u64>) -> impl Future<Output = Option<Finished>> {
+        let finished = match self.receiver.lock() {
+            Ok(receiver) => match timeout_ms {
+                None => receiver.recv().ok(),
+                Some(ms) => receiver
+                    .recv_timeout(std::time::Duration::from_millis(ms))
+                    .ok(),
+            },
+            Err(_) => None,
+        };
+        let lost = timeout_ms.is_none() && finished.is_none();
+        std::future::ready(if lost {
+            Some(Finished::Job(Completion {
+                id: cloesce_engine::job::JobId(0),
+                status: ExitStatus::SpawnFailed("the job's thread was lost".into()),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+            }))
+        } else {
+            finished
+        })
     }
 
     fn is_executable(&self, path: &str) -> bool {
@@ -237,24 +288,6 @@ impl Platform for NativePlatform {
 
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
-    }
-
-    fn next_completion_within(&self, ms: u32) -> impl Future<Output = Option<Completion>> {
-        let timeout = std::time::Duration::from_millis(ms.into());
-        let completion = match self.receiver.lock() {
-            Ok(receiver) => match receiver.recv_timeout(timeout) {
-                Ok(completion) => Some(completion),
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
-                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Some(Completion {
-                    id: cloesce_engine::job::JobId(0),
-                    status: ExitStatus::SpawnFailed("the job's thread was lost".into()),
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                }),
-            },
-            Err(_) => None,
-        };
-        std::future::ready(completion)
     }
 
     fn sleep(&self, ms: u32) -> impl Future<Output = ()> {

@@ -153,10 +153,13 @@ pub(super) struct Loader<'a> {
     pub rules: Vec<Rule>,
     /// Libraries already `use`d, with where (to refuse a second `use`).
     pub used: Vec<(String, Span)>,
+    /// The last `remote-cache` node's settings (read by the CLI through
+    /// [`super::remote_cache_settings`]).
+    pub remote_cache: Option<crate::remote::RemoteCacheSettings>,
 }
 
 impl<'a> Loader<'a> {
-    fn new(options: &'a LoadOptions<'a>) -> Self {
+    pub(super) fn new(options: &'a LoadOptions<'a>) -> Self {
         Loader {
             options,
             sources: Vec::new(),
@@ -165,6 +168,7 @@ impl<'a> Loader<'a> {
             tools: Vec::new(),
             rules: Vec::new(),
             used: Vec::new(),
+            remote_cache: None,
         }
     }
 

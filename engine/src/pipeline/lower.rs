@@ -19,7 +19,18 @@ use super::syntax::{is_prop, kind, name_of, Doc, Shape};
 use super::*;
 
 /// Nodes allowed at the top level of a document.
-const TOP_LEVEL: &[&str] = &["cloesce", "use", "param", "env", "tool", "rule"];
+const TOP_LEVEL: &[&str] = &[
+    "cloesce",
+    "use",
+    "param",
+    "env",
+    "tool",
+    "rule",
+    "remote-cache",
+];
+
+/// Properties of `remote-cache`.
+const REMOTE_CACHE_PROPS: &[&str] = &["url", "team", "token-env", "read-only"];
 
 impl Loader<'_> {
     /// Lowers a parsed document; `site` is the `use` that pulled it in.
@@ -60,6 +71,11 @@ impl Loader<'_> {
                 "rule" => {
                     if let Some(rule) = self.rule(&cx, node) {
                         own_rules.push(rule);
+                    }
+                }
+                "remote-cache" => {
+                    if let Some(settings) = self.remote_cache(&cx, node) {
+                        self.remote_cache = Some(settings);
                     }
                 }
                 other => self.errors.push(PipelineError::UnknownNode {
@@ -409,4 +425,120 @@ impl Loader<'_> {
             version_argv,
         })
     }
+}
+
+impl Loader<'_> {
+    /// `remote-cache url="…" team="…" token-env="NAME" read-only=#true`.
+    pub(super) fn remote_cache(
+        &mut self,
+        cx: &Doc,
+        node: &KdlNode,
+    ) -> Option<crate::remote::RemoteCacheSettings> {
+        self.no_block(cx, node);
+        let mut allowed = REMOTE_CACHE_PROPS.to_vec();
+        // `token=` gets its own message below, not "unknown property".
+        allowed.push("token");
+        let (args, props) = self.entries(cx, node, &allowed);
+        let shape = Shape {
+            min: 0,
+            max: Some(0),
+            wants: "no arguments, only properties",
+            example: "remote-cache url=\"https://cache.example.com\" team=\"my-team\" token-env=\"CLOESCE_REMOTE_TOKEN\"",
+        };
+        self.arity(cx, node, &args, &shape);
+        let mut settings = crate::remote::RemoteCacheSettings::default();
+        let mut ok = true;
+        for prop in &props {
+            let Some(key) = prop.name().map(|k| k.value()) else {
+                continue;
+            };
+            match key {
+                "token" => {
+                    ok = false;
+                    self.errors.push(PipelineError::UnknownProperty {
+                        node: "remote-cache".to_string(),
+                        name: "token".to_string(),
+                        src: cx.src.clone(),
+                        span: prop.span(),
+                        help: "never write a token in cloesce.kdl: put it in an environment variable and name the variable, e.g. `token-env=\"CLOESCE_REMOTE_TOKEN\"` (or set CLOESCE_REMOTE_CACHE_TOKEN)".to_string(),
+                    });
+                }
+                "read-only" => match prop.value() {
+                    KdlValue::Bool(b) => settings.read_only = Some(*b),
+                    other => {
+                        ok = false;
+                        self.errors.push(PipelineError::WrongType {
+                            what: "`read-only`".to_string(),
+                            expected: "a boolean",
+                            found: kind(other),
+                            src: cx.src.clone(),
+                            span: prop.span(),
+                            help: "write `read-only=#true` or `read-only=#false`".to_string(),
+                        });
+                    }
+                },
+                _ => {
+                    let Some(value) = self.string(cx, prop, &format!("`{key}`")) else {
+                        ok = false;
+                        continue;
+                    };
+                    match key {
+                        "url" => {
+                            if !(value.starts_with("http://") || value.starts_with("https://")) {
+                                ok = false;
+                                self.errors.push(PipelineError::BadArguments {
+                                    message: format!("the remote cache URL `{value}` is not an http(s) URL"),
+                                    src: cx.src.clone(),
+                                    span: prop.span(),
+                                    help: "write the server's base URL, such as `url=\"https://cache.example.com\"` (cloesce adds `/v8/artifacts/…`)".to_string(),
+                                });
+                            }
+                            settings.url = Some(value);
+                        }
+                        "team" => settings.team = Some(value),
+                        _ => settings.token_env = Some(value),
+                    }
+                }
+            }
+        }
+        if settings.url.is_none() && ok {
+            self.errors.push(PipelineError::BadArguments {
+                message: "`remote-cache` needs a `url`".to_string(),
+                src: cx.src.clone(),
+                span: node.name().span(),
+                help: format!("for example: `{}`", shape.example),
+            });
+            ok = false;
+        }
+        ok.then_some(settings)
+    }
+}
+
+/// The `remote-cache` settings of the user's `cloesce.kdl` (the first source
+/// of a loaded pipeline), or `None`. Reads the text again only when it names
+/// `remote-cache`; the pipeline it came from was already checked.
+pub fn remote_cache_settings(sources: &[SourceFile]) -> Option<crate::remote::RemoteCacheSettings> {
+    let user = sources
+        .first()
+        .filter(|s| s.name != super::DEFAULT_LIBRARY)?;
+    if !user.text.contains("remote-cache") {
+        return None;
+    }
+    let doc = KdlDocument::parse_v2(&user.text).ok()?;
+    let registry = crate::builtin::BuiltinRegistry::default();
+    let options = super::LoadOptions {
+        user: None,
+        library: &[],
+        builtins: &registry,
+    };
+    let mut loader = Loader::new(&options);
+    loader.sources.push(user.clone());
+    let cx = Doc {
+        id: SourceId(0),
+        src: loader.src(SourceId(0)),
+        params: BTreeMap::new(),
+        declared: BTreeSet::new(),
+    };
+    let node = doc.nodes().iter().find(|n| name_of(n) == "remote-cache")?;
+    loader.remote_cache(&cx, node)
 }

@@ -37,6 +37,7 @@ pub use cache::load_cached;
 pub use error::{Note, PipelineError, PipelineErrors, Src};
 pub(crate) use load::source_src;
 pub use load::{load, LoadOptions, DEFAULT_LIBRARY};
+pub use lower::remote_cache_settings;
 pub use suggest::closest as did_you_mean;
 
 /// The file format version this engine reads (`cloesce version=1`).

@@ -250,7 +250,6 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
       children.spawn(id, cwd, program, args, env);
     },
     nextCompletion: () => children.nextCompletion(),
-    nextCompletionWithin: (ms) => children.nextCompletionWithin(ms),
     watchChanges(root, ignore, debounceMs) {
       try {
         if (!changeWatcher || changeWatcher.root !== root) changeWatcher = new ChangeWatcher(root);
@@ -259,6 +258,11 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
       }
       return changeWatcher.next(ignore, debounceMs);
     },
+    // ---- the remote cache (Node's global fetch) ----
+    http(id, method, url, headerList, body) {
+      children.http(id, method, url, headerList, body);
+    },
+    nextFinished: (timeoutMs) => children.nextFinished(timeoutMs),
 
     /** Removes the lock files this process still holds (at exit). */
     releaseAllLocks() {

@@ -81,6 +81,7 @@ class Children {
     this.running = new Map(); // id -> ChildProcess
     this.finished = []; // completions not yet handed out
     this.waiter = null; // resolve function of a pending nextCompletion()
+    this.httpRunning = 0; // remote cache requests in flight (see http())
     this.onInterrupt = onInterrupt;
     this.signalHandlers = null;
   }
@@ -150,6 +151,65 @@ class Children {
     });
   }
 
+  /**
+   * Starts an HTTP request for the remote cache with Node's global `fetch`
+   * (bounded by `timeoutMs` in total); its answer is queued like a child's
+   * completion, as `{ kind: 'http', id, status, body, error }`. Never throws.
+   */
+  http(id, method, url, headerList, body, timeoutMs = Number(process.env.CLOESCE_REMOTE_CACHE_TIMEOUT_MS) || 20000) {
+    this.httpRunning += 1;
+    const headers = {};
+    for (let i = 0; i + 1 < headerList.length; i += 2) headers[headerList[i]] = headerList[i + 1];
+    const settle = (result) => {
+      this.httpRunning -= 1;
+      this.finish({ kind: 'http', id, status: 0, body: EMPTY, error: null, ...result });
+    };
+    let started;
+    try {
+      started = fetch(url, {
+        method,
+        headers,
+        body: method === 'PUT' ? body : undefined,
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'follow',
+      });
+    } catch (err) {
+      settle({ error: describeFetch(err) });
+      return;
+    }
+    started
+      .then(async (response) => ({ status: response.status, body: new Uint8Array(await response.arrayBuffer()) }))
+      .then(settle, (err) => settle({ error: describeFetch(err) }));
+  }
+
+  /**
+   * A Promise of the next finished child or HTTP request; with `timeoutMs`,
+   * resolves to `null` when nothing finished in time. Rejects when nothing
+   * is running or waiting to be reported.
+   */
+  nextFinished(timeoutMs) {
+    if (this.finished.length > 0) return Promise.resolve(this.finished.shift());
+    if ((this.running.size === 0 && this.httpRunning === 0) || this.waiter) {
+      return Promise.reject(new Error('nextFinished() called with nothing running'));
+    }
+    return new Promise((resolve) => {
+      let timer = null;
+      const waiter = (value) => {
+        if (timer !== null) clearTimeout(timer);
+        resolve(value);
+      };
+      this.waiter = waiter;
+      if (timeoutMs !== undefined && timeoutMs !== null) {
+        timer = setTimeout(() => {
+          if (this.waiter === waiter) {
+            this.waiter = null;
+            resolve(null);
+          }
+        }, timeoutMs);
+      }
+    });
+  }
+
   finish(completion) {
     if (this.waiter) {
       const resolve = this.waiter;
@@ -175,31 +235,6 @@ class Children {
     });
   }
 
-  /**
-   * Like nextCompletion(), but resolves with null after `ms` milliseconds
-   * when no child finished (the progress line's tick). A completion that
-   * arrives later is queued for the next call, never lost.
-   */
-  nextCompletionWithin(ms) {
-    if (this.finished.length > 0) return Promise.resolve(this.finished.shift());
-    if (this.running.size === 0 || this.waiter) {
-      return Promise.reject(new Error('nextCompletion() called with no job running'));
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.waiter === waiter) {
-          this.waiter = null;
-          resolve(null);
-        }
-      }, ms);
-      const waiter = (completion) => {
-        clearTimeout(timer);
-        resolve(completion);
-      };
-      this.waiter = waiter;
-    });
-  }
-
   /** Kills every running child (on an internal error or an interrupt). */
   killAll(signal = 'SIGTERM') {
     for (const child of this.running.values()) {
@@ -221,6 +256,14 @@ function describe(err) {
   if (!known) return err && err.message ? err.message : String(err);
   const text = known[1].charAt(0).toUpperCase() + known[1].slice(1);
   return process.platform === 'win32' ? text : `${text} (os error ${-errno})`;
+}
+
+// Why a fetch failed, in one line ("connect ECONNREFUSED 127.0.0.1:9").
+function describeFetch(err) {
+  if (err && err.name === 'TimeoutError') return 'timed out';
+  const cause = err && err.cause;
+  if (cause && cause.message) return cause.message;
+  return err && err.message ? err.message : String(err);
 }
 
 module.exports = { Children, commandFor, quoteCmdArg, quoteCmdProgram, needsCmd };
