@@ -73,7 +73,7 @@ async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> R
             let project = platform
                 .open_project(dir)
                 .map_err(|e| Exit::environment(format!("error: cannot open the project: {e}\n")))?;
-            commands::cache::cache(platform, &project.host, command)
+            commands::cache::cache(platform, &project.host, command).await
         }
         Command::Doctor => commands::doctor::doctor(platform, dir, renderer),
         Command::Init => commands::init::init(platform, dir),
@@ -88,7 +88,7 @@ async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> R
                 Command::Run(args) => commands::run::run(platform, &session, args, renderer).await,
                 Command::Graph(args) => commands::graph::graph(platform, &session, args),
                 Command::Explain(args) => commands::explain::explain(platform, &session, args),
-                Command::Clean => commands::clean::clean(platform, &session),
+                Command::Clean => commands::clean::clean(platform, &session).await,
                 Command::Cache(_) | Command::Doctor | Command::Init | Command::Completions(_) => {
                     unreachable!("handled above")
                 }

@@ -11,7 +11,7 @@ use crate::commands::lock::ProjectLock;
 use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
 
-pub fn cache<P: Platform>(
+pub async fn cache<P: Platform>(
     platform: &P,
     host: &P::Host,
     command: &CacheCommand,
@@ -39,7 +39,7 @@ pub fn cache<P: Platform>(
             );
         }
         CacheCommand::Verify => {
-            let _lock = ProjectLock::acquire(platform, host, true, false)?;
+            let _lock = ProjectLock::acquire(platform, host, true, false).await?;
             let report = store.verify().map_err(env_error)?;
             let mut out = format!(
                 "checked {} blob(s) and {} action entr(ies)\n",
@@ -62,7 +62,7 @@ pub fn cache<P: Platform>(
                 })?,
                 None => DEFAULT_CAP_BYTES,
             };
-            let _lock = ProjectLock::acquire(platform, host, true, false)?;
+            let _lock = ProjectLock::acquire(platform, host, true, false).await?;
             let keep: HashSet<_> = State::load(host).rules.values().map(|r| r.key).collect();
             let report = store.gc(cap, &keep).map_err(env_error)?;
             platform.write(

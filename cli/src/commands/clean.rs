@@ -8,9 +8,9 @@ use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
 use crate::session::Session;
 
-pub fn clean<P: Platform>(platform: &P, session: &Session<P::Host>) -> Result<i32, Exit> {
+pub async fn clean<P: Platform>(platform: &P, session: &Session<P::Host>) -> Result<i32, Exit> {
     let host = &session.project.host;
-    let _lock = ProjectLock::acquire(platform, host, true, false)?;
+    let _lock = ProjectLock::acquire(platform, host, true, false).await?;
     let env_error = |what: &str, e: std::io::Error| {
         Exit::environment(format!("error: cannot remove {what}: {e}\n"))
     };

@@ -6,6 +6,9 @@ use cloesce_engine::WorkspacePath;
 use crate::exit::Exit;
 use crate::platform::{Platform, Stream};
 
+/// How often a waiting run tries the lock again.
+const LOCK_POLL_MS: u32 = 100;
+
 /// Held for the duration of a command; released on drop.
 pub struct ProjectLock<'h, H: Host> {
     host: &'h H,
@@ -14,8 +17,10 @@ pub struct ProjectLock<'h, H: Host> {
 
 impl<'h, H: Host> ProjectLock<'h, H> {
     /// Takes `.cloesce/lock`, waiting (and saying so) when another run holds
-    /// it, or failing at once when `wait` is false.
-    pub fn acquire<P: Platform>(
+    /// it, or failing at once when `wait` is false. Waiting polls with
+    /// `Platform::sleep`, so under Node the event loop keeps running and the
+    /// "waiting" line is flushed before the wait, not after it.
+    pub async fn acquire<P: Platform>(
         platform: &P,
         host: &'h H,
         wait: bool,
@@ -39,7 +44,9 @@ impl<'h, H: Host> ProjectLock<'h, H> {
                     "cloesce: waiting for another cloesce run in this project to finish…\n",
                 );
             }
-            host.lock(&path).map_err(env_error)?;
+            while !host.try_lock(&path).map_err(env_error)? {
+                platform.sleep(LOCK_POLL_MS).await;
+            }
         }
         Ok(ProjectLock { host, path })
     }

@@ -29,12 +29,15 @@ pub async fn run<P: Platform>(
     let _lock = if args.dry_run {
         None
     } else {
-        Some(ProjectLock::acquire(
-            platform,
-            &session.project.host,
-            !args.no_wait,
-            args.json || args.quiet,
-        )?)
+        Some(
+            ProjectLock::acquire(
+                platform,
+                &session.project.host,
+                !args.no_wait,
+                args.json || args.quiet,
+            )
+            .await?,
+        )
     };
     let host: &dyn Host = &session.project.host;
     let total = if targets.is_empty() {
