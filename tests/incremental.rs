@@ -119,21 +119,8 @@ fn declared_env_reruns_its_rule_only_and_undeclared_env_nothing() {
         !run.stdout.contains("prod"),
         "env values must not be printed"
     );
-    let store = walk_text(&p.path().join(".cloesce"));
+    let store = crate::common::store_text(p.path());
     assert!(!store.contains("prod"), "an env value reached the store");
-}
-
-fn walk_text(dir: &std::path::Path) -> String {
-    let mut out = String::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.push_str(&walk_text(&path));
-        } else {
-            out.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
-        }
-    }
-    out
 }
 
 #[test]
@@ -172,7 +159,7 @@ fn dry_run_says_what_would_run_and_changes_nothing() {
 fn a_moved_project_still_hits_the_cache() {
     let p = chain();
     let moved = tempfile::tempdir().unwrap();
-    copy_dir(p.path(), moved.path());
+    crate::common::copy_dir(p.path(), moved.path());
     let run = std::process::Command::new(crate::common::cloesce_bin())
         .arg("run")
         .current_dir(moved.path())
@@ -197,19 +184,6 @@ fn a_moved_project_still_hits_the_cache() {
         std::fs::read_to_string(moved.path().join("gen/b.out")).unwrap(),
         "b\na\none\n"
     );
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]
