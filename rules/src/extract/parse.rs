@@ -90,6 +90,27 @@ fn deco<'d, 'a>(d: &'d Decorator<'a>) -> Deco<'d, 'a> {
 }
 
 impl Collector {
+    /// A known decorator on the wrong kind of declaration: `kind` is
+    /// `class`, `property`, `method` or `parameter`, `what` names the
+    /// declaration (`the method Horse.like`), `help` says where it belongs.
+    fn misplaced_decorator(
+        &mut self,
+        f: &FileCtx<'_>,
+        d: &Deco<'_, '_>,
+        kind: &str,
+        what: &str,
+        help: &'static str,
+    ) {
+        self.error(
+            f,
+            d.span,
+            "misplaced_decorator",
+            format!("@{} cannot decorate {what}", d.name),
+            &format!("not a {kind} decorator"),
+            help,
+        );
+    }
+
     fn unknown_decorator(&mut self, f: &FileCtx<'_>, d: &Deco<'_, '_>, owner: &str) {
         let shown = text(f.src, d.span).to_string();
         let suggestion = KNOWN
@@ -175,12 +196,11 @@ fn class_of(class: &Class<'_>, f: &FileCtx<'_>, c: &mut Collector) -> Option<Fou
                     kind = Some(d.name.clone());
                 }
             }
-            n if KNOWN.contains(&n) => c.error(
+            n if KNOWN.contains(&n) => c.misplaced_decorator(
                 f,
-                d.span,
-                "misplaced_decorator",
-                format!("@{n} cannot decorate a class ({owner})"),
-                "not a class decorator",
+                &d,
+                "class",
+                &format!("a class ({owner})"),
                 "classes take @D1 or @WranglerEnv; move this decorator to a property or method",
             ),
             _ => c.unknown_decorator(f, &d, &owner),
@@ -353,12 +373,11 @@ fn property(
             }
             chosen = Some(d);
         } else if KNOWN.contains(&d.name.as_str()) {
-            c.error(
+            c.misplaced_decorator(
                 f,
-                d.span,
-                "misplaced_decorator",
-                format!("@{} cannot decorate the property {full}", d.name),
-                "not a property decorator",
+                &d,
+                "property",
+                &format!("the property {full}"),
                 "verbs go on methods, @Inject on method parameters, @D1/@WranglerEnv on classes",
             );
             return;
@@ -651,12 +670,11 @@ fn method(
             }
             verb = Some(v);
         } else if KNOWN.contains(&d.name.as_str()) {
-            c.error(
+            c.misplaced_decorator(
                 f,
-                d.span,
-                "misplaced_decorator",
-                format!("@{} cannot decorate the method {full}", d.name),
-                "not a method decorator",
+                &d,
+                "method",
+                &format!("the method {full}"),
                 "methods take one of @GET, @POST, @PUT, @PATCH, @DELETE",
             );
             return;
@@ -750,12 +768,11 @@ fn parameter(
         match d.name.as_str() {
             "Inject" => inject = true,
             n if KNOWN.contains(&n) => {
-                c.error(
+                c.misplaced_decorator(
                     f,
-                    d.span,
-                    "misplaced_decorator",
-                    format!("@{n} cannot decorate the parameter {pfull}"),
-                    "not a parameter decorator",
+                    &d,
+                    "parameter",
+                    &format!("the parameter {pfull}"),
                     "parameters take only @Inject",
                 );
                 return None;
