@@ -129,19 +129,27 @@ pub trait Platform {
         std::future::ready(())
     }
 
-    /// For `run --watch`: waits until a file under the project `root`
-    /// (absolute) changes, then until no change came for `debounce_ms`, and
-    /// returns the changed paths relative to the root, with `/`. Paths equal
-    /// to or under an entry of `ignore` (root-relative, `/`) do not count.
-    /// Changes made since the previous call count too. `None`: this platform
-    /// cannot watch (the default).
+    /// For `run --watch`: starts watching every file under the project
+    /// `root` (absolute), before the first round runs, so that no change
+    /// made from then on is missed. False: this platform cannot watch (the
+    /// default).
+    fn start_watching(&self, root: &str) -> bool {
+        let _ = root;
+        false
+    }
+
+    /// For `run --watch`: waits until a file under the watched root changes,
+    /// then until no change came for `debounce_ms`, and returns the changed
+    /// paths relative to the root, with `/`. Paths equal to or under an
+    /// entry of `ignore` (root-relative, `/`) do not count. Changes made since
+    /// [`Platform::start_watching`] or the previous call count too. `None`:
+    /// the watcher is gone (or was never started).
     fn wait_for_change(
         &self,
-        root: &str,
         ignore: &[String],
         debounce_ms: u32,
     ) -> impl Future<Output = Option<Vec<String>>> {
-        let _ = (root, ignore, debounce_ms);
+        let _ = (ignore, debounce_ms);
         std::future::ready(None)
     }
 }

@@ -24,15 +24,15 @@ use crate::node::{get, Node};
 // (lib/platform.js, lib/spawn.js).
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
-    /// A Promise of the changed root-relative paths (`fs.watch`), or null
-    /// where Node cannot watch recursively.
+    /// Starts watching the tree under `root` (`fs.watch`); false when Node
+    /// cannot.
+    #[wasm_bindgen(method, js_name = startWatching)]
+    fn start_watching(this: &Node, root: &str) -> bool;
+
+    /// A Promise of the changed root-relative paths, or null when no
+    /// watcher runs.
     #[wasm_bindgen(method, js_name = watchChanges)]
-    fn watch_changes(
-        this: &Node,
-        root: &str,
-        ignore: Vec<String>,
-        debounce_ms: u32,
-    ) -> js_sys::Promise;
+    fn watch_changes(this: &Node, ignore: Vec<String>, debounce_ms: u32) -> js_sys::Promise;
 }
 
 /// The project markers [`Platform::open_project`] walks up to.
@@ -244,13 +244,16 @@ impl Platform for JsPlatform {
         }
     }
 
+    fn start_watching(&self, root: &str) -> bool {
+        self.node.start_watching(root)
+    }
+
     fn wait_for_change(
         &self,
-        root: &str,
         ignore: &[String],
         debounce_ms: u32,
     ) -> impl Future<Output = Option<Vec<String>>> {
-        let promise = self.node.watch_changes(root, ignore.to_vec(), debounce_ms);
+        let promise = self.node.watch_changes(ignore.to_vec(), debounce_ms);
         async move {
             let value = JsFuture::from(promise).await.ok()?;
             if value.is_null() || value.is_undefined() {

@@ -49,12 +49,7 @@ test('init, then doctor and run; init again refuses', { skip }, async () => {
   assert.equal(again.code, 2);
 });
 
-test('run --watch rebuilds after an edit (fs.watch)', { skip: needsWasm }, async (t) => {
-  const major = Number(process.versions.node.split('.')[0]);
-  if (process.platform === 'linux' && major < 20) {
-    t.skip('recursive fs.watch needs Node 20 on Linux');
-    return;
-  }
+test('run --watch rebuilds after an edit (fs.watch)', { skip: needsWasm }, async () => {
   const dir = copyFixture('kennel');
   const child = childProcess.spawn(process.execPath, [BIN, 'run', '--watch'], {
     cwd: dir,

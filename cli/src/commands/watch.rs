@@ -2,7 +2,8 @@
 //!
 //! Each round opens the project anew (so an edit of `cloesce.kdl` applies),
 //! runs like `cloesce run` (taking the lock only while it builds), then waits
-//! on the platform's file watcher. A change counts when it is `cloesce.kdl`
+//! on the platform's file watcher, which starts before the first round so an
+//! edit made while a round runs starts the next one. A change counts when it is `cloesce.kdl`
 //! or matches some rule's inputs, and is not under `.cloesce/`, `.git/`,
 //! `node_modules/` or a declared output. A failing round keeps watching;
 //! Ctrl-C ends the process.
@@ -32,6 +33,11 @@ pub async fn watch<P: Platform>(
             platform.write(Stream::Stderr, text);
         }
     };
+    const CANNOT_WATCH: &str =
+        "error: cloesce cannot watch files here\n  help: run `cloesce run` after each change instead\n";
+    if !platform.start_watching(&root) {
+        return Err(Exit::environment(CANNOT_WATCH));
+    }
     loop {
         let session = match Session::open(platform, dir, renderer, true) {
             Ok(session) => Some(session),
@@ -56,10 +62,8 @@ pub async fn watch<P: Platform>(
         }
         say("cloesce: watching for changes (Ctrl-C stops)\n");
         loop {
-            let Some(changed) = platform.wait_for_change(&root, &ignore, DEBOUNCE_MS).await else {
-                return Err(Exit::environment(
-                    "error: cloesce cannot watch files here\n  help: run `cloesce run` after each change instead\n",
-                ));
+            let Some(changed) = platform.wait_for_change(&ignore, DEBOUNCE_MS).await else {
+                return Err(Exit::environment(CANNOT_WATCH));
             };
             let relevant: Vec<&String> = changed
                 .iter()

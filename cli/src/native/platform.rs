@@ -28,8 +28,8 @@ pub struct NativePlatform {
     /// Jobs' and HTTP requests' threads report here.
     sender: Sender<Finished>,
     receiver: Mutex<Receiver<Finished>>,
-    /// `run --watch`: the file watcher, started by the first
-    /// `wait_for_change` and kept, so changes during a run are not lost.
+    /// `run --watch`: the file watcher, started before the first round and
+    /// kept, so changes during a run are not lost.
     watcher: Mutex<Option<super::watch::Watcher>>,
     /// For the remote cache; made on first use.
     http_agent: std::sync::OnceLock<ureq::Agent>,
@@ -295,15 +295,17 @@ impl Platform for NativePlatform {
         std::future::ready(())
     }
 
+    fn start_watching(&self, root: &str) -> bool {
+        super::watch::start(&self.watcher, root)
+    }
+
     fn wait_for_change(
         &self,
-        root: &str,
         ignore: &[String],
         debounce_ms: u32,
     ) -> impl Future<Output = Option<Vec<String>>> {
         std::future::ready(super::watch::wait_for_change(
             &self.watcher,
-            root,
             ignore,
             debounce_ms,
         ))

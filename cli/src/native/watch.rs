@@ -50,17 +50,23 @@ impl Watcher {
     }
 }
 
+/// Starts watching `root` (replacing any earlier watcher); false when the
+/// operating system refuses.
+pub fn start(slot: &Mutex<Option<Watcher>>, root: &str) -> bool {
+    let Ok(mut slot) = slot.lock() else {
+        return false;
+    };
+    *slot = Watcher::new(Path::new(root)).ok();
+    slot.is_some()
+}
+
 /// Blocks until a relevant change, then until `debounce_ms` pass without one.
 pub fn wait_for_change(
     slot: &Mutex<Option<Watcher>>,
-    root: &str,
     ignore: &[String],
     debounce_ms: u32,
 ) -> Option<Vec<String>> {
-    let mut slot = slot.lock().ok()?;
-    if slot.as_ref().is_none_or(|w| w.root != Path::new(root)) {
-        *slot = Some(Watcher::new(Path::new(root)).ok()?);
-    }
+    let slot = slot.lock().ok()?;
     let watcher = slot.as_ref()?;
     let mut changed: Vec<String> = Vec::new();
     while changed.is_empty() {

@@ -55,23 +55,80 @@ function isExecutable(file) {
   }
 }
 
+// Directories never watched: they are big, or cloesce's own.
+const UNWATCHED_DIRS = new Set(['.git', 'node_modules', '.cloesce']);
+
 /**
- * `cloesce run --watch`: one recursive `fs.watch` on the project root, kept
- * between calls so changes made during a run are not lost. `next(ignore,
- * debounceMs)` resolves with the changed root-relative `/` paths once a
- * change that is not ignored came and then none for `debounceMs`; with null
- * where Node cannot watch recursively (Linux before Node 20).
+ * `cloesce run --watch`: one non-recursive `fs.watch` per directory of the
+ * project, set up synchronously when the watcher starts (Node's recursive
+ * mode on Linux sets itself up asynchronously and may miss an edit made right
+ * after it returns, and it walks node_modules). A new directory is watched as
+ * soon as it appears; `.git`, `node_modules` and `.cloesce` never are.
+ * Changes are kept between calls of `next(ignore, debounceMs)`, which
+ * resolves with the changed root-relative `/` paths once a change that is not
+ * ignored came and then none for `debounceMs`.
  */
 class ChangeWatcher {
   constructor(root) {
     this.root = root;
     this.changed = new Set();
     this.listener = null;
-    this.watcher = fs.watch(root, { recursive: true }, (_event, name) => {
-      if (name == null) return;
-      this.changed.add(String(name).split(path.sep).join('/'));
-      if (this.listener) this.listener();
-    });
+    this.watchers = new Map();
+    this.watchTree('');
+  }
+
+  /** Watches the directory `rel` (root-relative, `/`) and every one below. */
+  watchTree(rel) {
+    if (this.watchers.has(rel)) return;
+    const dir = rel === '' ? this.root : path.join(this.root, ...rel.split('/'));
+    let entries;
+    try {
+      const watcher = fs.watch(dir, (_event, name) => this.onEvent(rel, name));
+      watcher.on('error', () => this.unwatch(rel));
+      this.watchers.set(rel, watcher);
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (err) {
+      if (rel === '') throw err;
+      return; // Gone already, or unreadable: nothing to watch.
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory() && !UNWATCHED_DIRS.has(entry.name)) {
+        this.watchTree(rel === '' ? entry.name : `${rel}/${entry.name}`);
+      }
+    }
+  }
+
+  unwatch(rel) {
+    for (const [key, watcher] of this.watchers) {
+      if (key === rel || key.startsWith(`${rel}/`)) {
+        watcher.close();
+        this.watchers.delete(key);
+      }
+    }
+  }
+
+  onEvent(rel, name) {
+    if (name == null) return;
+    const changed = rel === '' ? String(name) : `${rel}/${name}`;
+    if (UNWATCHED_DIRS.has(String(name))) return;
+    let isDir = false;
+    try {
+      isDir = fs.statSync(path.join(this.root, ...changed.split('/'))).isDirectory();
+    } catch {
+      this.unwatch(changed); // Removed: a directory's watchers go with it.
+    }
+    if (isDir) {
+      // Files created before the watch started would be missed: count them.
+      this.watchTree(changed);
+      for (const file of listFiles(this.root, changed)) this.changed.add(file);
+    }
+    this.changed.add(changed);
+    if (this.listener) this.listener();
+  }
+
+  close() {
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
   }
 
   next(ignore, debounceMs) {
@@ -94,6 +151,26 @@ class ChangeWatcher {
       check();
     });
   }
+}
+
+/** The root-relative `/` paths of the files below the directory `rel`. */
+function listFiles(root, rel) {
+  const found = [];
+  let entries = [];
+  try {
+    entries = fs.readdirSync(path.join(root, ...rel.split('/')), { withFileTypes: true });
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    const child = `${rel}/${entry.name}`;
+    if (entry.isDirectory()) {
+      if (!UNWATCHED_DIRS.has(entry.name)) found.push(...listFiles(root, child));
+    } else {
+      found.push(child);
+    }
+  }
+  return found;
 }
 
 /** Builds the platform object; `children` defaults to a fresh set. */
@@ -250,13 +327,22 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
       children.spawn(id, cwd, program, args, env);
     },
     nextCompletion: () => children.nextCompletion(),
-    watchChanges(root, ignore, debounceMs) {
+    startWatching(root) {
+      if (changeWatcher) changeWatcher.close();
       try {
-        if (!changeWatcher || changeWatcher.root !== root) changeWatcher = new ChangeWatcher(root);
+        changeWatcher = new ChangeWatcher(root);
+        return true;
       } catch {
-        return Promise.resolve(null);
+        changeWatcher = null;
+        return false;
       }
-      return changeWatcher.next(ignore, debounceMs);
+    },
+    stopWatching() {
+      if (changeWatcher) changeWatcher.close();
+      changeWatcher = null;
+    },
+    watchChanges(ignore, debounceMs) {
+      return changeWatcher ? changeWatcher.next(ignore, debounceMs) : Promise.resolve(null);
     },
     // ---- the remote cache (Node's global fetch) ----
     http(id, method, url, headerList, body) {
