@@ -483,12 +483,15 @@ impl<'a> Build<'a> {
         self.events.pop_front()
     }
 
-    /// Saves what this build learned and returns the summary.
-    pub fn finish(mut self) -> std::io::Result<Summary> {
+    /// Saves what this build learned and returns the summary. It borrows
+    /// rather than consumes the build, so a one-shot driver that is about to
+    /// exit may skip freeing it (a no-op over 10,000 rules spends ~5% of its
+    /// instructions dropping the state).
+    pub fn finish(&mut self) -> std::io::Result<Summary> {
         if !self.options.dry_run {
             self.state.save(self.host)?;
         }
-        let mut summary = self.summary;
+        let mut summary = std::mem::take(&mut self.summary);
         summary.not_started = self
             .scheduler
             .not_started()

@@ -172,6 +172,12 @@ pub async fn run<P: Platform>(
     if let Some(remote) = &remote {
         summary.uploaded = remote.uploaded;
     }
+    if !args.watch {
+        // A one-shot run exits right after this: freeing the state's tens of
+        // thousands of allocations one by one would only cost time. A watch
+        // round frees it, as it runs again.
+        std::mem::forget(build);
+    }
     reporter.summary(&summary);
     if summary.ran > 0 {
         enforce_store_cap(host);

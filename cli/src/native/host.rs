@@ -100,10 +100,21 @@ impl NativeHost {
 /// Below this many paths, `stat_many` does not start threads.
 const PARALLEL_STAT_MIN: usize = 256;
 
+/// `root` joined with `path`. On Unix a workspace path (validated:
+/// relative, `/`-separated, no `.` or `..`) is already a native relative
+/// path, so it is appended in one piece instead of segment by segment (the
+/// segment loop was most of the stat threads' user time on a no-op).
 fn abs_path(root: &Path, path: &WorkspacePath) -> PathBuf {
-    let mut p = root.to_path_buf();
-    p.extend(path.as_str().split('/'));
-    p
+    #[cfg(unix)]
+    {
+        root.join(path.as_str())
+    }
+    #[cfg(not(unix))]
+    {
+        let mut p = root.to_path_buf();
+        p.extend(path.as_str().split('/'));
+        p
+    }
 }
 
 fn lstat(abs: &Path) -> io::Result<Option<FileStat>> {

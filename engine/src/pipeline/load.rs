@@ -156,6 +156,8 @@ pub(super) struct Loader<'a> {
     /// The last `remote-cache` node's settings (read by the CLI through
     /// [`super::remote_cache_settings`]).
     pub remote_cache: Option<crate::remote::RemoteCacheSettings>,
+    /// Try [`Loader::lower_in_chunks`] first (tests turn it off to compare).
+    pub chunked: bool,
 }
 
 impl<'a> Loader<'a> {
@@ -169,6 +171,7 @@ impl<'a> Loader<'a> {
             rules: Vec::new(),
             used: Vec::new(),
             remote_cache: None,
+            chunked: true,
         }
     }
 
@@ -201,8 +204,13 @@ impl<'a> Loader<'a> {
             });
             return;
         }
+        // A document is parsed node by node when it can be (bounded memory
+        // on large files, same result), else whole.
+        if self.chunked && self.lower_in_chunks(id, &file.text, site.as_ref()) {
+            return;
+        }
         match kdl::KdlDocument::parse_v2(&file.text) {
-            Ok(doc) => self.lower_document(id, &doc, site),
+            Ok(doc) => self.lower_document(id, &doc, site.as_ref()),
             Err(error) => {
                 for diagnostic in error.diagnostics {
                     self.errors.push(PipelineError::Syntax {

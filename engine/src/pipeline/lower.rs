@@ -38,61 +38,79 @@ impl Loader<'_> {
         &mut self,
         id: SourceId,
         doc: &KdlDocument,
-        site: Option<UseSite>,
+        site: Option<&UseSite>,
     ) {
+        let nodes: Vec<&KdlNode> = doc.nodes().iter().collect();
+        let cx = self.start_document(id, &nodes, site);
+        let mut own_rules = Vec::new();
+        for node in doc.nodes() {
+            self.lower_node(&cx, node, &mut own_rules);
+        }
+        self.rules.extend(own_rules);
+    }
+
+    /// Checks the header and declares the params of document `id`. `head`
+    /// holds its nodes in order; it may leave out `rule` nodes, which play
+    /// no part in either (see [`chunked`](super::chunked)).
+    pub(super) fn start_document(
+        &mut self,
+        id: SourceId,
+        head: &[&KdlNode],
+        site: Option<&UseSite>,
+    ) -> Doc {
         let mut cx = Doc {
             id,
             src: self.src(id),
             params: BTreeMap::new(),
             declared: BTreeSet::new(),
         };
-        self.header(&cx, doc);
-        self.params(&mut cx, doc, site);
+        self.header(&cx, head);
+        self.params(&mut cx, head, site);
+        cx
+    }
 
-        let mut own_rules = Vec::new();
-        for node in doc.nodes() {
-            match name_of(node) {
-                "cloesce" | "param" => {}
-                "use" => self.use_node(&cx, node),
-                "env" => {
-                    for name in self.env_names(&cx, node) {
-                        if !self.env.iter().any(|e| e.value == name.value) {
-                            self.env.push(name);
-                        }
+    /// Lowers one top-level node; the document's rules collect in
+    /// `own_rules` (they follow the rules of the libraries it `use`s).
+    pub(super) fn lower_node(&mut self, cx: &Doc, node: &KdlNode, own_rules: &mut Vec<Rule>) {
+        match name_of(node) {
+            "cloesce" | "param" => {}
+            "use" => self.use_node(cx, node),
+            "env" => {
+                for name in self.env_names(cx, node) {
+                    if !self.env.iter().any(|e| e.value == name.value) {
+                        self.env.push(name);
                     }
                 }
-                "tool" => {
-                    if let Some(tool) = self.tool(&cx, node) {
-                        if !self.tools.contains(&tool) {
-                            self.tools.push(tool);
-                        }
-                    }
-                }
-                "rule" => {
-                    if let Some(rule) = self.rule(&cx, node) {
-                        own_rules.push(rule);
-                    }
-                }
-                "remote-cache" => {
-                    if let Some(settings) = self.remote_cache(&cx, node) {
-                        self.remote_cache = Some(settings);
-                    }
-                }
-                other => self.errors.push(PipelineError::UnknownNode {
-                    name: other.to_string(),
-                    context: "at the top level".to_string(),
-                    src: cx.src.clone(),
-                    span: node.name().span(),
-                    help: suggest::help(other, TOP_LEVEL),
-                }),
             }
+            "tool" => {
+                if let Some(tool) = self.tool(cx, node) {
+                    if !self.tools.contains(&tool) {
+                        self.tools.push(tool);
+                    }
+                }
+            }
+            "rule" => {
+                if let Some(rule) = self.rule(cx, node) {
+                    own_rules.push(rule);
+                }
+            }
+            "remote-cache" => {
+                if let Some(settings) = self.remote_cache(cx, node) {
+                    self.remote_cache = Some(settings);
+                }
+            }
+            other => self.errors.push(PipelineError::UnknownNode {
+                name: other.to_string(),
+                context: "at the top level".to_string(),
+                src: cx.src.clone(),
+                span: node.name().span(),
+                help: suggest::help(other, TOP_LEVEL),
+            }),
         }
-        self.rules.extend(own_rules);
     }
 
     /// Checks that the first node is `cloesce version=1`.
-    pub(super) fn header(&mut self, cx: &Doc, doc: &KdlDocument) {
-        let nodes = doc.nodes();
+    pub(super) fn header(&mut self, cx: &Doc, nodes: &[&KdlNode]) {
         for node in nodes.iter().skip(1) {
             if name_of(node) == "cloesce" {
                 self.errors.push(PipelineError::HeaderNotFirst {
@@ -152,10 +170,10 @@ impl Loader<'_> {
 
     /// Declares the document's params in order, applying the `use` site's
     /// overrides; a default may refer to params declared before it.
-    pub(super) fn params(&mut self, cx: &mut Doc, doc: &KdlDocument, site: Option<UseSite>) {
-        let params: Vec<&KdlNode> = doc
-            .nodes()
+    pub(super) fn params(&mut self, cx: &mut Doc, nodes: &[&KdlNode], site: Option<&UseSite>) {
+        let params: Vec<&KdlNode> = nodes
             .iter()
+            .copied()
             .filter(|n| name_of(n) == "param")
             .collect();
         let mut first_span: BTreeMap<String, SourceSpan> = BTreeMap::new();
@@ -168,7 +186,6 @@ impl Loader<'_> {
             names.push(name);
         }
         let overrides: BTreeMap<&str, &Override> = site
-            .as_ref()
             .map(|s| s.overrides.iter().map(|o| (o.name.as_str(), o)).collect())
             .unwrap_or_default();
 

@@ -16,6 +16,7 @@
 
 mod cache;
 mod check;
+mod chunked;
 mod error;
 mod load;
 mod lower;
