@@ -265,7 +265,10 @@ pub(super) fn split(text: &str) -> Option<Vec<Chunk>> {
 
 /// `rule` followed by a separator: the unquoted node name `rule`.
 fn is_rule_name(rest: &[u8]) -> bool {
-    rest.starts_with(b"rule") && rest.get(4).is_some_and(|c| matches!(c, b' ' | b'\t' | b'"'))
+    rest.starts_with(b"rule")
+        && rest
+            .get(4)
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'"'))
 }
 
 /// Parses one chunk, with every span moved to its place in the whole text.
@@ -438,6 +441,9 @@ mod tests {
         );
         let child = &node.children().unwrap().nodes()[0];
         let span = child.entries()[0].span();
-        assert_eq!(text[span.offset()..span.offset() + span.len()].trim(), "\"x\"");
+        assert_eq!(
+            text[span.offset()..span.offset() + span.len()].trim(),
+            "\"x\""
+        );
     }
 }
