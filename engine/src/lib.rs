@@ -23,12 +23,14 @@
 
 pub mod build;
 pub mod builtin;
+pub mod containment;
 pub mod explain;
 mod fast_hash;
 pub mod fingerprint;
 pub mod graph;
 pub mod host;
 pub mod job;
+pub mod lock;
 pub mod path;
 pub mod pipeline;
 pub mod remote;
