@@ -188,12 +188,7 @@ fn start_time(proc_stat: &str) -> Option<u64> {
 }
 
 /// Decides whether the lock file at `path`, holding `text`, is held.
-pub fn judge<H: Host + ?Sized>(
-    host: &H,
-    path: &WorkspacePath,
-    text: &[u8],
-    me: &Owner,
-) -> Verdict {
+pub fn judge<H: Host + ?Sized>(host: &H, path: &WorkspacePath, text: &[u8], me: &Owner) -> Verdict {
     let Some(owner) = parse(text) else {
         let age = host
             .stat(path)
@@ -201,9 +196,9 @@ pub fn judge<H: Host + ?Sized>(
             .flatten()
             .map(|stat| host.now_ns().saturating_sub(stat.mtime_ns));
         return match age {
-            Some(age) if age > UNWRITTEN_GRACE_NS => Verdict::Stale(
-                "it names no process and has not changed for 10 s".to_string(),
-            ),
+            Some(age) if age > UNWRITTEN_GRACE_NS => {
+                Verdict::Stale("it names no process and has not changed for 10 s".to_string())
+            }
             _ => Verdict::Held(None),
         };
     };
@@ -225,20 +220,18 @@ pub fn judge<H: Host + ?Sized>(
     match host.probe_process(owner.pid) {
         ProcessProbe::Gone => Verdict::Stale(format!("process {} is gone", owner.pid)),
         ProcessProbe::Unknown => Verdict::Held(Some(owner)),
-        ProcessProbe::Running { proc_stat } => {
-            match proc_stat.as_deref().and_then(stat_fields) {
-                Some(('Z' | 'X' | 'x', _)) => {
-                    Verdict::Stale(format!("process {} has ended (a zombie)", owner.pid))
-                }
-                Some((_, Some(now))) if owner.start.is_some_and(|then| then != now) => {
-                    Verdict::Stale(format!(
-                        "process {} is another program that reused the pid",
-                        owner.pid
-                    ))
-                }
-                _ => Verdict::Held(Some(owner)),
+        ProcessProbe::Running { proc_stat } => match proc_stat.as_deref().and_then(stat_fields) {
+            Some(('Z' | 'X' | 'x', _)) => {
+                Verdict::Stale(format!("process {} has ended (a zombie)", owner.pid))
             }
-        }
+            Some((_, Some(now))) if owner.start.is_some_and(|then| then != now) => {
+                Verdict::Stale(format!(
+                    "process {} is another program that reused the pid",
+                    owner.pid
+                ))
+            }
+            _ => Verdict::Held(Some(owner)),
+        },
     }
 }
 
@@ -417,7 +410,10 @@ mod tests {
         assert_eq!(busy(&host).unwrap().pid, 1);
         // Another live process's lock.
         release(&host, &lock).unwrap();
-        host.put(".cloesce/lock", "cloesce-lock 1\npid 50\nhost memory\nnonce a\n");
+        host.put(
+            ".cloesce/lock",
+            "cloesce-lock 1\npid 50\nhost memory\nnonce a\n",
+        );
         host.set_process(50, None);
         assert_eq!(busy(&host).unwrap().pid, 50);
         assert_eq!(
@@ -442,7 +438,10 @@ mod tests {
                 host.set_process(50, Some(line));
             }
             let lock = acquire(&host);
-            assert!(host.get(".cloesce/lock").unwrap().contains("pid 1\n"), "{why}");
+            assert!(
+                host.get(".cloesce/lock").unwrap().contains("pid 1\n"),
+                "{why}"
+            );
             assert_eq!(host.paths(), vec![".cloesce/lock"], "{why}: no marker left");
             release(&host, &lock).unwrap();
         }
@@ -458,7 +457,10 @@ mod tests {
     #[test]
     fn another_hosts_lock_is_held() {
         let host = MemoryHost::new();
-        host.put(".cloesce/lock", "cloesce-lock 1\npid 50\nhost elsewhere\nnonce a\n");
+        host.put(
+            ".cloesce/lock",
+            "cloesce-lock 1\npid 50\nhost elsewhere\nnonce a\n",
+        );
         assert_eq!(busy(&host).unwrap().host.as_deref(), Some("elsewhere"));
     }
 
@@ -482,13 +484,19 @@ mod tests {
         // ...then run B, which had judged the same text stale, acts on it:
         // it must not remove A's lock.
         assert!(!take_over(&host, &lock_path(), stale, &me, 0).unwrap());
-        assert_eq!(host.get(".cloesce/lock").unwrap().as_bytes(), a.text.as_slice());
+        assert_eq!(
+            host.get(".cloesce/lock").unwrap().as_bytes(),
+            a.text.as_slice()
+        );
         // While a marker exists (its owner alive), nobody else removes the
         // stale lock.
         release(&host, &a).unwrap();
         host.put(".cloesce/lock", std::str::from_utf8(stale).unwrap());
         let marker = marker_path(&lock_path(), stale);
-        host.put(marker.as_str(), "cloesce-lock 1\npid 60\nhost memory\nnonce b\n");
+        host.put(
+            marker.as_str(),
+            "cloesce-lock 1\npid 60\nhost memory\nnonce b\n",
+        );
         host.set_process(60, None);
         assert_eq!(busy(&host).unwrap().pid, 50);
         assert_eq!(host.get(".cloesce/lock").unwrap().as_bytes(), stale);
@@ -503,7 +511,10 @@ mod tests {
     fn release_leaves_a_lock_that_is_no_longer_ours() {
         let host = MemoryHost::new();
         let lock = acquire(&host);
-        host.put(".cloesce/lock", "cloesce-lock 1\npid 50\nhost memory\nnonce a\n");
+        host.put(
+            ".cloesce/lock",
+            "cloesce-lock 1\npid 50\nhost memory\nnonce a\n",
+        );
         release(&host, &lock).unwrap();
         assert!(host.get(".cloesce/lock").is_some());
     }

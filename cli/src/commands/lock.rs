@@ -76,8 +76,9 @@ impl<'h, H: Host> ProjectLock<'h, H> {
             let pid = owner
                 .as_ref()
                 .map_or_else(String::new, |o| format!(" (process {})", o.pid));
-            let mut text =
-                format!("cloesce: waiting for another cloesce run in this project{pid} to finish…\n");
+            let mut text = format!(
+                "cloesce: waiting for another cloesce run in this project{pid} to finish…\n"
+            );
             if let Some(hint) = hint {
                 text.push_str(&format!("  note: {hint}\n"));
             }

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host, ProcessProbe};
 use cloesce_engine::containment::{self, Resolved};
+use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host, ProcessProbe};
 use cloesce_engine::WorkspacePath;
 
 /// Temporary files get a name unique to this process and write.

@@ -15,10 +15,10 @@
 //! 2. sends SIGINT to every running process group, waits up to
 //!    [`GRACE`] for them to end, then sends SIGKILL to what is left;
 //! 3. removes the project lock file (see `cloesce_engine::lock`) and exits
-//!    with code 130. Everything
-//!    already recorded was written atomically (temp file + rename), so an
-//!    interrupt at any point is no worse than a crash, which the store is
-//!    built to survive: the next run redoes only what did not finish.
+//!    with code 130. Everything already recorded was written atomically
+//!    (temp file + rename), so an interrupt at any point is no worse than a
+//!    crash, which the store is built to survive: the next run redoes only
+//!    what did not finish.
 //!
 //! A second signal during the grace period ends it at once (Linux).
 //!
