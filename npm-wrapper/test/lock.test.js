@@ -40,7 +40,7 @@ function start(build, dir) {
   return { child, done, stderr: () => stderr };
 }
 
-/** Resolves once `file` exists (the slow rule started, so the lock is held). */
+/** Resolves once `predicate()` holds (polled every 25 ms, at most 10 s). */
 async function until(what, predicate) {
   for (let i = 0; i < 400; i++) {
     if (predicate()) return;
@@ -60,7 +60,7 @@ for (const [first, second] of [
   ['native', 'npm'],
   ['npm', 'native'],
 ]) {
-  test(`a ${first} run and an ${second} run on one project take turns`, { skip: skip || unixOnly }, async () => {
+  test(`native and npm runs on one project take turns (${first} first)`, { skip: skip || unixOnly }, async () => {
     const dir = copyFixture(null, { 'cloesce.kdl': KDL, 'src.txt': 'one\n' });
     const holder = start(first, dir);
     await until('the first run to start its rule', () => fs.existsSync(path.join(dir, 'runs.log')));
