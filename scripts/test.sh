@@ -48,17 +48,10 @@ step "the Rust integration suite again, through the npm package (WebAssembly und
 mkdir -p target/npm-shim
 printf '#!/bin/sh\nexec node "%s/npm-wrapper/package/bin/cloesce.js" "$@"\n' "$PWD" > target/npm-shim/cloesce
 chmod +x target/npm-shim/cloesce
-# Skipped there, each for a stated reason (see docs/guarantees.md):
-# - Ctrl-C tests: the npm host forwards signals to its children but has no
-#   grace-period escalation yet;
-# - symlink containment: the Node host does not check symlinked folders yet;
-# - the env canary test sets NODE_OPTIONS for cloesce itself, which node rejects.
-CLOESCE_TEST_BIN="$PWD/target/npm-shim/cloesce" cargo test --locked -p cloesce --test integration -- \
-  --skip faults::ctrl_c --skip faults::a_rule_that_ignores_ctrl_c \
-  --skip security::a_literal_input_linking_outside_the_project_is_refused \
-  --skip security::a_symlinked_store_folder_is_refused \
-  --skip security::no_write_or_delete_through_a_symlinked_output_folder \
-  --skip security::an_undeclared_canary_changes_no_key_and_reaches_no_rule
+# No test is skipped: the npm host shares the lock protocol and the symlink
+# containment with the native one (both in the engine) and handles Ctrl-C the
+# same way (lib/interrupt.js).
+CLOESCE_TEST_BIN="$PWD/target/npm-shim/cloesce" cargo test --locked -p cloesce --test integration
 
 step "JS runtime unit tests"
 scripts/test-runtime.sh

@@ -164,10 +164,31 @@ fn doctor_finds_a_damaged_store_without_repairing_it() {
     assert!(check_line(&run.stdout, "store integrity").starts_with("FAIL"));
     assert!(run.stdout.contains("cloesce cache verify"));
     assert!(blob.path().exists(), "doctor must not delete");
-    // A lock file naming a process is a warning.
-    p.write(".cloesce/lock", "999999\n");
+    // A lock file naming a live process is a warning (a run is going on)...
+    p.write(".cloesce/lock", &format!("{}\n", std::process::id()));
     let run = p.cloesce(&["doctor"]);
-    assert!(check_line(&run.stdout, "lock").starts_with("warn"));
+    let line = check_line(&run.stdout, "lock");
+    assert!(line.starts_with("warn"), "{line}");
+    assert!(
+        line.contains(&format!("held by process {}", std::process::id())),
+        "{line}"
+    );
+    // ...one naming a process that is gone is stale, which the next run fixes.
+    let gone = {
+        let mut child = std::process::Command::new(crate::common::cloesce_bin())
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    };
+    p.write(".cloesce/lock", &format!("{gone}\n"));
+    let run = p.cloesce(&["doctor"]);
+    let line = check_line(&run.stdout, "lock");
+    assert!(line.starts_with("ok"), "{line}");
+    assert!(line.contains("stale"), "{line}");
 }
 
 #[test]

@@ -380,26 +380,45 @@ fn ctrl_c_outside_a_rule_exits_130_at_once() {
         .spawn()
         .unwrap();
     wait_for_file(&p, "hang.pid");
-    let second = p
+    let mut second = p
         .command(&["run"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Interrupt it once it says it waits (the npm build takes a moment to
+    // start under load; a signal before its handlers exist is no test).
+    let stderr = second.stderr.take().unwrap();
+    let (said, heard) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = said.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !heard
+        .recv_timeout(Duration::from_millis(100))
+        .is_ok_and(|line| line.contains("waiting for another cloesce run"))
+    {
+        assert!(Instant::now() < deadline, "the second run never waited");
+    }
     for c in [&second, &first] {
         // SAFETY: kill has no memory-safety preconditions.
         unsafe {
             libc::kill(c.id() as i32, libc::SIGINT);
         }
     }
-    let out = second.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let status = second.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
     let mut first = first;
     assert_eq!(first.wait().unwrap().code(), Some(130));
 }

@@ -265,7 +265,9 @@ fn an_undeclared_canary_changes_no_key_and_reaches_no_rule() {
         &[
             ("DECLARED", "1"),
             ("CANARY_SECRET", "leak"),
-            ("NODE_OPTIONS", "--canary"),
+            // A value node accepts, so the npm build (which runs under
+            // node) starts too; the rule must still not see it.
+            ("NODE_OPTIONS", "--no-deprecation"),
             ("LD_PRELOAD", ""),
         ],
     );

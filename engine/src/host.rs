@@ -1,7 +1,8 @@
 //! `Host`: the engine's only route to the outside world.
 //!
 //! Every file read, write, stat and directory listing, every environment
-//! lookup, every clock read and the project lock go through this trait.
+//! lookup, every clock read and the project lock's files go through this
+//! trait.
 //! Processes are *not* spawned here: the engine hands a [`crate::build::Job`]
 //! to its driver, which runs it (threads natively, Promises under Node) and
 //! reports back. Keeping IO behind one seam is what lets the same engine run
@@ -81,14 +82,33 @@ pub trait Host {
     /// a declared tool's `--version`, never for rules.
     fn tool_version(&self, argv: &[String]) -> Result<String, String>;
 
-    /// Takes the project lock without waiting. `Ok(false)` when another
-    /// process holds it. The lock is released by [`Host::unlock`] or when the
-    /// process ends, however it ends.
-    fn try_lock(&self, path: &WorkspacePath) -> io::Result<bool>;
+    /// Creates the lock file `path` (and its parent folders) holding `bytes`
+    /// only if nothing is there (`O_CREAT | O_EXCL`); `Ok(false)` when
+    /// something is. The host remembers it and removes it when cloesce is
+    /// interrupted or exits without [`Host::remove_lock_file`]. The lock
+    /// protocol itself is [`crate::lock`].
+    fn create_lock_file(&self, path: &WorkspacePath, bytes: &[u8]) -> io::Result<bool>;
 
-    /// Takes the project lock, waiting as long as it takes.
-    fn lock(&self, path: &WorkspacePath) -> io::Result<()>;
+    /// Removes a lock file (ours, or a stale one being taken over) and
+    /// forgets it; a missing file is not an error.
+    fn remove_lock_file(&self, path: &WorkspacePath) -> io::Result<()>;
 
-    /// Releases the project lock.
-    fn unlock(&self, path: &WorkspacePath) -> io::Result<()>;
+    /// Whether process `pid` exists on this machine.
+    fn probe_process(&self, pid: u32) -> ProcessProbe;
+
+    /// This process's pid and the machine's host name.
+    fn process_identity(&self) -> (u32, String);
+}
+
+/// What a host knows about a process ([`Host::probe_process`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessProbe {
+    /// No such process (`kill(pid, 0)` fails with `ESRCH`).
+    Gone,
+    /// It exists (`kill(pid, 0)` succeeds or fails with `EPERM`);
+    /// `proc_stat` is its `/proc/<pid>/stat` line where there is one
+    /// (Linux), from which [`crate::lock`] reads zombies and start times.
+    Running { proc_stat: Option<String> },
+    /// The host cannot tell: the lock counts as held.
+    Unknown,
 }

@@ -17,18 +17,22 @@
 //! - [`build`] ties them together: a run is a loop of `poll` (a [`build::Job`]
 //!   for the driver to execute, or nothing to do yet) and `handle_completed`.
 //! - [`host::Host`] is the only route to files, environment, clock and lock,
-//!   so the same engine runs natively and inside WebAssembly.
+//!   so the same engine runs natively and inside WebAssembly. The decisions
+//!   both hosts must make alike live here too: the project lock protocol
+//!   ([`lock`]) and symlink containment ([`containment`]).
 //!
 //! Built-in rules (pure bytes → bytes functions) plug in through [`builtin`].
 
 pub mod build;
 pub mod builtin;
+pub mod containment;
 pub mod explain;
 mod fast_hash;
 pub mod fingerprint;
 pub mod graph;
 pub mod host;
 pub mod job;
+pub mod lock;
 pub mod path;
 pub mod pipeline;
 pub mod remote;

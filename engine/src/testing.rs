@@ -8,7 +8,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 
-use crate::host::{DirEntry, FileKind, FileStat, Host};
+use crate::host::{DirEntry, FileKind, FileStat, Host, ProcessProbe};
+
+/// The pid a [`MemoryHost`] says it runs as.
+pub const MEMORY_PID: u32 = 1;
 use crate::path::WorkspacePath;
 
 #[derive(Debug, Clone)]
@@ -26,7 +29,8 @@ pub struct MemoryHost {
     env: RefCell<BTreeMap<String, String>>,
     clock_ns: Cell<u64>,
     next_inode: Cell<u64>,
-    locked: Cell<bool>,
+    /// Live processes (pid → `/proc` stat line); this process is [`MEMORY_PID`].
+    processes: RefCell<BTreeMap<u32, Option<String>>>,
     /// Every path read, in order (for asserting what a run hashed).
     pub reads: RefCell<Vec<WorkspacePath>>,
 }
@@ -35,6 +39,7 @@ impl MemoryHost {
     pub fn new() -> Self {
         let host = MemoryHost::default();
         host.clock_ns.set(1_700_000_000_000_000_000);
+        host.processes.borrow_mut().insert(MEMORY_PID, None);
         host
     }
 
@@ -61,6 +66,18 @@ impl MemoryHost {
         if let Some(f) = self.files.borrow_mut().get_mut(&path) {
             f.mtime_ns = now;
         }
+    }
+
+    /// Makes `pid` a live process, with its `/proc/<pid>/stat` line if given.
+    pub fn set_process(&self, pid: u32, proc_stat: Option<&str>) {
+        self.processes
+            .borrow_mut()
+            .insert(pid, proc_stat.map(str::to_string));
+    }
+
+    /// Ends process `pid`.
+    pub fn forget_process(&self, pid: u32) {
+        self.processes.borrow_mut().remove(&pid);
     }
 
     pub fn set_env(&self, name: &str, value: &str) {
@@ -191,24 +208,29 @@ impl Host for MemoryHost {
             .ok_or_else(|| format!("`{name}` was not found"))
     }
 
-    fn try_lock(&self, _path: &WorkspacePath) -> io::Result<bool> {
-        Ok(!self.locked.replace(true))
+    fn create_lock_file(&self, path: &WorkspacePath, bytes: &[u8]) -> io::Result<bool> {
+        if self.files.borrow().contains_key(path) {
+            return Ok(false);
+        }
+        self.write_atomic(path, bytes, false)?;
+        Ok(true)
     }
 
-    fn lock(&self, path: &WorkspacePath) -> io::Result<()> {
-        if self.try_lock(path)? {
-            Ok(())
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "already locked (deadlock in a test)",
-            ))
+    fn remove_lock_file(&self, path: &WorkspacePath) -> io::Result<()> {
+        self.remove_file(path)
+    }
+
+    fn probe_process(&self, pid: u32) -> ProcessProbe {
+        match self.processes.borrow().get(&pid) {
+            Some(proc_stat) => ProcessProbe::Running {
+                proc_stat: proc_stat.clone(),
+            },
+            None => ProcessProbe::Gone,
         }
     }
 
-    fn unlock(&self, _path: &WorkspacePath) -> io::Result<()> {
-        self.locked.set(false);
-        Ok(())
+    fn process_identity(&self) -> (u32, String) {
+        (MEMORY_PID, "memory".to_string())
     }
 }
 

@@ -7,51 +7,46 @@
 //!
 //! ## The project lock
 //!
-//! A lock file created with `O_CREAT | O_EXCL` (`openSync(path, "wx")`) that
-//! holds the owner's pid and a newline. A second process finds it, reads the
-//! pid and asks whether that process still lives (`process.kill(pid, 0)`); a
-//! dead owner (or our own pid without our own lock: a pid reused after a
-//! crash, as happens in containers) makes the lock stale, and it is removed
-//! and taken. A lock file without a pid yet is being written: it is held,
-//! unless it has stayed empty for [`EMPTY_LOCK_STALE_MS`]. The JS side removes
-//! the files it created when the process exits, however it exits short of a
-//! hard kill, and a hard kill leaves a file whose pid is dead.
+//! The protocol is `cloesce_engine::lock`, shared with the native binary;
+//! this host only supplies its primitives: exclusive creation
+//! (`openSync(path, "wx")`), removal, `process.kill(pid, 0)` plus
+//! `/proc/<pid>/stat`, and `os.hostname()`. The JS side removes the lock
+//! files it created when the process exits, however it exits short of a hard
+//! kill, and a hard kill leaves a file whose pid is dead.
+//!
+//! ## Symlinks
+//!
+//! Every read, write, removal and listing is checked with
+//! `cloesce_engine::containment` (`fs.realpathSync.native` resolves), as the
+//! native host does: nothing is read or written outside the project through
+//! a symbolic link.
 
-use std::cell::RefCell;
-use std::collections::BTreeSet;
 use std::io;
 
-use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host};
+use cloesce_engine::containment::{self, Resolved};
+use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host, ProcessProbe};
 use cloesce_engine::job::{resolve_program, Os};
 use cloesce_engine::WorkspacePath;
 
 use crate::node::{get, io_error, Node};
 
-/// How long a lock file may hold no pid before it counts as stale.
-pub const EMPTY_LOCK_STALE_MS: f64 = 10_000.0;
-
-/// How long [`Host::lock`] sleeps between attempts.
-pub const LOCK_POLL_MS: u32 = 100;
-
 /// The JS host for one project root.
 pub struct JsHost {
     node: Node,
     root: String,
+    /// `root` with symlinks resolved, for the containment checks.
+    real_root: String,
     os: Os,
-    pid: u32,
-    /// Lock files this host holds (absolute paths).
-    held: RefCell<BTreeSet<String>>,
 }
 
 impl JsHost {
     pub fn new(node: Node, root: String, os: Os) -> JsHost {
-        let pid = node.pid();
+        let real_root = node.realpath(&root).unwrap_or_else(|_| root.clone());
         JsHost {
             node,
             root,
+            real_root,
             os,
-            pid,
-            held: RefCell::new(BTreeSet::new()),
         }
     }
 
@@ -68,32 +63,26 @@ impl JsHost {
         io_error(err, self.os == Os::Unix)
     }
 
-    /// Who holds the lock file at `abs`.
-    fn lock_owner(&self, abs: &str) -> io::Result<LockOwner> {
-        let bytes = match self.node.read_file(abs) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                let err = self.err(err);
-                return match err.kind() {
-                    io::ErrorKind::NotFound => Ok(LockOwner::Gone),
-                    _ => Err(err),
-                };
-            }
+    /// Refuses `path` when it resolves outside the project through a
+    /// symbolic link (see [`containment::check_inside`]).
+    fn check_inside(&self, path: &WorkspacePath, follow_last: bool) -> io::Result<()> {
+        let sep = match self.os {
+            Os::Unix => '/',
+            Os::Windows => '\\',
         };
-        let text = String::from_utf8_lossy(&bytes);
-        match text.trim().parse::<u32>() {
-            Ok(pid) => Ok(LockOwner::Pid(pid)),
-            Err(_) => Ok(LockOwner::Unknown),
-        }
+        containment::check_inside(path, follow_last, |part| {
+            match self.node.realpath(&self.abs(part)) {
+                Ok(resolved) if containment::is_within(&resolved, &self.real_root, sep) => {
+                    Resolved::Inside
+                }
+                Ok(resolved) => Resolved::Outside(resolved),
+                Err(err) => match self.err(err).kind() {
+                    io::ErrorKind::NotFound => Resolved::Missing,
+                    _ => Resolved::Unknown,
+                },
+            }
+        })
     }
-}
-
-enum LockOwner {
-    /// The file vanished before it could be read.
-    Gone,
-    Pid(u32),
-    /// Empty or unreadable content.
-    Unknown,
 }
 
 /// Joins a `/`-separated relative path to an absolute root with the OS's
@@ -111,6 +100,7 @@ pub fn join_native(root: &str, relative: &str, os: Os) -> String {
 
 impl Host for JsHost {
     fn read(&self, path: &WorkspacePath) -> io::Result<Vec<u8>> {
+        self.check_inside(path, true)?;
         self.node
             .read_file(&self.abs(path))
             .map_err(|e| self.err(e))
@@ -142,18 +132,21 @@ impl Host for JsHost {
     }
 
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
+        self.check_inside(path, false)?;
         self.node
             .write_atomic(&self.abs(path), bytes, executable)
             .map_err(|e| self.err(e))
     }
 
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
+        self.check_inside(path, false)?;
         self.node
             .remove_file(&self.abs(path))
             .map_err(|e| self.err(e))
     }
 
     fn remove_dir_all(&self, path: &WorkspacePath) -> io::Result<()> {
+        self.check_inside(path, false)?;
         self.node
             .remove_dir_all(&self.abs(path))
             .map_err(|e| self.err(e))
@@ -161,7 +154,10 @@ impl Host for JsHost {
 
     fn list_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Vec<DirEntry>> {
         let abs = match dir {
-            Some(dir) => self.abs(dir),
+            Some(dir) => {
+                self.check_inside(dir, true)?;
+                self.abs(dir)
+            }
             None => self.root.clone(),
         };
         let raw = self.node.list_dir(&abs).map_err(|e| self.err(e))?;
@@ -241,53 +237,38 @@ impl Host for JsHost {
         }
     }
 
-    fn try_lock(&self, path: &WorkspacePath) -> io::Result<bool> {
-        let abs = self.abs(path);
-        if self.held.borrow().contains(&abs) {
-            return Ok(true);
-        }
-        let content = format!("{}\n", self.pid);
-        // Two rounds: the second after removing a stale lock.
-        for _ in 0..2 {
-            if self
-                .node
-                .create_lock_file(&abs, &content)
-                .map_err(|e| self.err(e))?
-            {
-                self.held.borrow_mut().insert(abs);
-                return Ok(true);
-            }
-            let stale = match self.lock_owner(&abs)? {
-                LockOwner::Gone => false,
-                LockOwner::Pid(pid) if pid == self.pid => true,
-                LockOwner::Pid(pid) => !self.node.process_alive(pid),
-                LockOwner::Unknown => self
-                    .node
-                    .file_age_ms(&abs)
-                    .is_some_and(|age| age > EMPTY_LOCK_STALE_MS),
-            };
-            if stale {
-                self.node.remove_file(&abs).map_err(|e| self.err(e))?;
-            } else if !matches!(self.lock_owner(&abs)?, LockOwner::Gone) {
-                return Ok(false);
-            }
-        }
-        Ok(false)
+    fn create_lock_file(&self, path: &WorkspacePath, bytes: &[u8]) -> io::Result<bool> {
+        self.check_inside(path, false)?;
+        self.node
+            .create_lock_file(&self.abs(path), bytes)
+            .map_err(|e| self.err(e))
     }
 
-    fn lock(&self, path: &WorkspacePath) -> io::Result<()> {
-        while !self.try_lock(path)? {
-            self.node.sleep_ms(LOCK_POLL_MS);
-        }
-        Ok(())
+    fn remove_lock_file(&self, path: &WorkspacePath) -> io::Result<()> {
+        self.check_inside(path, false)?;
+        self.node
+            .remove_lock_file(&self.abs(path))
+            .map_err(|e| self.err(e))
     }
 
-    fn unlock(&self, path: &WorkspacePath) -> io::Result<()> {
-        let abs = self.abs(path);
-        if self.held.borrow_mut().remove(&abs) {
-            self.node.release_lock_file(&abs).map_err(|e| self.err(e))?;
-        }
-        Ok(())
+    fn probe_process(&self, pid: u32) -> ProcessProbe {
+        parse_probe(&self.node.probe_process(pid))
+    }
+
+    fn process_identity(&self) -> (u32, String) {
+        (self.node.pid(), self.node.hostname())
+    }
+}
+
+/// Reads the answer of the JS `probeProcess`.
+fn parse_probe(answer: &str) -> ProcessProbe {
+    match answer.split_once(' ') {
+        _ if answer == "gone" => ProcessProbe::Gone,
+        _ if answer == "running" => ProcessProbe::Running { proc_stat: None },
+        Some(("running", stat)) => ProcessProbe::Running {
+            proc_stat: Some(stat.to_string()),
+        },
+        _ => ProcessProbe::Unknown,
     }
 }
 
@@ -301,5 +282,21 @@ mod tests {
         assert_eq!(join_native("/", "a", Os::Unix), "/a");
         assert_eq!(join_native("C:\\p\\", "a/b", Os::Windows), "C:\\p\\a\\b");
         assert_eq!(join_native("C:\\", "a", Os::Windows), "C:\\a");
+    }
+
+    #[test]
+    fn probe_answers_are_read() {
+        assert_eq!(parse_probe("gone"), ProcessProbe::Gone);
+        assert_eq!(
+            parse_probe("running"),
+            ProcessProbe::Running { proc_stat: None }
+        );
+        assert_eq!(
+            parse_probe("running 7 (sh) S 1"),
+            ProcessProbe::Running {
+                proc_stat: Some("7 (sh) S 1".into())
+            }
+        );
+        assert_eq!(parse_probe("unknown"), ProcessProbe::Unknown);
     }
 }

@@ -27,6 +27,7 @@ use std::collections::BTreeMap;
 use cloesce::Platform;
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{resolve_program, Job, JobId, ENV_ALLOWLIST};
+use cloesce_engine::lock::{self, Attempt};
 use cloesce_engine::WorkspacePath;
 use js_sys::{Function, Promise};
 use wasm_bindgen::prelude::*;
@@ -170,6 +171,8 @@ pub fn debug_host(platform: JsValue, dir: Option<String>, ops: Vec<String>) -> V
         Err(err) => return vec![format!("err {:?}: {err}", err.kind())],
     };
     let host = &project.host;
+    // Locks taken by `trylock`/`lock`, released by `unlock`.
+    let locks = RefCell::new(Vec::<lock::HeldLock>::new());
     let path = |raw: &str| WorkspacePath::new(raw).expect("a valid workspace path");
     ops.iter()
         .map(|op| {
@@ -218,9 +221,29 @@ pub fn debug_host(platform: JsValue, dir: Option<String>, ops: Vec<String>) -> V
                         Err(e) => format!("tool-error {e}"),
                     })
                 }
-                "trylock" => host.try_lock(&path(arg)).map(|b| b.to_string()),
-                "lock" => host.lock(&path(arg)).map(|()| String::new()),
-                "unlock" => host.unlock(&path(arg)).map(|()| String::new()),
+                "trylock" => lock::try_acquire(host, &path(arg)).map(|attempt| match attempt {
+                    Attempt::Acquired(held) => {
+                        locks.borrow_mut().push(held);
+                        "true".to_string()
+                    }
+                    Attempt::Busy(_) => "false".to_string(),
+                }),
+                "lock" => (|| loop {
+                    if let Attempt::Acquired(held) = lock::try_acquire(host, &path(arg))? {
+                        locks.borrow_mut().push(held);
+                        return Ok(String::new());
+                    }
+                    platform.node().sleep_ms(100);
+                })(),
+                "unlock" => {
+                    let mut held = locks.borrow_mut();
+                    match held.iter().position(|l| l.path().as_str() == arg) {
+                        Some(index) => {
+                            lock::release(host, &held.remove(index)).map(|()| String::new())
+                        }
+                        None => Ok(String::new()),
+                    }
+                }
                 other => Ok(format!("unknown operation {other}")),
             };
             match result {

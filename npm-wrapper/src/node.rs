@@ -49,9 +49,14 @@ extern "C" {
     /// A Promise resolved after `ms` milliseconds (`setTimeout`).
     #[wasm_bindgen(method)]
     pub fn sleep(this: &Node, ms: u32) -> Promise;
-    /// `process.kill(pid, 0)` succeeds (or fails with EPERM).
-    #[wasm_bindgen(method, js_name = processAlive)]
-    pub fn process_alive(this: &Node, pid: u32) -> bool;
+    /// `process.kill(pid, 0)`: `"gone"` (ESRCH), `"unknown"` (another
+    /// error), or `"running"` followed by a space and the `/proc/<pid>/stat`
+    /// line where there is one (Linux).
+    #[wasm_bindgen(method, js_name = probeProcess)]
+    pub fn probe_process(this: &Node, pid: u32) -> String;
+    /// `os.hostname()`.
+    #[wasm_bindgen(method)]
+    pub fn hostname(this: &Node) -> String;
 
     // ---- paths ----
     /// `path.resolve(dir)` (so `""` is the current folder).
@@ -60,6 +65,9 @@ extern "C" {
     /// `path.dirname(p)`.
     #[wasm_bindgen(method)]
     pub fn dirname(this: &Node, p: &str) -> String;
+    /// `fs.realpathSync.native(p)`: the canonical path (symlinks resolved).
+    #[wasm_bindgen(method, catch)]
+    pub fn realpath(this: &Node, p: &str) -> Result<String, JsValue>;
 
     // ---- files ----
     /// `readFileSync`.
@@ -97,16 +105,14 @@ extern "C" {
     pub fn is_executable(this: &Node, path: &str) -> bool;
 
     // ---- lock files ----
-    /// Creates `path` with `openSync(path, "wx")` holding `content`; false
-    /// when it already exists. Remembers it so it is removed at exit.
+    /// Creates `path` (and its folders) with `openSync(path, "wx")` holding
+    /// `content`; false when it already exists. Remembers it so it is
+    /// removed at exit (if it still holds `content`).
     #[wasm_bindgen(method, catch, js_name = createLockFile)]
-    pub fn create_lock_file(this: &Node, path: &str, content: &str) -> Result<bool, JsValue>;
-    /// Removes a lock file this process created.
-    #[wasm_bindgen(method, catch, js_name = releaseLockFile)]
-    pub fn release_lock_file(this: &Node, path: &str) -> Result<(), JsValue>;
-    /// Milliseconds since the file was last modified, `undefined` when gone.
-    #[wasm_bindgen(method, js_name = fileAgeMs)]
-    pub fn file_age_ms(this: &Node, path: &str) -> Option<f64>;
+    pub fn create_lock_file(this: &Node, path: &str, content: &[u8]) -> Result<bool, JsValue>;
+    /// Removes a lock file (ENOENT ignored) and forgets it.
+    #[wasm_bindgen(method, catch, js_name = removeLockFile)]
+    pub fn remove_lock_file(this: &Node, path: &str) -> Result<(), JsValue>;
 
     // ---- processes ----
     /// `spawnSync` for `--version`-style queries only. Returns

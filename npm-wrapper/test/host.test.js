@@ -101,13 +101,14 @@ test('env, clock and tool versions', { skip: needsWasm }, () => {
   assert.equal(failing, 'ok tool-error `node -e process.exit(3)` exited with code 3');
 });
 
-test('the lock: exclusive, re-entrant, released, stale when its owner died', { skip: needsWasm }, async () => {
+test('the lock: exclusive, released, stale when its owner died', { skip: needsWasm }, async () => {
   const dir = copyFixture(null, { 'package.json': '{}\n' });
   const lock = path.join(dir, '.cloesce', 'lock');
-  // Held and released within one host.
+  // Held and released within one host; a second attempt in the same
+  // process waits, as the native build's would.
   assert.deepEqual(ops(dir, ['trylock .cloesce/lock', 'trylock .cloesce/lock', 'unlock .cloesce/lock']), [
     'ok true',
-    'ok true',
+    'ok false',
     'ok',
   ]);
   assert.equal(fs.existsSync(lock), false);
@@ -125,7 +126,12 @@ test('the lock: exclusive, re-entrant, released, stale when its owner died', { s
   const child = childProcess.spawn(process.execPath, ['-e', holder, '60000'], { stdio: ['ignore', 'pipe', 'inherit'] });
   const first = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(String(d).trim())));
   assert.equal(first, 'ok true');
-  assert.equal(fs.readFileSync(lock, 'utf8'), `${child.pid}\n`);
+  // The shared protocol's text (engine/src/lock.rs): pid, host, start time, nonce.
+  const text = fs.readFileSync(lock, 'utf8');
+  const hostLine = `host ${require('node:os').hostname()}`;
+  assert.match(text, new RegExp(`^cloesce-lock 1\\npid ${child.pid}\\n${hostLine}\\n`));
+  if (process.platform === 'linux') assert.match(text, /\nstart \d+\n/);
+  assert.match(text, /\nnonce [0-9a-f]+-\d+\n$/);
   assert.deepEqual(ops(dir, ['trylock .cloesce/lock']), ['ok false']);
 
   // It dies without cleaning up: the lock is stale and taken over.
@@ -139,8 +145,16 @@ test('the lock: exclusive, re-entrant, released, stale when its owner died', { s
   fs.writeFileSync(lock, `${process.pid}\n`);
   assert.deepEqual(ops(dir, ['trylock .cloesce/lock', 'unlock .cloesce/lock']), ['ok true', 'ok']);
 
-  // A fresh lock without a pid yet is being written: held.
+  // A fresh lock without a pid yet is being written: held; after 10 s
+  // unchanged it is stale (what cloesce 0.1's native build left behind).
   fs.writeFileSync(lock, '');
+  assert.deepEqual(ops(dir, ['trylock .cloesce/lock']), ['ok false']);
+  const old = new Date(Date.now() - 11000);
+  fs.utimesSync(lock, old, old);
+  assert.deepEqual(ops(dir, ['trylock .cloesce/lock', 'unlock .cloesce/lock']), ['ok true', 'ok']);
+
+  // A live process on another host: held, whatever its pid.
+  fs.writeFileSync(lock, 'cloesce-lock 1\npid 1\nhost not-this-machine\nnonce 0-1\n');
   assert.deepEqual(ops(dir, ['trylock .cloesce/lock']), ['ok false']);
   fs.rmSync(lock);
 

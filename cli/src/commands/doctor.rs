@@ -16,6 +16,7 @@ use cloesce_engine::fingerprint::Digest;
 use cloesce_engine::graph::Graph;
 use cloesce_engine::host::{FileKind, Host};
 use cloesce_engine::job::resolve_program;
+use cloesce_engine::lock::Verdict;
 use cloesce_engine::pipeline::{self, Action, LoadOptions, Pipeline, SourceFile};
 use cloesce_engine::store::{Store, DEFAULT_CAP_BYTES};
 use cloesce_engine::walk;
@@ -694,18 +695,31 @@ fn check_store(host: &dyn Host) -> Vec<Check> {
             "check the folder permissions",
         )),
     }
-    let lock = WorkspacePath::new(".cloesce/lock").expect("constant path");
-    match host.read(&lock) {
-        Ok(bytes) if !String::from_utf8_lossy(&bytes).trim().is_empty() => {
-            let pid = String::from_utf8_lossy(&bytes).trim().to_string();
-            checks.push(Check::problem(
-                Level::Warn,
-                "lock",
-                format!(".cloesce/lock names process {pid}: a run is in progress, or one was killed"),
-                "nothing to do if a run is going on; otherwise the next `cloesce run` sees the process is gone and takes the lock over",
-            ));
-        }
-        _ => checks.push(Check::ok("lock", "no run holds .cloesce/lock")),
+    let lock = WorkspacePath::new(crate::commands::lock::LOCK_PATH).expect("constant path");
+    match cloesce_engine::lock::inspect(host, &lock) {
+        Ok(None) => checks.push(Check::ok("lock", "no run holds .cloesce/lock")),
+        Ok(Some(Verdict::Held(Some(owner)))) => checks.push(Check::problem(
+            Level::Warn,
+            "lock",
+            format!(".cloesce/lock is held by {owner}: a run is in progress"),
+            "nothing to do: the next `cloesce run` waits for it (a lock taken on another host is never judged stale; delete it if no run is going on there)",
+        )),
+        Ok(Some(Verdict::Held(None))) => checks.push(Check::problem(
+            Level::Warn,
+            "lock",
+            ".cloesce/lock names no process yet: a run is taking it",
+            "nothing to do: if it stays empty, the next `cloesce run` takes it over after 10 s",
+        )),
+        Ok(Some(Verdict::Stale(why))) => checks.push(Check::ok(
+            "lock",
+            format!(".cloesce/lock is stale ({why}); the next `cloesce run` takes it over"),
+        )),
+        Err(e) => checks.push(Check::problem(
+            Level::Warn,
+            "lock",
+            format!("cannot read .cloesce/lock: {e}"),
+            "check the folder permissions",
+        )),
     }
     checks
 }

@@ -1,13 +1,14 @@
 //! `NativeHost`: the engine's `Host` over `std::fs`, rooted at the project.
 
-use std::cell::RefCell;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host};
+use cloesce_engine::containment::{self, Resolved};
+use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host, ProcessProbe};
 use cloesce_engine::WorkspacePath;
 
 /// Temporary files get a name unique to this process and write.
@@ -17,7 +18,79 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug)]
 pub struct NativeHost {
     root: PathBuf,
-    lock: RefCell<Option<File>>,
+}
+
+/// The lock files this process created and has not removed, with what it
+/// wrote in them: removed by [`remove_held_lock_files`] when a signal ends
+/// cloesce.
+static LOCK_FILES: Mutex<Vec<(PathBuf, Vec<u8>)>> = Mutex::new(Vec::new());
+
+fn lock_files() -> std::sync::MutexGuard<'static, Vec<(PathBuf, Vec<u8>)>> {
+    LOCK_FILES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes the lock files this process still holds (if they still hold what
+/// it wrote). Called by the interrupt handler just before it exits.
+pub fn remove_held_lock_files() {
+    for (path, bytes) in lock_files().drain(..) {
+        if fs::read(&path).is_ok_and(|now| now == bytes) {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
+/// `kill(pid, 0)`: the process exists when it succeeds or fails with EPERM
+/// (someone else's process). On Linux its `/proc/<pid>/stat` line comes
+/// along (zombie state, start time).
+#[cfg(unix)]
+fn probe_process(pid: u32) -> ProcessProbe {
+    let Ok(signed) = libc::pid_t::try_from(pid) else {
+        return ProcessProbe::Gone;
+    };
+    if signed <= 0 {
+        // 0 and negative pids name process groups, not a process.
+        return ProcessProbe::Gone;
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(signed, 0) } == 0;
+    if !alive {
+        match io::Error::last_os_error().raw_os_error() {
+            Some(libc::ESRCH) => return ProcessProbe::Gone,
+            Some(libc::EPERM) => {}
+            _ => return ProcessProbe::Unknown,
+        }
+    }
+    let proc_stat = if cfg!(target_os = "linux") {
+        fs::read_to_string(format!("/proc/{pid}/stat")).ok()
+    } else {
+        None
+    };
+    ProcessProbe::Running { proc_stat }
+}
+
+/// Without `kill`, whether a process lives is not known here: a lock counts
+/// as held (delete `.cloesce/lock` by hand after a crash).
+#[cfg(not(unix))]
+fn probe_process(_pid: u32) -> ProcessProbe {
+    ProcessProbe::Unknown
+}
+
+/// The machine's name, as Node's `os.hostname()` reports it (both call
+/// `gethostname`), so the two builds name the same host alike.
+fn hostname() -> String {
+    #[cfg(unix)]
+    {
+        let mut buf = [0u8; 256];
+        // SAFETY: the buffer is valid for its length; gethostname
+        // NUL-terminates within it on success.
+        if unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0 {
+            let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+            return String::from_utf8_lossy(&buf[..end]).into_owned();
+        }
+    }
+    std::env::var("COMPUTERNAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "localhost".to_string())
 }
 
 impl NativeHost {
@@ -25,54 +98,24 @@ impl NativeHost {
     /// below compare like with like).
     pub fn new(root: PathBuf) -> Self {
         let root = root.canonicalize().unwrap_or(root);
-        NativeHost {
-            root,
-            lock: RefCell::new(None),
-        }
+        NativeHost { root }
     }
 
-    /// Refuses `abs` (the host path of `path`) when it resolves outside the
-    /// project through a symbolic link. With `follow_last`, the final
-    /// component is followed too (reads, listings); without, only the folders
-    /// above it are checked (writes and removals act on the final component
-    /// itself: a rename or unlink replaces a symlink, never its target).
-    ///
-    /// A `WorkspacePath` cannot spell `..` or an absolute path, so symlinks
-    /// are the only way out of the project; this check closes it for every
-    /// read, write and removal cloesce itself makes. Components that do not
-    /// exist yet are fine: `create_dir_all` makes real folders.
-    fn check_inside(&self, abs: &Path, path: &WorkspacePath, follow_last: bool) -> io::Result<()> {
-        let mut probe = if follow_last {
-            abs
-        } else {
-            match abs.parent() {
-                Some(parent) => parent,
-                None => return Ok(()),
-            }
-        };
-        // The deepest part that exists decides.
-        let resolved = loop {
-            match probe.canonicalize() {
-                Ok(resolved) => break resolved,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => match probe.parent() {
-                    Some(parent) if parent.starts_with(&self.root) => probe = parent,
-                    _ => return Ok(()),
-                },
+    /// Refuses `path` when it resolves outside the project through a
+    /// symbolic link (`cloesce_engine::containment` decides; this resolves
+    /// with `canonicalize`). With `follow_last`, the final component is
+    /// followed too (reads, listings); without, only the folders above it
+    /// (writes and removals act on the final component itself).
+    fn check_inside(&self, path: &WorkspacePath, follow_last: bool) -> io::Result<()> {
+        containment::check_inside(path, follow_last, |part| {
+            match self.abs(part).canonicalize() {
+                Ok(resolved) if resolved.starts_with(&self.root) => Resolved::Inside,
+                Ok(resolved) => Resolved::Outside(resolved.display().to_string()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Resolved::Missing,
                 // Not a folder, a loop, …: let the real operation report it.
-                Err(_) => return Ok(()),
+                Err(_) => Resolved::Unknown,
             }
-        };
-        if resolved.starts_with(&self.root) {
-            Ok(())
-        } else {
-            Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!(
-                    "{path} leads to {} through a symbolic link, outside the project; cloesce never reads or writes outside the project (replace the link with a real file or folder)",
-                    resolved.display()
-                ),
-            ))
-        }
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -81,19 +124,6 @@ impl NativeHost {
 
     fn abs(&self, path: &WorkspacePath) -> PathBuf {
         abs_path(&self.root, path)
-    }
-
-    fn open_lock_file(&self, path: &WorkspacePath) -> io::Result<File> {
-        let abs = self.abs(path);
-        self.check_inside(&abs, path, false)?;
-        if let Some(parent) = abs.parent() {
-            fs::create_dir_all(parent)?;
-        }
-        fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(abs)
     }
 }
 
@@ -163,7 +193,7 @@ fn stat_of(meta: &fs::Metadata) -> FileStat {
 impl Host for NativeHost {
     fn read(&self, path: &WorkspacePath) -> io::Result<Vec<u8>> {
         let abs = self.abs(path);
-        self.check_inside(&abs, path, true)?;
+        self.check_inside(path, true)?;
         fs::read(abs)
     }
 
@@ -203,7 +233,7 @@ impl Host for NativeHost {
 
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
         let abs = self.abs(path);
-        self.check_inside(&abs, path, false)?;
+        self.check_inside(path, false)?;
         let parent = abs.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&parent)?;
         let temp = parent.join(format!(
@@ -234,7 +264,7 @@ impl Host for NativeHost {
 
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
         let abs = self.abs(path);
-        self.check_inside(&abs, path, false)?;
+        self.check_inside(path, false)?;
         match fs::remove_file(abs) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -243,7 +273,7 @@ impl Host for NativeHost {
 
     fn remove_dir_all(&self, path: &WorkspacePath) -> io::Result<()> {
         let abs = self.abs(path);
-        self.check_inside(&abs, path, false)?;
+        self.check_inside(path, false)?;
         match fs::remove_dir_all(abs) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
@@ -253,7 +283,7 @@ impl Host for NativeHost {
     fn list_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Vec<DirEntry>> {
         let abs = dir.map_or_else(|| self.root.clone(), |d| self.abs(d));
         if let Some(dir) = dir {
-            self.check_inside(&abs, dir, true)?;
+            self.check_inside(dir, true)?;
         }
         let mut out = Vec::new();
         for entry in fs::read_dir(abs)? {
@@ -316,29 +346,45 @@ impl Host for NativeHost {
         }
     }
 
-    fn try_lock(&self, path: &WorkspacePath) -> io::Result<bool> {
-        let file = self.open_lock_file(path)?;
-        match file.try_lock() {
-            Ok(()) => {
-                *self.lock.borrow_mut() = Some(file);
-                Ok(true)
-            }
-            Err(fs::TryLockError::WouldBlock) => Ok(false),
-            Err(fs::TryLockError::Error(e)) => Err(e),
+    fn create_lock_file(&self, path: &WorkspacePath, bytes: &[u8]) -> io::Result<bool> {
+        let abs = self.abs(path);
+        self.check_inside(path, false)?;
+        if let Some(parent) = abs.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let mut file = match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&abs)
+        {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        lock_files().push((abs.clone(), bytes.to_vec()));
+        if let Err(e) = file.write_all(bytes) {
+            drop(file);
+            let _ = self.remove_lock_file(path);
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    fn remove_lock_file(&self, path: &WorkspacePath) -> io::Result<()> {
+        let abs = self.abs(path);
+        self.check_inside(path, false)?;
+        lock_files().retain(|(held, _)| held != &abs);
+        match fs::remove_file(abs) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
         }
     }
 
-    fn lock(&self, path: &WorkspacePath) -> io::Result<()> {
-        let file = self.open_lock_file(path)?;
-        file.lock()?;
-        *self.lock.borrow_mut() = Some(file);
-        Ok(())
+    fn probe_process(&self, pid: u32) -> ProcessProbe {
+        probe_process(pid)
     }
 
-    fn unlock(&self, _path: &WorkspacePath) -> io::Result<()> {
-        if let Some(file) = self.lock.borrow_mut().take() {
-            file.unlock()?;
-        }
-        Ok(())
+    fn process_identity(&self) -> (u32, String) {
+        (std::process::id(), hostname())
     }
 }

@@ -14,10 +14,11 @@
 //!    with half its output written);
 //! 2. sends SIGINT to every running process group, waits up to
 //!    [`GRACE`] for them to end, then sends SIGKILL to what is left;
-//! 3. exits with code 130. The OS releases the project lock. Everything
-//!    already recorded was written atomically (temp file + rename), so an
-//!    interrupt at any point is no worse than a crash, which the store is
-//!    built to survive: the next run redoes only what did not finish.
+//! 3. removes the project lock file (see `cloesce_engine::lock`) and exits
+//!    with code 130. Everything already recorded was written atomically
+//!    (temp file + rename), so an interrupt at any point is no worse than a
+//!    crash, which the store is built to survive: the next run redoes only
+//!    what did not finish.
 //!
 //! A second signal during the grace period ends it at once (Linux).
 //!
@@ -139,6 +140,7 @@ fn kill_all(groups: &[i32], signal: libc::c_int) {
 
 fn exit_now() -> ! {
     use std::io::Write;
+    super::host::remove_held_lock_files();
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().write_all(
         b"cloesce: interrupted; running rules were stopped and nothing they wrote was recorded\n",

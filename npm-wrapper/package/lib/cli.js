@@ -9,6 +9,7 @@ const fs = require('node:fs');
 const { loadEngine, EngineError } = require('./engine.js');
 const { createPlatform } = require('./platform.js');
 const { Children } = require('./spawn.js');
+const { handleInterrupts } = require('./interrupt.js');
 
 /** Exit code for an internal error (a bug in cloesce), like EX_SOFTWARE. */
 const EXIT_INTERNAL = 70;
@@ -21,6 +22,18 @@ function panicMessage(message, location) {
 
 /** Runs `cloesce` with the arguments after the program name. */
 async function main(args) {
+  let stopped = false; // ended on purpose before the engine finished
+  const platform = createPlatform({ children: new Children() });
+  // Ctrl-C, SIGTERM, SIGHUP: stop the rules politely, then firmly, and exit
+  // 130/143/129; the 'exit' handler below removes the lock file. Installed
+  // before the engine loads, so a signal during start-up is handled too
+  // (it is delivered once loading, which blocks, is done).
+  handleInterrupts(platform.children, {
+    exit(code) {
+      stopped = true;
+      process.exit(code);
+    },
+  });
   let engine;
   try {
     engine = loadEngine();
@@ -30,14 +43,6 @@ async function main(args) {
     process.exitCode = EXIT_INTERNAL;
     return;
   }
-  // Ctrl-C or a SIGTERM while children run: they get the signal too, and
-  // the 'exit' handler below releases the lock.
-  let stopped = false; // ended on purpose before the engine finished
-  const onInterrupt = (signal) => {
-    stopped = true;
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  };
-  const platform = createPlatform({ children: new Children({ onInterrupt }) });
   let failed = false;
 
   // Shows an internal error once, stops every child and sets the exit code.

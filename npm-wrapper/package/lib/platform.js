@@ -6,7 +6,8 @@
 // declares the same list; keep them in step. Paths arrive absolute and
 // platform-native. Errors are thrown as Node's own (`err.code` = "ENOENT"…),
 // which Rust maps to `std::io::ErrorKind`. No logic lives here: walking up to
-// the project root, resolving programs, lock staleness and messages are Rust.
+// the project root, resolving programs, the lock protocol, symlink
+// containment and messages are Rust.
 
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
@@ -173,8 +174,11 @@ function listFiles(root, rel) {
   return found;
 }
 
-/** Builds the platform object; `children` defaults to a fresh set. */
-function createPlatform({ children = new Children(), ownedLocks = new Set() } = {}) {
+/**
+ * Builds the platform object; `children` defaults to a fresh set.
+ * `ownedLocks` maps each lock file this process created to its bytes.
+ */
+function createPlatform({ children = new Children(), ownedLocks = new Map() } = {}) {
   let changeWatcher = null;
   return {
     children,
@@ -192,28 +196,29 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
     nowNs: () => CLOCK_ANCHOR + process.hrtime.bigint(),
     sleepMs,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-    processAlive(pid) {
+    probeProcess(pid) {
       try {
         process.kill(pid, 0);
       } catch (err) {
-        return err.code === 'EPERM';
+        if (err.code === 'ESRCH') return 'gone';
+        if (err.code !== 'EPERM') return 'unknown';
       }
-      // A zombie (dead, never reaped: common under a container's pid 1)
-      // still answers kill(pid, 0).
+      // Rust reads zombies and start times from the stat line (Linux).
       if (process.platform === 'linux') {
         try {
-          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-          return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+          return `running ${fs.readFileSync(`/proc/${pid}/stat`, 'utf8').trim()}`;
         } catch {
-          return true;
+          // Gone since, or no /proc: the kill above decides.
         }
       }
-      return true;
+      return 'running';
     },
+    hostname: () => os.hostname(),
 
     // ---- paths ----
     resolvePath: (dir) => path.resolve(dir),
     dirname: (p) => path.dirname(p),
+    realpath: (p) => fs.realpathSync.native(p),
 
     // ---- files ----
     readFile: (file) => fs.readFileSync(file),
@@ -270,7 +275,7 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
     },
     isExecutable,
 
-    // ---- lock files ----
+    // ---- lock files (the protocol is Rust's: engine/src/lock.rs) ----
     createLockFile(file, content) {
       fs.mkdirSync(path.dirname(file), { recursive: true });
       let fd;
@@ -280,25 +285,22 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
         if (err.code === 'EEXIST') return false;
         throw err;
       }
-      ownedLocks.add(file);
+      const bytes = Buffer.from(content);
+      ownedLocks.set(file, bytes);
       try {
-        fs.writeSync(fd, content);
+        fs.writeSync(fd, bytes);
       } finally {
         fs.closeSync(fd);
       }
       return true;
     },
-    releaseLockFile(file) {
-      if (!ownedLocks.delete(file)) return;
+    removeLockFile(file) {
+      ownedLocks.delete(file);
       try {
         fs.unlinkSync(file);
       } catch (err) {
         if (err.code !== 'ENOENT') throw err;
       }
-    },
-    fileAgeMs(file) {
-      const st = fs.statSync(file, { throwIfNoEntry: false });
-      return st === undefined ? undefined : Date.now() - st.mtimeMs;
     },
 
     // ---- processes ----
@@ -350,11 +352,14 @@ function createPlatform({ children = new Children(), ownedLocks = new Set() } = 
     },
     nextFinished: (timeoutMs) => children.nextFinished(timeoutMs),
 
-    /** Removes the lock files this process still holds (at exit). */
+    /**
+     * Removes the lock files this process still holds (at exit, however it
+     * exits short of a hard kill), each only if it still holds what we wrote.
+     */
     releaseAllLocks() {
-      for (const file of ownedLocks) {
+      for (const [file, bytes] of ownedLocks) {
         try {
-          fs.unlinkSync(file);
+          if (fs.readFileSync(file).equals(bytes)) fs.unlinkSync(file);
         } catch {
           // Best effort: a stale lock is detected by its dead pid anyway.
         }

@@ -68,43 +68,59 @@ function commandFor(program, args, platform = process.platform, comspec) {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Sends `signal` to a child and everything it started: on Unix each child
+ * leads its own process group (`detached`), so the group is signalled, as
+ * the native build does; on Windows the child itself.
+ */
+function signalTree(child, signal) {
+  if (process.platform !== 'win32' && child.pid !== undefined) {
+    try {
+      process.kill(-child.pid, signal);
+      return;
+    } catch {
+      // The group is gone; try the child itself.
+    }
+  }
+  try {
+    child.kill(signal);
+  } catch {
+    // Already gone.
+  }
+}
+
 /** The running and finished children of one cloesce process. */
 class Children {
-  /**
-   * `onInterrupt(signal)`, when given, is called on SIGINT/SIGTERM while
-   * children run (after they were sent the same signal). The handlers are
-   * installed only while a child runs: at other times the engine may block
-   * the thread (waiting for the lock) and Node's default handling, which
-   * ends the process at once, is the right one.
-   */
-  constructor({ onInterrupt } = {}) {
+  constructor() {
     this.running = new Map(); // id -> ChildProcess
     this.finished = []; // completions not yet handed out
     this.waiter = null; // resolve function of a pending nextCompletion()
     this.httpRunning = 0; // remote cache requests in flight (see http())
-    this.onInterrupt = onInterrupt;
-    this.signalHandlers = null;
+    // Set by interrupt(): nothing new starts and nothing ends is reported.
+    this.interrupted = false;
+    this.idleCallbacks = [];
   }
 
-  watchSignals(on) {
-    if (!this.onInterrupt || on === (this.signalHandlers !== null)) return;
-    if (on) {
-      this.signalHandlers = ['SIGINT', 'SIGTERM'].map((signal) => {
-        const handler = () => {
-          this.killAll(signal);
-          this.onInterrupt(signal);
-        };
-        process.on(signal, handler);
-        return [signal, handler];
-      });
-    } else {
-      for (const [signal, handler] of this.signalHandlers) process.off(signal, handler);
-      this.signalHandlers = null;
-    }
+  /**
+   * Ctrl-C: from now on no child starts and no completion reaches the
+   * engine (so an interrupted rule is never recorded, whatever its exit
+   * code); every running child's process group gets SIGINT.
+   */
+  interrupt() {
+    this.interrupted = true;
+    this.finished = [];
+    this.killAll('SIGINT');
+  }
+
+  /** Calls `callback` (synchronously) once no child runs. */
+  onIdle(callback) {
+    if (this.running.size === 0) callback();
+    else this.idleCallbacks.push(callback);
   }
 
   /** Starts `program args` in `cwd` with exactly `env`; never throws. */
   spawn(id, cwd, program, args, env) {
+    if (this.interrupted) return; // never started, never reported
     const { file, args: argv, verbatim } = commandFor(program, args);
     let child;
     try {
@@ -115,13 +131,15 @@ class Children {
         windowsHide: true,
         windowsVerbatimArguments: verbatim,
         stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group (Unix), so a terminal's Ctrl-C reaches
+        // cloesce only and cloesce can stop the rule with all it started.
+        detached: process.platform !== 'win32',
       });
     } catch (err) {
       this.finish({ id, code: null, signal: null, error: describe(err), stdout: EMPTY, stderr: EMPTY });
       return;
     }
     this.running.set(id, child);
-    this.watchSignals(true);
     const stdout = [];
     const stderr = [];
     child.stdout.on('data', (chunk) => stdout.push(chunk));
@@ -131,13 +149,17 @@ class Children {
       if (done) return;
       done = true;
       this.running.delete(id);
-      if (this.running.size === 0) this.watchSignals(false);
       this.finish({
         id,
         stdout: new Uint8Array(Buffer.concat(stdout)),
         stderr: new Uint8Array(Buffer.concat(stderr)),
         ...completion,
       });
+      if (this.running.size === 0) {
+        const callbacks = this.idleCallbacks;
+        this.idleCallbacks = [];
+        for (const callback of callbacks) callback();
+      }
     };
     child.on('error', (err) => {
       // Only a failure to start ends the job here; other errors (a failed
@@ -188,6 +210,7 @@ class Children {
    * is running or waiting to be reported.
    */
   nextFinished(timeoutMs) {
+    if (this.interrupted) return new Promise(() => {}); // the process is ending
     if (this.finished.length > 0) return Promise.resolve(this.finished.shift());
     if ((this.running.size === 0 && this.httpRunning === 0) || this.waiter) {
       return Promise.reject(new Error('nextFinished() called with nothing running'));
@@ -211,6 +234,7 @@ class Children {
   }
 
   finish(completion) {
+    if (this.interrupted) return;
     if (this.waiter) {
       const resolve = this.waiter;
       this.waiter = null;
@@ -226,6 +250,7 @@ class Children {
    * event loop would drain and Node would exit 0), so the engine is told.
    */
   nextCompletion() {
+    if (this.interrupted) return new Promise(() => {}); // the process is ending
     if (this.finished.length > 0) return Promise.resolve(this.finished.shift());
     if (this.running.size === 0 || this.waiter) {
       return Promise.reject(new Error('nextCompletion() called with no job running'));
@@ -235,15 +260,9 @@ class Children {
     });
   }
 
-  /** Kills every running child (on an internal error or an interrupt). */
+  /** Signals every running child's process group (an internal error, an interrupt). */
   killAll(signal = 'SIGTERM') {
-    for (const child of this.running.values()) {
-      try {
-        child.kill(signal);
-      } catch {
-        // Already gone.
-      }
-    }
+    for (const child of this.running.values()) signalTree(child, signal);
   }
 }
 
@@ -266,4 +285,4 @@ function describeFetch(err) {
   return err && err.message ? err.message : String(err);
 }
 
-module.exports = { Children, commandFor, quoteCmdArg, quoteCmdProgram, needsCmd };
+module.exports = { Children, signalTree, commandFor, quoteCmdArg, quoteCmdProgram, needsCmd };
