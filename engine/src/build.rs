@@ -207,6 +207,10 @@ pub struct Build<'a> {
     store: Store<'a>,
     events: VecDeque<Event>,
     running: HashMap<usize, Running>,
+    /// Jobs that succeeded but are not recorded yet. `poll` records them
+    /// only when no other job can start, so that a freed job slot is refilled
+    /// first and hashing and storing a result overlaps the next process.
+    succeeded: VecDeque<(RuleId, Running, Completion)>,
     produced: Vec<Option<Produced>>,
     /// Files found by walking for globs; computed on first need.
     walked: Option<Vec<WorkspacePath>>,
@@ -268,6 +272,7 @@ impl<'a> Build<'a> {
             store: Store::new(host),
             events: VecDeque::new(),
             running: HashMap::new(),
+            succeeded: VecDeque::new(),
             produced: vec![None; n],
             walked: None,
             tool_versions: HashMap::new(),
@@ -427,27 +432,35 @@ impl<'a> Build<'a> {
     /// The next thing for the driver to do.
     pub fn poll(&mut self) -> Poll {
         loop {
-            if self.running.len() >= self.options.jobs {
-                return Poll::Wait;
-            }
-            if let Some((index, f)) = self.remote.as_mut().and_then(|r| r.after_miss.pop_front()) {
-                let (key, p) = (f.key, f.pending);
-                match self.execute(RuleId(index), key, p.key_input, p.reasons) {
-                    Some(job) => return Poll::Spawn(job),
-                    None => continue,
+            if self.running.len() < self.options.jobs {
+                if let Some((index, f)) =
+                    self.remote.as_mut().and_then(|r| r.after_miss.pop_front())
+                {
+                    let (key, p) = (f.key, f.pending);
+                    match self.execute(RuleId(index), key, p.key_input, p.reasons) {
+                        Some(job) => return Poll::Spawn(job),
+                        None => continue,
+                    }
+                }
+                if let Some(slot) = self.scheduler.poll_ready() {
+                    let rule = self.graph.order[slot];
+                    match self.start(rule) {
+                        Some(job) => return Poll::Spawn(job),
+                        None => continue,
+                    }
                 }
             }
-            let Some(slot) = self.scheduler.poll_ready() else {
-                return if self.scheduler.is_finished() {
-                    Poll::Done
-                } else {
-                    Poll::Wait
-                };
-            };
-            let rule = self.graph.order[slot];
-            if let Some(job) = self.start(rule) {
-                return Poll::Spawn(job);
+            // Nothing can start: record a finished job (which may make
+            // rules ready), or wait.
+            if let Some((rule, running, completion)) = self.succeeded.pop_front() {
+                self.record_completion(rule, running, completion);
+                continue;
             }
+            return if self.running.len() < self.options.jobs && self.scheduler.is_finished() {
+                Poll::Done
+            } else {
+                Poll::Wait
+            };
         }
     }
 
@@ -458,24 +471,32 @@ impl<'a> Build<'a> {
             return;
         };
         let rule = RuleId(index as u32);
-        let stdout = String::from_utf8_lossy(&completion.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&completion.stderr).into_owned();
-        if !completion.status.success() {
-            let failure = Failure::Process {
-                argv: running.argv,
-                status: completion.status,
-            };
-            self.fail(
-                rule,
-                running.reasons,
-                failure,
-                stdout,
-                stderr,
-                Some(running.started_ns),
-            );
+        if completion.status.success() {
+            // Recorded by `poll` once the freed slot is refilled.
+            self.succeeded.push_back((rule, running, completion));
             return;
         }
-        self.record_success(rule, running, stdout, stderr);
+        let stdout = String::from_utf8_lossy(&completion.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&completion.stderr).into_owned();
+        let failure = Failure::Process {
+            argv: running.argv,
+            status: completion.status,
+        };
+        self.fail(
+            rule,
+            running.reasons,
+            failure,
+            stdout,
+            stderr,
+            Some(running.started_ns),
+        );
+    }
+
+    /// Records a job that succeeded (queued by `handle_completed`).
+    fn record_completion(&mut self, id: RuleId, running: Running, completion: Completion) {
+        let stdout = String::from_utf8_lossy(&completion.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&completion.stderr).into_owned();
+        self.record_success(id, running, stdout, stderr);
     }
 
     /// The next progress event, if any.
@@ -488,6 +509,10 @@ impl<'a> Build<'a> {
     /// exit may skip freeing it (a no-op over 10,000 rules spends ~5% of its
     /// instructions dropping the state).
     pub fn finish(&mut self) -> std::io::Result<Summary> {
+        // (Empty when `poll` said `Done`.)
+        while let Some((rule, running, completion)) = self.succeeded.pop_front() {
+            self.record_completion(rule, running, completion);
+        }
         if !self.options.dry_run {
             self.state.save(self.host)?;
         }

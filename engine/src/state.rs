@@ -146,6 +146,10 @@ pub struct State {
     /// What this build already knows of a file (not saved). One map for
     /// both kinds, so a prefetched stat becomes a checked digest in place.
     seen: FastMap<WorkspacePath, Seen>,
+    /// Whether `seen` may hold a prefetched stat: `drop_prefetched` runs
+    /// before every rule that executes and is a no-op once they are gone
+    /// (a scan of `seen` per rule was quadratic on a cold build).
+    prefetched: bool,
 }
 
 /// A file as this build has seen it.
@@ -191,6 +195,7 @@ impl State {
             rules: on_disk.rules.into_iter().collect(),
             dirty: false,
             seen: FastMap::default(),
+            prefetched: false,
         }
     }
 
@@ -314,13 +319,16 @@ impl State {
         for (path, stat) in paths.into_iter().zip(stats) {
             if let Ok(stat) = stat {
                 self.seen.insert(path, Seen::Prefetched(stat));
+                self.prefetched = true;
             }
         }
     }
 
     /// Forgets every prefetched stat: something is about to run.
     pub fn drop_prefetched(&mut self) {
-        self.seen.retain(|_, seen| matches!(seen, Seen::Checked(_)));
+        if std::mem::take(&mut self.prefetched) {
+            self.seen.retain(|_, seen| matches!(seen, Seen::Checked(_)));
+        }
     }
 
     /// Drops a file's entry (it was deleted or is about to be rewritten).

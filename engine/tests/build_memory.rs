@@ -503,3 +503,68 @@ fn globs_match_walked_files_and_declared_outputs() {
         }]
     );
 }
+
+/// A freed job slot is refilled before the finished job is recorded, so that
+/// hashing and storing a result overlaps the next process; the result is
+/// still recorded before the build ends, and a failure is reported at once.
+#[test]
+fn a_freed_slot_is_refilled_before_the_finished_job_is_recorded() {
+    let host = MemoryHost::new();
+    host.put("a.txt", "a");
+    host.put("b.txt", "b");
+    let p = pipeline(vec![
+        rule("A", &["concat", "a.out", "a.txt"], &["a.txt"], &["a.out"]),
+        rule("B", &["concat", "b.out", "b.txt"], &["b.txt"], &["b.out"]),
+    ]);
+    let g = graph(2, &[]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let builtins = BuiltinRegistry::new();
+    let options = BuildOptions {
+        jobs: 1,
+        ..BuildOptions::default()
+    };
+    let mut b = Build::new(&host, &p, &g, &builtins, options);
+    let finished = |b: &mut Build| {
+        let mut names = Vec::new();
+        while let Some(e) = b.poll_event() {
+            if let Event::Finished(r) = e {
+                names.push(p.rules[r.rule.index()].name.value.clone());
+            }
+        }
+        names
+    };
+    let Poll::Spawn(a) = b.poll() else {
+        panic!("A starts")
+    };
+    assert!(matches!(b.poll(), Poll::Wait));
+    host.put("a.out", "a");
+    b.handle_completed(Completion {
+        id: a.id,
+        status: ExitStatus::Code(0),
+        stdout: vec![],
+        stderr: vec![],
+    });
+    // B starts first; A is not recorded yet.
+    let Poll::Spawn(job_b) = b.poll() else {
+        panic!("B starts in A's slot")
+    };
+    assert!(finished(&mut b).is_empty());
+    // Nothing else can start: A is recorded now.
+    assert!(matches!(b.poll(), Poll::Wait));
+    assert_eq!(finished(&mut b), vec!["A"]);
+    b.handle_completed(Completion {
+        id: job_b.id,
+        status: ExitStatus::Code(1),
+        stdout: vec![],
+        stderr: vec![],
+    });
+    assert_eq!(finished(&mut b), vec!["B"]);
+    assert!(matches!(b.poll(), Poll::Done));
+    let summary = b.finish().unwrap();
+    assert_eq!((summary.ran, summary.failed), (1, 1));
+    // A's result is in the store: the next build restores nothing and runs
+    // only B.
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let next = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(next.ran, vec!["B"]);
+}

@@ -18,6 +18,10 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 #[derive(Debug)]
 pub struct NativeHost {
     root: PathBuf,
+    /// The root, opened for the `openat2` fast path of the containment
+    /// check (`beneath.rs`); `None` when it could not be opened.
+    #[cfg(target_os = "linux")]
+    root_fd: Option<std::os::fd::OwnedFd>,
 }
 
 /// The lock files this process created and has not removed, with what it
@@ -98,7 +102,28 @@ impl NativeHost {
     /// below compare like with like).
     pub fn new(root: PathBuf) -> Self {
         let root = root.canonicalize().unwrap_or(root);
-        NativeHost { root }
+        NativeHost {
+            #[cfg(target_os = "linux")]
+            root_fd: super::beneath::open_root(&root),
+            root,
+        }
+    }
+
+    /// The fast path (`beneath.rs`): `path` opened with `flags`, checked to
+    /// resolve inside the project in the same system call.
+    #[cfg(target_os = "linux")]
+    fn open_beneath(&self, path: &str, flags: libc::c_int) -> super::beneath::Beneath {
+        match &self.root_fd {
+            Some(root) => super::beneath::open(root, path, flags),
+            None => super::beneath::Beneath::Unsure,
+        }
+    }
+
+    /// The folder holding `path`, opened through the fast path.
+    #[cfg(target_os = "linux")]
+    fn open_parent_beneath(&self, path: &WorkspacePath) -> super::beneath::Beneath {
+        let parent = path.as_str().rsplit_once('/').map_or(".", |(p, _)| p);
+        self.open_beneath(parent, libc::O_PATH | libc::O_DIRECTORY)
     }
 
     /// Refuses `path` when it resolves outside the project through a
@@ -192,6 +217,18 @@ fn stat_of(meta: &fs::Metadata) -> FileStat {
 
 impl Host for NativeHost {
     fn read(&self, path: &WorkspacePath) -> io::Result<Vec<u8>> {
+        #[cfg(target_os = "linux")]
+        match self.open_beneath(path.as_str(), libc::O_RDONLY) {
+            super::beneath::Beneath::Opened(fd) => {
+                let mut bytes = Vec::new();
+                io::Read::read_to_end(&mut File::from(fd), &mut bytes)?;
+                return Ok(bytes);
+            }
+            super::beneath::Beneath::NotFound => {
+                return Err(io::Error::from_raw_os_error(libc::ENOENT))
+            }
+            super::beneath::Beneath::Unsure => {}
+        }
         let abs = self.abs(path);
         self.check_inside(path, true)?;
         fs::read(abs)
@@ -232,16 +269,22 @@ impl Host for NativeHost {
     }
 
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
-        let abs = self.abs(path);
-        self.check_inside(path, false)?;
-        let parent = abs.parent().unwrap_or(&self.root).to_path_buf();
-        fs::create_dir_all(&parent)?;
-        let temp = parent.join(format!(
+        let temp_name = format!(
             ".{}.cloesce-tmp.{}.{}",
             path.file_name(),
             std::process::id(),
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        );
+        // The folder exists and is inside: write relative to it.
+        #[cfg(target_os = "linux")]
+        if let super::beneath::Beneath::Opened(dir) = self.open_parent_beneath(path) {
+            return super::beneath::write_in(&dir, &temp_name, path.file_name(), bytes, executable);
+        }
+        let abs = self.abs(path);
+        self.check_inside(path, false)?;
+        let parent = abs.parent().unwrap_or(&self.root).to_path_buf();
+        fs::create_dir_all(&parent)?;
+        let temp = parent.join(temp_name);
         let result = (|| {
             let mut file = File::create(&temp)?;
             file.write_all(bytes)?;
@@ -263,6 +306,15 @@ impl Host for NativeHost {
     }
 
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        match self.open_parent_beneath(path) {
+            super::beneath::Beneath::Opened(dir) => {
+                return super::beneath::remove_in(&dir, path.file_name())
+            }
+            // No folder, no file.
+            super::beneath::Beneath::NotFound => return Ok(()),
+            super::beneath::Beneath::Unsure => {}
+        }
         let abs = self.abs(path);
         self.check_inside(path, false)?;
         match fs::remove_file(abs) {

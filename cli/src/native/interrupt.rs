@@ -22,7 +22,7 @@
 //!
 //! A second signal during the grace period ends it at once (Linux).
 //!
-//! On Linux each child also gets `PR_SET_PDEATHSIG = SIGKILL`: if cloesce
+//! On Linux each child also gets `PR_SET_PDEATHSIG = SIGKILL` (`spawn.rs`): if cloesce
 //! itself is killed (`kill -9`), its direct children die with it instead of
 //! running on unobserved. (Grandchildren are not covered; their writes go to
 //! files the next run replaces, see docs/guarantees.md.)
@@ -148,40 +148,41 @@ fn exit_now() -> ! {
     std::process::exit(EXIT_INTERRUPTED);
 }
 
-/// Starts `command` as the leader of a new process group and registers it,
-/// unless the run was interrupted (then `None`). The registry lock is held
-/// while spawning, so an interrupt cannot miss a child.
+/// Runs `start` (which starts a child leading its own process group) and
+/// registers the group `pid_of` names, unless the run was interrupted (then
+/// `None`, and nothing is started). The registry lock is held while
+/// starting, so an interrupt cannot miss a child.
+pub fn start_registered<T>(
+    start: impl FnOnce() -> std::io::Result<T>,
+    pid_of: impl FnOnce(&T) -> i32,
+) -> Option<std::io::Result<T>> {
+    let mut held = groups();
+    if interrupted() {
+        return None;
+    }
+    let result = start();
+    if let Ok(child) = &result {
+        held.push(pid_of(child));
+    }
+    Some(result)
+}
+
+/// Starts `command` as the leader of a new process group and registers it
+/// (see [`start_registered`]). Used where `spawn.rs` is not (outside Linux);
+/// the `pre_exec` hook makes std fork.
+#[cfg(not(target_os = "linux"))]
 pub fn spawn(command: &mut std::process::Command) -> Option<std::io::Result<std::process::Child>> {
     use std::os::unix::process::CommandExt;
-    let parent = std::process::id() as libc::pid_t;
     command.process_group(0);
     // SAFETY: the closure only makes async-signal-safe libc calls.
     unsafe {
         command.pre_exec(move || {
             let set = signal_set();
             libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-            #[cfg(target_os = "linux")]
-            {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-                // cloesce died before the line above: do not run orphaned.
-                if libc::getppid() != parent {
-                    libc::_exit(137);
-                }
-            }
-            #[cfg(not(target_os = "linux"))]
-            let _ = parent;
             Ok(())
         });
     }
-    let mut held = groups();
-    if interrupted() {
-        return None;
-    }
-    let result = command.spawn();
-    if let Ok(child) = &result {
-        held.push(child.id() as i32);
-    }
-    Some(result)
+    start_registered(|| command.spawn(), |child| child.id() as i32)
 }
 
 /// Forgets a child once it has been waited for.

@@ -1,10 +1,9 @@
-//! `NativePlatform`: processes on threads, completions over a channel.
+//! `NativePlatform`: processes on job threads (`jobs.rs`), completions over a channel.
 
 use std::future::Future;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
-use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
@@ -33,6 +32,8 @@ pub struct NativePlatform {
     watcher: Mutex<Option<super::watch::Watcher>>,
     /// For the remote cache; made on first use.
     http_agent: std::sync::OnceLock<ureq::Agent>,
+    /// The threads that run rules' processes.
+    jobs: super::jobs::Pool,
 }
 
 impl Default for NativePlatform {
@@ -47,6 +48,7 @@ impl Default for NativePlatform {
             receiver: Mutex::new(receiver),
             watcher: Mutex::new(None),
             http_agent: std::sync::OnceLock::new(),
+            jobs: super::jobs::Pool::default(),
         }
     }
 }
@@ -72,75 +74,6 @@ fn find_root(start: &Path) -> PathBuf {
         }
     }
     start.to_path_buf()
-}
-
-/// Runs a job's process to its end. `None` when the run was interrupted: the
-/// job is then never reported, so the driver keeps waiting while the
-/// interrupt handler stops everything and exits (see `interrupt.rs`).
-fn run_child(root: &str, program: &str, job: &Job) -> Option<(ExitStatus, Vec<u8>, Vec<u8>)> {
-    let mut command = Command::new(program);
-    command
-        .args(job.argv.iter().skip(1))
-        .current_dir(root)
-        .env_clear()
-        .envs(&job.env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    #[cfg(unix)]
-    // `None`: interrupted, nothing new starts.
-    let spawned = super::interrupt::spawn(&mut command)?;
-    #[cfg(not(unix))]
-    let spawned = command.spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
-            return Some((
-                ExitStatus::SpawnFailed(e.to_string()),
-                Vec::new(),
-                Vec::new(),
-            ))
-        }
-    };
-    // Read stderr on its own thread so neither pipe can fill and block.
-    let mut stderr_pipe = child.stderr.take();
-    let stderr_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(pipe) = stderr_pipe.as_mut() {
-            let _ = pipe.read_to_end(&mut buf);
-        }
-        buf
-    });
-    let mut stdout = Vec::new();
-    if let Some(mut pipe) = child.stdout.take() {
-        let _ = pipe.read_to_end(&mut stdout);
-    }
-    let stderr = stderr_reader.join().unwrap_or_default();
-    let waited = child.wait();
-    #[cfg(unix)]
-    {
-        super::interrupt::finished(child.id());
-        if super::interrupt::interrupted() {
-            // Whatever it exited with, an interrupted rule records nothing.
-            return None;
-        }
-    }
-    let status = match waited {
-        Ok(status) => match status.code() {
-            Some(code) => ExitStatus::Code(code),
-            None => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::process::ExitStatusExt;
-                    ExitStatus::Signal(status.signal().unwrap_or(0))
-                }
-                #[cfg(not(unix))]
-                ExitStatus::Code(1)
-            }
-        },
-        Err(e) => ExitStatus::SpawnFailed(e.to_string()),
-    };
-    Some((status, stdout, stderr))
 }
 
 impl Platform for NativePlatform {
@@ -169,19 +102,11 @@ impl Platform for NativePlatform {
     }
 
     fn spawn(&self, root: &str, program: &str, job: Job) {
-        let sender = self.sender.clone();
-        let root = root.to_string();
-        let program = program.to_string();
-        std::thread::spawn(move || {
-            let Some((status, stdout, stderr)) = run_child(&root, &program, &job) else {
-                return;
-            };
-            let _ = sender.send(Finished::Job(Completion {
-                id: job.id,
-                status,
-                stdout,
-                stderr,
-            }));
+        self.jobs.submit(super::jobs::Task {
+            root: root.to_string(),
+            program: program.to_string(),
+            job,
+            report: self.sender.clone(),
         });
     }
 
