@@ -26,6 +26,7 @@ pub mod builtin;
 pub mod explain;
 mod fast_hash;
 pub mod fingerprint;
+pub mod glob;
 pub mod graph;
 pub mod host;
 pub mod job;

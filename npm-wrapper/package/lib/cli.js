@@ -6,7 +6,7 @@
 
 const fs = require('node:fs');
 
-const { loadEngine, EngineError } = require('./engine.js');
+const { loadEngine, EngineError, PACKAGE } = require('./engine.js');
 const { createPlatform } = require('./platform.js');
 const { Children } = require('./spawn.js');
 
@@ -19,8 +19,21 @@ function panicMessage(message, location) {
   return `${INTERNAL}${message}\n` + (location ? `  at ${location}\n` : '');
 }
 
+/**
+ * `cloesce --version` (or `-V`) alone prints what clap prints in the engine,
+ * `cloesce <version>`, without compiling the WebAssembly module: the version
+ * is package.json's, which loadEngine() requires the engine to equal.
+ */
+function isVersionOnly(args) {
+  return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+}
+
 /** Runs `cloesce` with the arguments after the program name. */
 async function main(args) {
+  if (isVersionOnly(args)) {
+    process.stdout.write(`cloesce ${PACKAGE.version}\n`);
+    return;
+  }
   let engine;
   try {
     engine = loadEngine();
