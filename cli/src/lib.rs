@@ -18,6 +18,9 @@ pub mod session;
 #[cfg(feature = "native")]
 pub mod native;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use clap::Parser;
 
 pub use platform::{Platform, Project, Stream};
@@ -66,32 +69,64 @@ pub async fn main<P: Platform>(args: Vec<String>, platform: &P) -> i32 {
     }
 }
 
+/// A command's future, boxed behind `dyn`: under Node, V8 compiles each
+/// WebAssembly function the first time it runs, and without the box every
+/// command's code is inlined into one huge function that even `--version`
+/// compiled. Behind the vtable each command is its own function, compiled
+/// only when that command runs.
+type CommandFuture<'a> = Pin<Box<dyn Future<Output = Result<i32, Exit>> + 'a>>;
+
 async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> Result<i32, Exit> {
+    command_future(cli, platform, renderer).await
+}
+
+fn command_future<'a, P: Platform>(
+    cli: &'a Cli,
+    platform: &'a P,
+    renderer: Renderer,
+) -> CommandFuture<'a> {
     let dir = cli.directory.as_deref();
     match &cli.command {
-        Command::Cache(command) => {
+        Command::Cache(command) => Box::pin(async move {
             let project = platform
                 .open_project(dir)
                 .map_err(|e| Exit::environment(format!("error: cannot open the project: {e}\n")))?;
             commands::cache::cache(platform, &project.host, command).await
+        }),
+        Command::Doctor => {
+            Box::pin(async move { commands::doctor::doctor(platform, dir, renderer) })
         }
-        Command::Doctor => commands::doctor::doctor(platform, dir, renderer),
-        Command::Init => commands::init::init(platform, dir),
-        Command::Completions(args) => commands::completions::completions(platform, args.shell),
+        Command::Init => Box::pin(async move { commands::init::init(platform, dir) }),
+        Command::Completions(args) => {
+            Box::pin(async move { commands::completions::completions(platform, args.shell) })
+        }
         Command::Run(args) if args.watch => {
-            commands::watch::watch(platform, dir, args, renderer).await
+            Box::pin(commands::watch::watch(platform, dir, args, renderer))
         }
-        command => {
+        command => Box::pin(async move {
             let writes = matches!(command, Command::Run(args) if !args.dry_run);
             let session = Session::open(platform, dir, renderer, writes)?;
-            let result = match command {
-                Command::Run(args) => commands::run::run(platform, &session, args, renderer).await,
-                Command::Graph(args) => commands::graph::graph(platform, &session, args),
-                Command::Explain(args) => commands::explain::explain(platform, &session, args),
-                Command::Clean => commands::clean::clean(platform, &session).await,
-                Command::Cache(_) | Command::Doctor | Command::Init | Command::Completions(_) => {
-                    unreachable!("handled above")
-                }
+            let result = {
+                let session = &session;
+                let future: CommandFuture<'_> = match command {
+                    Command::Run(args) => {
+                        Box::pin(commands::run::run(platform, session, args, renderer))
+                    }
+                    Command::Graph(args) => {
+                        Box::pin(async move { commands::graph::graph(platform, session, args) })
+                    }
+                    Command::Explain(args) => {
+                        Box::pin(async move { commands::explain::explain(platform, session, args) })
+                    }
+                    Command::Clean => Box::pin(commands::clean::clean(platform, session)),
+                    Command::Cache(_)
+                    | Command::Doctor
+                    | Command::Init
+                    | Command::Completions(_) => {
+                        unreachable!("handled above")
+                    }
+                };
+                future.await
             };
             // The process exits next: dropping the pipeline (a few allocations
             // per rule, ~8% of a no-op run over 10,000 rules) would be wasted
@@ -99,6 +134,6 @@ async fn dispatch<P: Platform>(cli: &Cli, platform: &P, renderer: Renderer) -> R
             // it themselves), so nothing is left held.
             std::mem::forget(session);
             result
-        }
+        }),
     }
 }

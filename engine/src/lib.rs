@@ -29,6 +29,7 @@ pub mod containment;
 pub mod explain;
 mod fast_hash;
 pub mod fingerprint;
+pub mod glob;
 pub mod graph;
 pub mod host;
 pub mod job;

@@ -12,9 +12,10 @@
 
 use std::collections::BTreeSet;
 
-use globset::{Glob, GlobBuilder, GlobMatcher};
+use globset::Glob;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use crate::glob::GlobMatcher;
 use crate::host::{FileKind, Host};
 use crate::path::WorkspacePath;
 
@@ -23,11 +24,7 @@ pub const ALWAYS_SKIPPED: &[&str] = &[".git", ".cloesce", "node_modules"];
 
 /// Compiles a pipeline glob: `*` stays within one folder, `**` crosses them.
 pub fn compile_glob(glob: &str) -> Result<GlobMatcher, globset::Error> {
-    Ok(GlobBuilder::new(glob)
-        .literal_separator(true)
-        .backslash_escape(false)
-        .build()?
-        .compile_matcher())
+    GlobMatcher::new(glob)
 }
 
 /// True when `glob` has no glob metacharacters, so it names one path.

@@ -23,6 +23,8 @@ pub mod platform;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 
 use cloesce::Platform;
 use cloesce_engine::host::Host;
@@ -93,7 +95,10 @@ pub fn run(args: Vec<String>, platform: JsValue) -> Promise {
     let node: Node = platform.unchecked_into();
     wasm_bindgen_futures::future_to_promise(async move {
         let platform = JsPlatform::new(node);
-        debug_switches(&platform).await;
+        // Boxed behind `dyn` so the test hooks' code stays out of this
+        // future's function, which V8 compiles on every run.
+        let hooks: Pin<Box<dyn Future<Output = ()> + '_>> = Box::pin(debug_switches(&platform));
+        hooks.await;
         let code = cloesce::main(args, &platform).await;
         Ok(JsValue::from(code))
     })

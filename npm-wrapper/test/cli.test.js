@@ -51,6 +51,22 @@ test('cloesce --version prints the version and exits 0', { skip: needsWasm }, as
   });
 });
 
+test('--version and -V answer without loading the engine', async () => {
+  // The engine folder does not exist: any other command would exit 70.
+  const env = { CLOESCE_WASM_DIR: path.join(tempDir(), 'no-engine-here') };
+  for (const flag of ['--version', '-V']) {
+    const result = await runNpm([flag], { cwd: tempDir(), env });
+    assert.deepEqual({ code: result.code, stdout: result.stdout, stderr: result.stderr }, {
+      code: 0,
+      stdout: `cloesce ${VERSION}\n`,
+      stderr: '',
+    });
+  }
+  const other = await runNpm(['--help'], { cwd: tempDir(), env });
+  assert.equal(other.code, 70);
+  assert.match(other.stderr, /could not be loaded/);
+});
+
 test('an engine of another version is refused with a clear message', { skip: needsWasm }, async () => {
   const copy = path.join(tempDir(), 'cloesce');
   fs.cpSync(PACKAGE_DIR, copy, { recursive: true, filter: (src) => !src.includes(`${path.sep}runtime`) });
@@ -58,7 +74,7 @@ test('an engine of another version is refused with a clear message', { skip: nee
   const pkg = JSON.parse(fs.readFileSync(pkgFile, 'utf8'));
   pkg.version = '9.9.9';
   fs.writeFileSync(pkgFile, JSON.stringify(pkg));
-  const result = await run(process.execPath, [path.join(copy, 'bin', 'cloesce.js'), '--version']);
+  const result = await run(process.execPath, [path.join(copy, 'bin', 'cloesce.js'), '--help']);
   assert.equal(result.code, 70);
   assert.equal(result.stdout, '');
   assert.equal(
@@ -74,7 +90,7 @@ test('a missing engine is reported, not thrown', async () => {
   fs.cpSync(path.join(PACKAGE_DIR, 'bin'), path.join(copy, 'bin'), { recursive: true });
   fs.cpSync(path.join(PACKAGE_DIR, 'lib'), path.join(copy, 'lib'), { recursive: true });
   fs.copyFileSync(path.join(PACKAGE_DIR, 'package.json'), path.join(copy, 'package.json'));
-  const result = await run(process.execPath, [path.join(copy, 'bin', 'cloesce.js'), '--version']);
+  const result = await run(process.execPath, [path.join(copy, 'bin', 'cloesce.js'), '--help']);
   assert.equal(result.code, 70);
   assert.match(result.stderr, /^error: cloesce's WebAssembly engine could not be loaded from .*wasm: /);
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no JS stack trace');
@@ -82,7 +98,7 @@ test('a missing engine is reported, not thrown', async () => {
 
 test('a panic is an internal error with exit code 70, never "RuntimeError: unreachable"', { skip: needsWasm }, async () => {
   const dir = copyFixture(null, { 'package.json': '{}\n' });
-  const result = await runNpm(['--version'], { cwd: dir, env: { CLOESCE_DEBUG_PANIC: '1' } });
+  const result = await runNpm(['--help'], { cwd: dir, env: { CLOESCE_DEBUG_PANIC: '1' } });
   assert.equal(result.code, 70);
   assert.equal(result.stdout, '');
   assert.match(

@@ -59,7 +59,7 @@ test('a child sees only the environment it is given', { skip: needsWasm }, async
 
 test('a panic while a job runs kills the job and exits 70 at once', { skip: needsWasm }, async () => {
   const dir = copyFixture(null, { 'package.json': '{}\n' });
-  const result = await runNpm(['--version'], { cwd: dir, env: { CLOESCE_DEBUG_PANIC: 'after-spawn' } });
+  const result = await runNpm(['--help'], { cwd: dir, env: { CLOESCE_DEBUG_PANIC: 'after-spawn' } });
   assert.equal(result.code, 70);
   assert.match(result.stderr, /^error: internal error in cloesce \(this is a bug, please report it\): forced panic while a job runs/);
   assert.doesNotMatch(result.stderr, /RuntimeError|unreachable/);
@@ -78,7 +78,7 @@ test('SIGTERM while a job runs stops the job and exits 143', { skip: needsWasm |
   const { BIN } = require('../testlib/helpers.js');
   const dir = copyFixture(null, { 'package.json': '{}\n' });
   const pidFile = path.join(dir, 'debug-job.pid');
-  const child = require('node:child_process').spawn(process.execPath, [BIN, '--version'], {
+  const child = require('node:child_process').spawn(process.execPath, [BIN, '--help'], {
     cwd: dir,
     env: { ...process.env, CLOESCE_DEBUG_JOB: '1' },
     stdio: 'ignore',

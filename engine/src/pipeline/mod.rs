@@ -215,7 +215,7 @@ impl From<StoredPattern> for InputPattern {
 impl InputPattern {
     /// Compiles the glob with the engine's matching rules: `*` and `?` stay
     /// within one folder, `**` crosses folders, case-sensitive.
-    pub fn matcher(&self) -> Result<globset::GlobMatcher, globset::Error> {
+    pub fn matcher(&self) -> Result<crate::glob::GlobMatcher, globset::Error> {
         paths::compile_glob(&self.glob)
     }
 

@@ -7,6 +7,7 @@
 //! the project root (or past a wildcard segment, where we cannot know) is
 //! refused.
 
+use crate::glob::GlobMatcher;
 use crate::path::{is_absolute, PathError, WorkspacePath};
 
 /// The characters that make a pattern a glob rather than a plain path.
@@ -58,12 +59,8 @@ pub(crate) fn normalise_glob(raw: &str) -> Result<String, GlobPathError> {
 
 /// Compiles a normalised glob the way the engine matches inputs: `*` and `?`
 /// stay within one folder, `**` crosses folders, matching is case-sensitive.
-pub(crate) fn compile_glob(glob: &str) -> Result<globset::GlobMatcher, globset::Error> {
-    globset::GlobBuilder::new(glob)
-        .literal_separator(true)
-        .backslash_escape(false)
-        .build()
-        .map(|g| g.compile_matcher())
+pub(crate) fn compile_glob(glob: &str) -> Result<GlobMatcher, globset::Error> {
+    GlobMatcher::new(glob)
 }
 
 /// Why an output path was refused.

@@ -6,7 +6,7 @@
 
 const fs = require('node:fs');
 
-const { loadEngine, EngineError } = require('./engine.js');
+const { loadEngine, EngineError, PACKAGE } = require('./engine.js');
 const { createPlatform } = require('./platform.js');
 const { Children } = require('./spawn.js');
 const { handleInterrupts } = require('./interrupt.js');
@@ -20,8 +20,21 @@ function panicMessage(message, location) {
   return `${INTERNAL}${message}\n` + (location ? `  at ${location}\n` : '');
 }
 
+/**
+ * `cloesce --version` (or `-V`) alone prints what clap prints in the engine,
+ * `cloesce <version>`, without compiling the WebAssembly module: the version
+ * is package.json's, which loadEngine() requires the engine to equal.
+ */
+function isVersionOnly(args) {
+  return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+}
+
 /** Runs `cloesce` with the arguments after the program name. */
 async function main(args) {
+  if (isVersionOnly(args)) {
+    process.stdout.write(`cloesce ${PACKAGE.version}\n`);
+    return;
+  }
   let stopped = false; // ended on purpose before the engine finished
   const platform = createPlatform({ children: new Children() });
   // Ctrl-C, SIGTERM, SIGHUP: stop the rules politely, then firmly, and exit

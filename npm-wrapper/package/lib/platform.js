@@ -9,8 +9,9 @@
 // the project root, resolving programs, the lock protocol, symlink
 // containment and messages are Rust.
 
-const childProcess = require('node:child_process');
 const fs = require('node:fs');
+// node:child_process is required where a process starts: loading it (with
+// net and stream) costs start-up time a no-op run never needs.
 const os = require('node:os');
 const path = require('node:path');
 
@@ -306,7 +307,7 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
     // ---- processes ----
     runToCompletion(cwd, program, args) {
       const { file, args: argv, verbatim } = commandFor(program, args);
-      const result = childProcess.spawnSync(file, argv, {
+      const result = require('node:child_process').spawnSync(file, argv, {
         cwd,
         shell: false,
         windowsHide: true,

@@ -4,7 +4,8 @@
 // engine awaits one at a time (`nextCompletion`). Nothing here blocks the
 // event loop, so every started child runs at once and output keeps flowing.
 
-const childProcess = require('node:child_process');
+// node:child_process is required where a process starts: loading it (with
+// net and stream) costs start-up time a no-op run never needs.
 const os = require('node:os');
 const path = require('node:path');
 const util = require('node:util');
@@ -124,7 +125,7 @@ class Children {
     const { file, args: argv, verbatim } = commandFor(program, args);
     let child;
     try {
-      child = childProcess.spawn(file, argv, {
+      child = require('node:child_process').spawn(file, argv, {
         cwd,
         env,
         shell: false,
