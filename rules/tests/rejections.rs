@@ -238,6 +238,34 @@ fn all_problems_in_one_pass() {
 }
 
 #[test]
+fn every_bad_decorator_on_one_member_is_reported() {
+    let rendered = one(
+        "@D1\nexport class A {\n  @PrimaryKey @OneToOne(\"x\") @Primarykey @GET id: number;\n  @GET @POST @Inject static async f() {}\n}\n",
+        "multiple_decorators",
+    );
+    for code in [
+        "multiple_decorators",
+        "unknown_decorator",
+        "misplaced_decorator",
+        "multiple_verbs",
+    ] {
+        assert!(
+            rendered.contains(&format!("cloesce::model::{code}")),
+            "{code} missing:\n{rendered}"
+        );
+    }
+    // Both the property's and the method's misplaced decorators.
+    assert!(
+        rendered.contains("@GET cannot decorate the property A.id"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("@Inject cannot decorate the method A.f"),
+        "{rendered}"
+    );
+}
+
+#[test]
 fn spans_point_at_the_member() {
     let rendered = one(
         "@D1\nexport class A {\n  @PrimaryKey id: number;\n  tags: string[];\n}\n",

@@ -89,26 +89,78 @@ fn deco<'d, 'a>(d: &'d Decorator<'a>) -> Deco<'d, 'a> {
     }
 }
 
+/// A declaration whose decorators are read, and how to explain the ones that
+/// do not belong there.
+struct DecoratorSite<'s> {
+    /// `class`, `property`, `method` or `parameter`.
+    kind: &'static str,
+    /// The declaration in a sentence (`the method Horse.like`).
+    what: String,
+    /// The declaration in an unknown decorator's message (`Horse.like`).
+    owner: &'s str,
+    /// Which decorators belong on this kind of declaration.
+    belongs_help: &'static str,
+    /// What to say about a second decorator that belongs; `None` when
+    /// repeating one is harmless.
+    repeated: Option<Repeated>,
+}
+
+/// The diagnostic for a second decorator where only one may stand.
+struct Repeated {
+    code: &'static str,
+    message: String,
+    label: &'static str,
+    help: &'static str,
+}
+
 impl Collector {
-    /// A known decorator on the wrong kind of declaration: `kind` is
-    /// `class`, `property`, `method` or `parameter`, `what` names the
-    /// declaration (`the method Horse.like`), `help` says where it belongs.
-    fn misplaced_decorator(
+    /// Reads the decorators of one declaration. Returns the first that
+    /// `belongs` there (with what `belongs` made of it) and whether every
+    /// decorator was fine; reports each one that is repeated (unless the site
+    /// allows it), known but meant for another kind of declaration, or
+    /// unknown.
+    fn site_decorators<'d, 'a, T>(
         &mut self,
         f: &FileCtx<'_>,
-        d: &Deco<'_, '_>,
-        kind: &str,
-        what: &str,
-        help: &'static str,
-    ) {
-        self.error(
-            f,
-            d.span,
-            "misplaced_decorator",
-            format!("@{} cannot decorate {what}", d.name),
-            &format!("not a {kind} decorator"),
-            help,
-        );
+        decorators: &'d oxc_allocator::Vec<'a, Decorator<'a>>,
+        site: &DecoratorSite<'_>,
+        belongs: impl Fn(&str) -> Option<T>,
+    ) -> (Option<(Deco<'d, 'a>, T)>, bool) {
+        let mut chosen: Option<(Deco<'d, 'a>, T)> = None;
+        let mut fine = true;
+        for d in decorators.iter().map(deco) {
+            if let Some(value) = belongs(&d.name) {
+                match (&chosen, &site.repeated) {
+                    (None, _) => chosen = Some((d, value)),
+                    (Some(_), None) => {}
+                    (Some(_), Some(repeated)) => {
+                        self.error(
+                            f,
+                            d.span,
+                            repeated.code,
+                            repeated.message.clone(),
+                            repeated.label,
+                            repeated.help,
+                        );
+                        fine = false;
+                    }
+                }
+            } else if KNOWN.contains(&d.name.as_str()) {
+                self.error(
+                    f,
+                    d.span,
+                    "misplaced_decorator",
+                    format!("@{} cannot decorate {}", d.name, site.what),
+                    &format!("not a {} decorator", site.kind),
+                    site.belongs_help,
+                );
+                fine = false;
+            } else {
+                self.unknown_decorator(f, &d, site.owner);
+                fine = false;
+            }
+        }
+        (chosen, fine)
     }
 
     fn unknown_decorator(&mut self, f: &FileCtx<'_>, d: &Deco<'_, '_>, owner: &str) {
@@ -179,34 +231,23 @@ fn class_of(class: &Class<'_>, f: &FileCtx<'_>, c: &mut Collector) -> Option<Fou
     }
     let name = class.id.as_ref().map(|id| id.name.to_string());
     let owner = format!("class {}", name.as_deref().unwrap_or("(anonymous)"));
-    let mut kind = None;
-    for d in class.decorators.iter().map(deco) {
-        match d.name.as_str() {
-            "D1" | "WranglerEnv" => {
-                if kind.is_some() {
-                    c.error(
-                        f,
-                        d.span,
-                        "multiple_decorators",
-                        format!("{owner} has more than one class decorator"),
-                        "second class decorator",
-                        "a class is either a model (@D1) or the env (@WranglerEnv), not both",
-                    );
-                } else {
-                    kind = Some(d.name.clone());
-                }
-            }
-            n if KNOWN.contains(&n) => c.misplaced_decorator(
-                f,
-                &d,
-                "class",
-                &format!("a class ({owner})"),
-                "classes take @D1 or @WranglerEnv; move this decorator to a property or method",
-            ),
-            _ => c.unknown_decorator(f, &d, &owner),
-        }
-    }
-    let kind = kind?;
+    let site = DecoratorSite {
+        kind: "class",
+        what: format!("a class ({owner})"),
+        owner: &owner,
+        belongs_help:
+            "classes take @D1 or @WranglerEnv; move this decorator to a property or method",
+        repeated: Some(Repeated {
+            code: "multiple_decorators",
+            message: format!("{owner} has more than one class decorator"),
+            label: "second class decorator",
+            help: "a class is either a model (@D1) or the env (@WranglerEnv), not both",
+        }),
+    };
+    let (chosen, _) = c.site_decorators(f, &class.decorators, &site, |name| {
+        matches!(name, "D1" | "WranglerEnv").then_some(())
+    });
+    let kind = chosen?.0.name;
     let Some(id) = class.id.as_ref() else {
         c.error(
             f,
@@ -363,29 +404,25 @@ fn property(
 ) {
     let m = model.name.clone();
     let full = format!("{m}.{member}");
-    let mut chosen: Option<Deco<'_, '_>> = None;
-    for d in p.decorators.iter().map(deco) {
-        if PROPERTY.contains(&d.name.as_str()) {
-            if chosen.is_some() {
-                c.error(f, d.span, "multiple_decorators", format!("{full} has more than one property decorator"),
-                    "second decorator", "keep one of @PrimaryKey, @ForeignKey, @OneToOne, @OneToMany, @ManyToMany, @DataSource");
-                return;
-            }
-            chosen = Some(d);
-        } else if KNOWN.contains(&d.name.as_str()) {
-            c.misplaced_decorator(
-                f,
-                &d,
-                "property",
-                &format!("the property {full}"),
-                "verbs go on methods, @Inject on method parameters, @D1/@WranglerEnv on classes",
-            );
-            return;
-        } else {
-            c.unknown_decorator(f, &d, &full);
-            return;
-        }
+    let site = DecoratorSite {
+        kind: "property",
+        what: format!("the property {full}"),
+        owner: &full,
+        belongs_help: "verbs go on methods, @Inject on method parameters, @D1/@WranglerEnv on classes",
+        repeated: Some(Repeated {
+            code: "multiple_decorators",
+            message: format!("{full} has more than one property decorator"),
+            label: "second decorator",
+            help: "keep one of @PrimaryKey, @ForeignKey, @OneToOne, @OneToMany, @ManyToMany, @DataSource",
+        }),
+    };
+    let (chosen, fine) = c.site_decorators(f, &p.decorators, &site, |name| {
+        PROPERTY.contains(&name).then_some(())
+    });
+    if !fine {
+        return;
     }
+    let chosen = chosen.map(|(d, ())| d);
     let anchor = Anchor::Property(m.clone(), member.to_string());
     c.spans.insert(anchor.clone(), (f.idx, p.key.span()));
     let kind = chosen.as_ref().map(|d| d.name.as_str()).unwrap_or("");
@@ -654,35 +691,23 @@ fn method(
 ) {
     let m = model.name.clone();
     let full = format!("{m}.{member}");
-    let mut verb: Option<HttpVerb> = None;
-    for d in md.decorators.iter().map(deco) {
-        if let Some(v) = HttpVerb::from_name(&d.name) {
-            if verb.is_some() {
-                c.error(
-                    f,
-                    d.span,
-                    "multiple_verbs",
-                    format!("{full} has more than one HTTP verb decorator"),
-                    "second verb",
-                    "keep exactly one of @GET, @POST, @PUT, @PATCH, @DELETE",
-                );
-                return;
-            }
-            verb = Some(v);
-        } else if KNOWN.contains(&d.name.as_str()) {
-            c.misplaced_decorator(
-                f,
-                &d,
-                "method",
-                &format!("the method {full}"),
-                "methods take one of @GET, @POST, @PUT, @PATCH, @DELETE",
-            );
-            return;
-        } else {
-            c.unknown_decorator(f, &d, &full);
-            return;
-        }
+    let site = DecoratorSite {
+        kind: "method",
+        what: format!("the method {full}"),
+        owner: &full,
+        belongs_help: "methods take one of @GET, @POST, @PUT, @PATCH, @DELETE",
+        repeated: Some(Repeated {
+            code: "multiple_verbs",
+            message: format!("{full} has more than one HTTP verb decorator"),
+            label: "second verb",
+            help: "keep exactly one of @GET, @POST, @PUT, @PATCH, @DELETE",
+        }),
+    };
+    let (verb, fine) = c.site_decorators(f, &md.decorators, &site, HttpVerb::from_name);
+    if !fine {
+        return;
     }
+    let verb = verb.map(|(_, verb)| verb);
     // R choice: a method without a verb is a local helper and is not exposed.
     let Some(verb) = verb else { return };
     c.spans.insert(
@@ -763,26 +788,20 @@ fn parameter(
             .join(" "),
     };
     let pfull = format!("{full}.{name}");
-    let mut inject = false;
-    for d in p.decorators.iter().map(deco) {
-        match d.name.as_str() {
-            "Inject" => inject = true,
-            n if KNOWN.contains(&n) => {
-                c.misplaced_decorator(
-                    f,
-                    &d,
-                    "parameter",
-                    &format!("the parameter {pfull}"),
-                    "parameters take only @Inject",
-                );
-                return None;
-            }
-            _ => {
-                c.unknown_decorator(f, &d, &pfull);
-                return None;
-            }
-        }
+    let site = DecoratorSite {
+        kind: "parameter",
+        what: format!("the parameter {pfull}"),
+        owner: &pfull,
+        belongs_help: "parameters take only @Inject",
+        repeated: None,
+    };
+    let (inject, fine) = c.site_decorators(f, &p.decorators, &site, |name| {
+        (name == "Inject").then_some(())
+    });
+    if !fine {
+        return None;
     }
+    let inject = inject.is_some();
     if !inject && !matches!(p.pattern, BindingPattern::BindingIdentifier(_)) {
         c.error(
             f,
