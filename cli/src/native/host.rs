@@ -186,7 +186,7 @@ fn nanos(time: io::Result<SystemTime>) -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-fn stat_of(meta: &fs::Metadata) -> FileStat {
+pub(super) fn stat_of(meta: &fs::Metadata) -> FileStat {
     let kind = if meta.file_type().is_symlink() {
         FileKind::Symlink
     } else if meta.is_dir() {
@@ -235,6 +235,10 @@ impl Host for NativeHost {
     }
 
     fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>> {
+        #[cfg(target_os = "linux")]
+        if let Some(root) = &self.root_fd {
+            return super::stat_at::lstat_at(root, path.as_str());
+        }
         lstat(&self.abs(path))
     }
 
@@ -244,17 +248,12 @@ impl Host for NativeHost {
         if threads < 2 || paths.len() < PARALLEL_STAT_MIN {
             return paths.iter().map(|path| self.stat(path)).collect();
         }
-        let root = self.root.as_path();
         let chunk = paths.len().div_ceil(threads);
         std::thread::scope(|scope| {
             let workers: Vec<_> = paths
                 .chunks(chunk)
                 .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|path| lstat(&abs_path(root, path)))
-                            .collect::<Vec<_>>()
-                    })
+                    scope.spawn(move || part.iter().map(|path| self.stat(path)).collect::<Vec<_>>())
                 })
                 .collect();
             workers

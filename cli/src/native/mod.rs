@@ -11,6 +11,8 @@ mod jobs;
 mod platform;
 #[cfg(target_os = "linux")]
 mod spawn;
+#[cfg(target_os = "linux")]
+mod stat_at;
 mod watch;
 
 pub use host::NativeHost;
