@@ -245,7 +245,7 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
     writeAtomic(file, bytes, executable) {
       const dir = path.dirname(file);
       fs.mkdirSync(dir, { recursive: true });
-      const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${++tempCounter}.tmp`);
+      const temp = path.join(dir, `.${path.basename(file)}.cloesce-tmp.${process.pid}.${++tempCounter}`);
       try {
         fs.writeFileSync(temp, bytes, { mode: executable ? 0o777 : 0o666 });
         renameWithRetry(temp, file);
