@@ -23,7 +23,7 @@ use std::ops::Range;
 
 use kdl::{KdlDocument, KdlIdentifier, KdlNode};
 
-use super::load::{Loader, UseSite};
+use super::load::{block_comment_end, Loader, UseSite};
 use super::syntax::name_of;
 use super::SourceId;
 
@@ -185,24 +185,7 @@ pub(super) fn split(text: &str) -> Option<Vec<Chunk>> {
                 continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut nested = 0usize;
-                loop {
-                    if i >= bytes.len() {
-                        return None;
-                    }
-                    if bytes[i..].starts_with(b"/*") {
-                        nested += 1;
-                        i += 2;
-                    } else if bytes[i..].starts_with(b"*/") {
-                        nested -= 1;
-                        i += 2;
-                        if nested == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
+                i = block_comment_end(bytes, i)?;
                 continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'-') => {

@@ -57,6 +57,28 @@ pub fn load(options: &LoadOptions<'_>) -> Result<Pipeline, PipelineErrors> {
     }
 }
 
+/// The offset just past the KDL block comment (`/* */`, nesting) that starts
+/// at `start`; `None` when it is never closed.
+pub(super) fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut nested = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"/*") {
+            nested += 1;
+            i += 2;
+        } else if bytes[i..].starts_with(b"*/") {
+            nested -= 1;
+            i += 2;
+            if nested == 0 {
+                return Some(i);
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
 /// The deepest block nesting a pipeline file may have.
 pub const MAX_NESTING: usize = 32;
 
@@ -74,21 +96,7 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                 }
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let mut nested = 0usize;
-                while i < bytes.len() {
-                    if bytes[i..].starts_with(b"/*") {
-                        nested += 1;
-                        i += 2;
-                    } else if bytes[i..].starts_with(b"*/") {
-                        nested -= 1;
-                        i += 2;
-                        if nested == 0 {
-                            break;
-                        }
-                    } else {
-                        i += 1;
-                    }
-                }
+                i = block_comment_end(bytes, i).unwrap_or(bytes.len());
                 continue;
             }
             b'#' | b'"' => {
