@@ -17,7 +17,7 @@ use cloesce_engine::graph::Graph;
 use cloesce_engine::host::{FileKind, Host};
 use cloesce_engine::job::resolve_program;
 use cloesce_engine::lock::Verdict;
-use cloesce_engine::pipeline::{self, Action, LoadOptions, Pipeline, SourceFile};
+use cloesce_engine::pipeline::{self, Action, LoadOptions, Pipeline, Rule, SourceFile};
 use cloesce_engine::store::{Store, DEFAULT_CAP_BYTES};
 use cloesce_engine::walk;
 use cloesce_engine::WorkspacePath;
@@ -283,12 +283,7 @@ fn check_builtins(
                         .any(|i| i.value.literal.is_none() && i.value.matches(p))
                 })
                 .collect();
-            let globs: Vec<&str> = rule
-                .inputs
-                .iter()
-                .filter(|i| i.value.literal.is_none())
-                .map(|i| i.value.glob.as_str())
-                .collect();
+            let globs = input_globs(rule);
             if models.is_empty() {
                 checks.push(Check::problem(
                     Level::Fail,
@@ -788,18 +783,22 @@ pub fn gitignore_covers(gitignore: &str, dir: &str) -> bool {
     covered
 }
 
+/// A rule's glob inputs (not its literal paths), as written.
+fn input_globs(rule: &Rule) -> Vec<&str> {
+    rule.inputs
+        .iter()
+        .filter(|i| i.value.literal.is_none())
+        .map(|i| i.value.glob.as_str())
+        .collect()
+}
+
 /// When the pipeline's `cloesce/extract` rule matches no model file, a
 /// "what to do next" block for `cloesce run` to print after it failed.
 pub fn no_models_hint(host: &dyn Host, pipeline: &Pipeline) -> Option<String> {
     let rule = pipeline.rules.iter().find(
         |r| matches!(&r.action, Action::Builtin { name, .. } if name.value == "cloesce/extract"),
     )?;
-    let globs: Vec<&str> = rule
-        .inputs
-        .iter()
-        .filter(|i| i.value.literal.is_none())
-        .map(|i| i.value.glob.as_str())
-        .collect();
+    let globs = input_globs(rule);
     let files = walk::walk(host, &[None]).ok()?;
     let any = files.iter().any(|f| {
         rule.inputs
