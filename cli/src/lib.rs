@@ -103,15 +103,12 @@ fn command_future<'a, P: Platform>(
         Command::Run(args) if args.watch => {
             Box::pin(commands::watch::watch(platform, dir, args, renderer))
         }
+        Command::Run(args) => Box::pin(commands::run::run_command(platform, dir, args, renderer)),
         command => Box::pin(async move {
-            let writes = matches!(command, Command::Run(args) if !args.dry_run);
-            let session = Session::open(platform, dir, renderer, writes)?;
+            let session = Session::open(platform, dir, renderer, false)?;
             let result = {
                 let session = &session;
                 let future: CommandFuture<'_> = match command {
-                    Command::Run(args) => {
-                        Box::pin(commands::run::run(platform, session, args, renderer))
-                    }
                     Command::Graph(args) => {
                         Box::pin(async move { commands::graph::graph(platform, session, args) })
                     }
@@ -119,7 +116,8 @@ fn command_future<'a, P: Platform>(
                         Box::pin(async move { commands::explain::explain(platform, session, args) })
                     }
                     Command::Clean => Box::pin(commands::clean::clean(platform, session)),
-                    Command::Cache(_)
+                    Command::Run(_)
+                    | Command::Cache(_)
                     | Command::Doctor
                     | Command::Init
                     | Command::Completions(_) => {

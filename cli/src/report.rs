@@ -287,30 +287,7 @@ impl<P: Platform> Reporter<'_, P> {
             ));
             return;
         }
-        let mut parts = Vec::new();
-        for (n, word) in [
-            (summary.ran, "ran"),
-            (summary.restored, "restored"),
-            (summary.fresh, "fresh"),
-            (summary.would_run, "would run"),
-            (summary.would_restore, "would restore"),
-            (summary.failed, "failed"),
-            (summary.not_started.len(), "not started"),
-        ] {
-            if n > 0 && word == "restored" && summary.remote_restored > 0 {
-                parts.push(format!("{n} {word} ({} remote)", summary.remote_restored));
-            } else if n > 0 {
-                parts.push(format!("{n} {word}"));
-            }
-        }
-        if parts.is_empty() {
-            parts.push("no rules".to_string());
-        }
-        let line = format!(
-            "cloesce: {} in {}\n",
-            parts.join(", "),
-            seconds(summary.elapsed_ns)
-        );
+        let line = summary_line(summary);
         if summary.success() {
             if self.verbosity != Verbosity::Quiet {
                 self.out(&line);
@@ -319,6 +296,34 @@ impl<P: Platform> Reporter<'_, P> {
             self.err(&line);
         }
     }
+}
+
+/// The last line of a run: what happened to the rules, and how long it took.
+pub fn summary_line(summary: &Summary) -> String {
+    let mut parts = Vec::new();
+    for (n, word) in [
+        (summary.ran, "ran"),
+        (summary.restored, "restored"),
+        (summary.fresh, "fresh"),
+        (summary.would_run, "would run"),
+        (summary.would_restore, "would restore"),
+        (summary.failed, "failed"),
+        (summary.not_started.len(), "not started"),
+    ] {
+        if n > 0 && word == "restored" && summary.remote_restored > 0 {
+            parts.push(format!("{n} {word} ({} remote)", summary.remote_restored));
+        } else if n > 0 {
+            parts.push(format!("{n} {word}"));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("no rules".to_string());
+    }
+    format!(
+        "cloesce: {} in {}\n",
+        parts.join(", "),
+        seconds(summary.elapsed_ns)
+    )
 }
 
 /// A failing rule, pointing at its definition in the pipeline file.

@@ -2,6 +2,7 @@
 //! embedded default pipeline) and building the rule graph.
 
 use cloesce_engine::builtin::BuiltinRegistry;
+use cloesce_engine::fingerprint::Digest;
 use cloesce_engine::graph::Graph;
 use cloesce_engine::host::Host;
 use cloesce_engine::pipeline::{self, LoadOptions, Pipeline, SourceFile};
@@ -22,18 +23,23 @@ pub struct Session<H> {
     pub builtins: BuiltinRegistry,
     /// True when there is no `cloesce.kdl` and the default pipeline runs.
     pub uses_default_file: bool,
+    /// The pipeline's digest (see [`pipeline::pipeline_key`]).
+    pub pipeline_key: Digest,
 }
 
-impl<H: Host> Session<H> {
-    /// Opens the project and loads its pipeline, reporting every problem.
-    /// With `write_cache`, the checked pipeline is kept in `.cloesce/` so the
-    /// next command need not parse it again (read-only commands pass false).
-    pub fn open<P: Platform<Host = H>>(
-        platform: &P,
-        dir: Option<&str>,
-        renderer: Renderer,
-        write_cache: bool,
-    ) -> Result<Session<H>, Exit> {
+/// An opened project whose pipeline is read but not yet loaded: enough to
+/// name the pipeline (its key) without parsing or decoding it.
+pub struct Sources<H> {
+    pub project: Project<H>,
+    /// The user's `cloesce.kdl`, or `None` for the default pipeline.
+    pub user: Option<SourceFile>,
+    pub builtins: BuiltinRegistry,
+    pub pipeline_key: Digest,
+}
+
+impl<H: Host> Sources<H> {
+    /// Opens the project and reads its `cloesce.kdl`, if any.
+    pub fn open<P: Platform<Host = H>>(platform: &P, dir: Option<&str>) -> Result<Self, Exit> {
         let project = platform
             .open_project(dir)
             .map_err(|e| Exit::environment(format!("error: cannot open the project: {e}\n")))?;
@@ -54,22 +60,53 @@ impl<H: Host> Session<H> {
                 )))
             }
         };
-        let uses_default_file = user.is_none();
         let builtins = cloesce_rules::registry();
-        let options = LoadOptions {
-            user,
-            library: cloesce_rules::library(),
-            builtins: &builtins,
-        };
-        let (pipeline, graph) = pipeline::load_cached(&project.host, &options, write_cache)
-            .map_err(|errors| Exit::user(renderer.diagnostic(&errors)))?;
-        Ok(Session {
+        let pipeline_key = pipeline::pipeline_key(&load_options(user.clone(), &builtins));
+        Ok(Sources {
             project,
+            user,
+            builtins,
+            pipeline_key,
+        })
+    }
+
+    /// Loads and checks the pipeline, reporting every problem. With
+    /// `write_cache`, the checked pipeline is kept in `.cloesce/` so the next
+    /// command need not parse it again (read-only commands pass false).
+    pub fn load(self, renderer: Renderer, write_cache: bool) -> Result<Session<H>, Exit> {
+        let uses_default_file = self.user.is_none();
+        let options = load_options(self.user, &self.builtins);
+        let (pipeline, graph) =
+            pipeline::load_cached(&self.project.host, &options, self.pipeline_key, write_cache)
+                .map_err(|errors| Exit::user(renderer.diagnostic(&errors)))?;
+        Ok(Session {
+            project: self.project,
             pipeline,
             graph,
-            builtins,
+            builtins: self.builtins,
             uses_default_file,
+            pipeline_key: self.pipeline_key,
         })
+    }
+}
+
+fn load_options(user: Option<SourceFile>, builtins: &BuiltinRegistry) -> LoadOptions<'_> {
+    LoadOptions {
+        user,
+        library: cloesce_rules::library(),
+        builtins,
+    }
+}
+
+impl<H: Host> Session<H> {
+    /// Opens the project and loads its pipeline (see [`Sources`]).
+    pub fn open<P: Platform<Host = H>>(
+        platform: &P,
+        dir: Option<&str>,
+        renderer: Renderer,
+        write_cache: bool,
+    ) -> Result<Session<H>, Exit> {
+        Sources::open(platform, dir)?.load(renderer, write_cache)
     }
 }
 

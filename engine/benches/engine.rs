@@ -28,7 +28,9 @@ use cloesce_engine::builtin::{
 use cloesce_engine::fingerprint::{ActionKeyInput, Digest};
 use cloesce_engine::graph::Graph;
 use cloesce_engine::host::Host;
-use cloesce_engine::pipeline::{load, load_cached, LoadOptions, Pipeline, SourceFile};
+use cloesce_engine::pipeline::{
+    load, load_cached, pipeline_key, LoadOptions, Pipeline, SourceFile,
+};
 use cloesce_engine::state::State;
 use cloesce_engine::store::{ActionEntry, OutputRecord, Store};
 use cloesce_engine::testing::MemoryHost;
@@ -146,9 +148,16 @@ fn bench_pipeline(c: &mut Criterion) {
             b.iter(|| load(&options(&text, &builtins)).expect("valid pipeline"))
         });
         let host = MemoryHost::new();
-        load_cached(&host, &options(&text, &builtins), true).expect("valid pipeline");
+        {
+            let o = options(&text, &builtins);
+            load_cached(&host, &o, pipeline_key(&o), true)
+        }
+        .expect("valid pipeline");
         group.bench_function(format!("cached/{n}"), |b| {
-            b.iter(|| load_cached(&host, &options(&text, &builtins), false).expect("cached"))
+            b.iter(|| {
+                let o = options(&text, &builtins);
+                load_cached(&host, &o, pipeline_key(&o), false).expect("cached")
+            })
         });
     }
     group.finish();

@@ -40,6 +40,7 @@ use crate::scheduler::{Outcome, Scheduler};
 use crate::state::{RuleRecord, State, StoredKeyInput};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk;
+use crate::witness::{self, Witness};
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -54,6 +55,10 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// Decide and report, but run, restore and write nothing.
     pub dry_run: bool,
+    /// The pipeline's [`crate::pipeline::pipeline_key`]. When set, a build
+    /// of every rule that finds them all fresh leaves a witness for the next
+    /// run (see `witness.rs`).
+    pub pipeline_key: Option<Digest>,
 }
 
 impl Default for BuildOptions {
@@ -64,6 +69,7 @@ impl Default for BuildOptions {
             keep_going: false,
             no_cache: false,
             dry_run: false,
+            pipeline_key: None,
         }
     }
 }
@@ -260,6 +266,11 @@ impl<'a> Build<'a> {
             &permute(&selected, &graph.order),
             options.keep_going,
         );
+        if !options.dry_run {
+            // This build may change the state the witness describes. (If it
+            // cannot be removed, the state cannot be saved either.)
+            let _ = witness::remove(host);
+        }
         let mut state = State::load(host);
         state.prefetch(host, files_to_check(pipeline, &selected));
         Build {
@@ -515,6 +526,9 @@ impl<'a> Build<'a> {
         }
         if !self.options.dry_run {
             self.state.save(self.host)?;
+            if let Some(witness) = self.witness() {
+                witness::write(self.host, &witness);
+            }
         }
         let mut summary = std::mem::take(&mut self.summary);
         summary.not_started = self
@@ -525,6 +539,49 @@ impl<'a> Build<'a> {
             .collect();
         summary.elapsed_ns = self.host.now_ns().saturating_sub(self.started_ns);
         Ok(summary)
+    }
+
+    /// The witness of this build, when it built every rule, found them all
+    /// fresh and can vouch for what it saw (see `witness.rs`).
+    fn witness(&self) -> Option<Witness> {
+        let pipeline = self.options.pipeline_key?;
+        let rules = self.pipeline.rules.len();
+        if !self.options.targets.is_empty() || self.summary.fresh != rules || self.walked.is_some()
+        {
+            return None;
+        }
+        let (paths, observed) = self.state.observations()?;
+        let mut names: Vec<&String> = self
+            .pipeline
+            .env
+            .iter()
+            .chain(self.pipeline.rules.iter().flat_map(|r| &r.env))
+            .map(|e| &e.value)
+            .collect();
+        names.sort();
+        names.dedup();
+        let env = names
+            .into_iter()
+            .map(|name| {
+                (
+                    name.clone(),
+                    env_value_digest(self.host.env_var(name).as_deref()),
+                )
+            })
+            .collect();
+        let mut tools = Vec::with_capacity(self.tool_versions.len());
+        for (argv, version) in &self.tool_versions {
+            tools.push((argv.clone(), version.clone().ok()?));
+        }
+        tools.sort();
+        Some(Witness {
+            pipeline,
+            rules: rules as u64,
+            env,
+            tools,
+            paths,
+            observed,
+        })
     }
 
     fn rule(&self, id: RuleId) -> &'a Rule {

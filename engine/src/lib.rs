@@ -42,6 +42,7 @@ pub mod state;
 pub mod store;
 pub mod testing;
 pub mod walk;
+pub mod witness;
 
 pub use path::WorkspacePath;
 

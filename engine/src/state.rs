@@ -28,11 +28,12 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::explain::Reason;
-use crate::fast_hash::FastMap;
+use crate::fast_hash::{FastMap, FastSet};
 use crate::fingerprint::{ActionKeyInput, Digest};
 use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
 use crate::store::{OutputRecord, STORE_DIR};
+use crate::witness::Observed;
 
 const STATE_HEADER: &[u8] = b"cloesce-state v2\n";
 
@@ -58,14 +59,14 @@ pub struct StatEntry {
 }
 
 impl StatEntry {
-    fn matches(&self, stat: &FileStat) -> bool {
+    pub(crate) fn matches(&self, stat: &FileStat) -> bool {
         self.size == stat.size
             && self.mtime_ns == stat.mtime_ns
             && self.ctime_ns == stat.ctime_ns
             && self.inode == stat.inode
     }
 
-    fn is_racy(&self) -> bool {
+    pub(crate) fn is_racy(&self) -> bool {
         let window = if self.mtime_ns.is_multiple_of(1_000_000_000) {
             COARSE_RACY_WINDOW_NS
         } else {
@@ -150,6 +151,10 @@ pub struct State {
     /// before every rule that executes and is a no-op once they are gone
     /// (a scan of `seen` per rule was quadratic on a cold build).
     prefetched: bool,
+    /// Paths this build found to be no file (missing, or a folder), and
+    /// whether it hashed a symlink: with `seen`, what a witness records.
+    no_file: FastSet<WorkspacePath>,
+    hashed_symlink: bool,
 }
 
 /// A file as this build has seen it.
@@ -194,8 +199,7 @@ impl State {
             files: on_disk.files.into_iter().collect(),
             rules: on_disk.rules.into_iter().collect(),
             dirty: false,
-            seen: FastMap::default(),
-            prefetched: false,
+            ..State::default()
         }
     }
 
@@ -241,11 +245,13 @@ impl State {
         };
         let Some(stat) = stat else {
             self.forget(path);
+            self.no_file.insert(path.clone());
             return Ok(None);
         };
         match stat.kind {
             FileKind::Dir => {
                 self.seen.remove(path);
+                self.no_file.insert(path.clone());
                 return Ok(None);
             }
             FileKind::File => {
@@ -261,7 +267,7 @@ impl State {
                 }
             }
             // A symlink's own stat says nothing about its target: always hash.
-            FileKind::Symlink => {}
+            FileKind::Symlink => self.hashed_symlink = true,
         }
         self.seen.remove(path);
         let bytes = match host.read(path) {
@@ -337,6 +343,31 @@ impl State {
         if self.files.remove(path).is_some() {
             self.dirty = true;
         }
+    }
+
+    /// Every path this build checked and what it found, sorted by path, for
+    /// a witness; `None` when they cannot vouch for the next build (a
+    /// symlink was hashed, or a path was found both as a file and as none).
+    pub fn observations(&self) -> Option<(Vec<WorkspacePath>, Vec<Observed>)> {
+        if self.hashed_symlink {
+            return None;
+        }
+        let mut found: Vec<(&WorkspacePath, Observed)> = Vec::with_capacity(self.seen.len());
+        for (path, seen) in &self.seen {
+            let Seen::Checked(known) = seen else { continue };
+            match self.files.get(path) {
+                Some(entry) if entry.matches(&known.stat) && entry.digest == known.digest => {
+                    if self.no_file.contains(path) {
+                        return None;
+                    }
+                    found.push((path, Observed::File(entry.clone())));
+                }
+                _ => return None,
+            }
+        }
+        found.extend(self.no_file.iter().map(|path| (path, Observed::NoFile)));
+        found.sort_by(|a, b| a.0.cmp(b.0));
+        Some(found.into_iter().map(|(p, o)| (p.clone(), o)).unzip())
     }
 
     pub fn set_rule(&mut self, name: &str, record: RuleRecord) {

@@ -7,12 +7,14 @@ use std::cell::RefCell;
 use cloesce_engine::build::{Build, BuildOptions, Event, Poll, RuleStatus, Summary};
 use cloesce_engine::builtin::BuiltinRegistry;
 use cloesce_engine::explain::Reason;
+use cloesce_engine::fingerprint::Digest;
 use cloesce_engine::graph::Graph;
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{Completion, ExitStatus};
 use cloesce_engine::pipeline::*;
 use cloesce_engine::state::COARSE_RACY_WINDOW_NS;
 use cloesce_engine::testing::MemoryHost;
+use cloesce_engine::witness;
 use cloesce_engine::WorkspacePath;
 
 fn span() -> Span {
@@ -567,4 +569,150 @@ fn a_freed_slot_is_refilled_before_the_finished_job_is_recorded() {
     host.advance(COARSE_RACY_WINDOW_NS * 2);
     let next = build(&host, &p, &g, BuildOptions::default());
     assert_eq!(next.ran, vec!["B"]);
+}
+
+// ---- the witness (`witness.rs`): a run-level answer for all-fresh builds ----
+
+const KEY: Digest = Digest([7; 32]);
+
+fn keyed() -> BuildOptions {
+    BuildOptions {
+        pipeline_key: Some(KEY),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn an_all_fresh_build_leaves_a_witness_that_answers_the_next_run() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, keyed());
+    assert_eq!(
+        witness::all_fresh(&host, &KEY),
+        None,
+        "a build that ran rules leaves no witness"
+    );
+    let fresh = build(&host, &p, &g, keyed());
+    assert_eq!(fresh.summary.fresh, 2);
+    assert_eq!(witness::all_fresh(&host, &KEY), Some(2));
+    assert_eq!(
+        witness::all_fresh(&host, &Digest([8; 32])),
+        None,
+        "another pipeline"
+    );
+    // Any change to what the keys read voids it.
+    host.touch("b.txt");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    assert_eq!(witness::all_fresh(&host, &KEY), None);
+    // The build that decides (all fresh: only a touch) writes a new one.
+    assert_eq!(build(&host, &p, &g, keyed()).summary.fresh, 2);
+    assert_eq!(witness::all_fresh(&host, &KEY), Some(2));
+    // A deleted output voids it, and the build that restores it removes it.
+    host.remove_file(&WorkspacePath::new("a.out").unwrap())
+        .unwrap();
+    assert_eq!(witness::all_fresh(&host, &KEY), None);
+    assert_eq!(build(&host, &p, &g, keyed()).summary.restored, 1);
+    assert!(host.get(".cloesce/witness").is_none());
+}
+
+#[test]
+fn no_witness_after_a_walk_a_target_build_or_a_dry_run() {
+    let host = MemoryHost::new();
+    host.put("src/x.txt", "x");
+    let p = pipeline(vec![rule(
+        "G",
+        &["concat", "g.out"],
+        &["src/*.txt"],
+        &["g.out"],
+    )]);
+    let g = graph(1, &[]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, keyed());
+    assert_eq!(build(&host, &p, &g, keyed()).summary.fresh, 1);
+    // A new file could match the glob: a walk cannot be vouched for.
+    assert!(host.get(".cloesce/witness").is_none());
+
+    let (host, p, g) = chain();
+    build(&host, &p, &g, keyed());
+    let one = BuildOptions {
+        targets: vec![RuleId(0)],
+        ..keyed()
+    };
+    assert_eq!(build(&host, &p, &g, one).summary.fresh, 1);
+    assert!(host.get(".cloesce/witness").is_none());
+    build(&host, &p, &g, keyed());
+    assert!(host.get(".cloesce/witness").is_some());
+    let dry = BuildOptions {
+        dry_run: true,
+        ..keyed()
+    };
+    host.put("a.txt", "changed");
+    build(&host, &p, &g, dry);
+    assert!(
+        host.get(".cloesce/witness").is_some(),
+        "a dry run changes nothing, the witness included"
+    );
+    assert_eq!(witness::all_fresh(&host, &KEY), None);
+}
+
+/// The witness may only ever say "all fresh" when a build would find every
+/// rule fresh: random edits, touches, deletions, new files, env and tool
+/// changes, with and without time passing (racy entries), checked against
+/// the build that follows each one.
+#[test]
+fn the_witness_agrees_with_the_build_under_random_changes() {
+    let (host, mut p, g) = chain();
+    // B also reads c.txt, which does not exist at first, and declares MODE.
+    if let Some(rule) = p.rules.get_mut(1) {
+        rule.inputs.push(spanned(InputPattern {
+            glob: "c.txt".into(),
+            literal: Some(WorkspacePath::new("c.txt").unwrap()),
+        }));
+        rule.env.push(spanned("MODE".to_string()));
+    }
+    p.rules[0].tools.push(Tool {
+        name: spanned("node".to_string()),
+        version_argv: vec!["node".into(), "--version".into()],
+    });
+    host.set_env("TOOL_VERSION_node", "v20");
+    let mut seed = 0x5EED_u64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut answered, mut declined) = (0, 0);
+    for _ in 0..400 {
+        match next(10) {
+            0 => host.put("a.txt", ["a", "A2"][next(2) as usize]),
+            1 => host.touch(["a.txt", "b.txt", "a.out", "b.out"][next(4) as usize]),
+            2 => {
+                let path = ["a.out", "b.out", "c.txt"][next(3) as usize];
+                host.remove_file(&WorkspacePath::new(path).unwrap())
+                    .unwrap();
+            }
+            3 => host.put("c.txt", "c"),
+            4 => host.set_env("MODE", ["dev", "prod"][next(2) as usize]),
+            5 => host.set_env("TOOL_VERSION_node", ["v20", "v22"][next(2) as usize]),
+            6 => host.put("b.out", "tampered"),
+            _ => {}
+        }
+        if next(2) == 0 {
+            host.advance(COARSE_RACY_WINDOW_NS * 2);
+        }
+        let answer = witness::all_fresh(&host, &KEY);
+        let run = build(&host, &p, &g, keyed());
+        if let Some(rules) = answer {
+            answered += 1;
+            assert!(
+                run.ran.is_empty() && run.summary.fresh == rules && rules == 2,
+                "the witness said {rules} fresh, the build: {:?}",
+                run.statuses
+            );
+        } else {
+            declined += 1;
+        }
+    }
+    // Both answers occur, so the property was exercised both ways.
+    assert!(answered > 50 && declined > 50, "{answered} / {declined}");
 }

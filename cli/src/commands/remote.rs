@@ -14,7 +14,7 @@ use cloesce_engine::build::Build;
 use cloesce_engine::fingerprint::Digest;
 use cloesce_engine::host::Host;
 use cloesce_engine::job::JobId;
-use cloesce_engine::pipeline::remote_cache_settings;
+use cloesce_engine::pipeline::{remote_cache_settings, SourceFile};
 use cloesce_engine::remote::RemoteConfig;
 
 use crate::platform::{Finished, HttpMethod, HttpRequest, HttpResponse, Platform, Stream};
@@ -50,6 +50,19 @@ pub struct RemoteDriver {
     pub download_bytes: u64,
 }
 
+/// The remote cache settings from `cloesce.kdl` and the environment.
+fn remote_config<P: Platform>(
+    platform: &P,
+    sources: &[SourceFile],
+    disabled: bool,
+) -> Option<RemoteConfig> {
+    if disabled {
+        return None;
+    }
+    let file = remote_cache_settings(sources);
+    RemoteConfig::resolve(file.as_ref(), &|name| platform.env_var(name))
+}
+
 impl RemoteDriver {
     /// The configured remote cache, unless disabled, a dry run, or the
     /// platform cannot speak HTTP.
@@ -58,11 +71,7 @@ impl RemoteDriver {
         pipeline: &cloesce_engine::pipeline::Pipeline,
         disabled: bool,
     ) -> Option<RemoteDriver> {
-        if disabled {
-            return None;
-        }
-        let file = remote_cache_settings(&pipeline.sources);
-        let config = RemoteConfig::resolve(file.as_ref(), &|name| platform.env_var(name))?;
+        let config = remote_config(platform, &pipeline.sources, disabled)?;
         if !platform.supports_http() {
             platform.write(
                 Stream::Stderr,
@@ -84,6 +93,16 @@ impl RemoteDriver {
             upload_bytes: 0,
             download_bytes: 0,
         })
+    }
+
+    /// Whether a run would use a remote cache (or warn that it cannot):
+    /// `sources` are the pipeline's, the user's file first.
+    pub fn is_configured<P: Platform>(
+        platform: &P,
+        sources: &[SourceFile],
+        disabled: bool,
+    ) -> bool {
+        remote_config(platform, sources, disabled).is_some()
     }
 
     pub fn read_only(&self) -> bool {

@@ -1,8 +1,9 @@
 //! `cloesce run`: the driver loop over the engine's `Build`.
 
-use cloesce_engine::build::{Build, BuildOptions, Event, Failure, Poll};
+use cloesce_engine::build::{Build, BuildOptions, Event, Failure, Poll, Summary};
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
+use cloesce_engine::witness;
 
 use crate::args::RunArgs;
 use crate::commands::lock::ProjectLock;
@@ -11,8 +12,60 @@ use crate::exit::{self, Exit};
 use crate::platform::{Finished, Platform, Stream};
 use crate::progress::{Progress, TICK_MS};
 use crate::render::Renderer;
-use crate::report::{Reporter, Verbosity};
-use crate::session::Session;
+use crate::report::{summary_line, Reporter, Verbosity};
+use crate::session::{Session, Sources};
+
+/// `cloesce run` (not `--watch`): answers from `.cloesce/witness` when the
+/// last build found every rule fresh and nothing it looked at changed (see
+/// the engine's `witness.rs`); otherwise loads the pipeline and builds.
+pub async fn run_command<P: Platform>(
+    platform: &P,
+    dir: Option<&str>,
+    args: &RunArgs,
+    renderer: Renderer,
+) -> Result<i32, Exit> {
+    let sources = Sources::open(platform, dir)?;
+    if may_answer_from_witness(args)
+        && !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
+    {
+        let host = &sources.project.host;
+        let lock = ProjectLock::acquire(platform, host, !args.no_wait, args.quiet).await?;
+        let started_ns = host.now_ns();
+        // Without a witness, `run` takes the lock again after loading.
+        let answer = witness::all_fresh(host, &sources.pipeline_key).map(|rules| Summary {
+            fresh: rules,
+            elapsed_ns: host.now_ns().saturating_sub(started_ns),
+            ..Summary::default()
+        });
+        drop(lock);
+        if let Some(summary) = answer {
+            if !args.quiet {
+                platform.write(Stream::Stdout, &summary_line(&summary));
+            }
+            // The process exits next: skip freeing what was read.
+            std::mem::forget(sources);
+            return Ok(exit::SUCCESS);
+        }
+    }
+    let session = sources.load(renderer, !args.dry_run)?;
+    let result = run(platform, &session, args, renderer).await;
+    // As above: dropping the pipeline (a few allocations per rule) would be
+    // wasted work. The lock is not in the session, so nothing stays held.
+    std::mem::forget(session);
+    result
+}
+
+/// Whether a run could be answered by a witness: it builds every rule, and
+/// a report of "all fresh" would say everything it prints.
+fn may_answer_from_witness(args: &RunArgs) -> bool {
+    args.rules.is_empty()
+        && !(args.dry_run
+            || args.no_cache
+            || args.verbose
+            || args.json
+            || args.explain
+            || args.watch)
+}
 
 /// Runs the pipeline and returns the exit code.
 pub async fn run<P: Platform>(
@@ -51,6 +104,7 @@ pub async fn run<P: Platform>(
         keep_going: args.keep_going,
         no_cache: args.no_cache,
         dry_run: args.dry_run,
+        pipeline_key: Some(session.pipeline_key),
     };
     let reporter = Reporter {
         platform,

@@ -35,8 +35,10 @@ fn cache_path() -> WorkspacePath {
     WorkspacePath::new(&format!("{STORE_DIR}/pipeline")).expect("constant path")
 }
 
-/// A digest of everything loading depends on.
-fn cache_key(options: &LoadOptions<'_>) -> Digest {
+/// A digest of everything loading depends on: the pipeline texts, the
+/// built-ins (names, versions, settings) and the engine's version. It names
+/// the checked pipeline in `.cloesce/pipeline` and in `.cloesce/witness`.
+pub fn pipeline_key(options: &LoadOptions<'_>) -> Digest {
     let mut h = FieldHasher::new("pipeline-cache");
     h.str(crate::VERSION);
     match &options.user {
@@ -72,15 +74,15 @@ fn source_text(options: &LoadOptions<'_>, name: &str) -> Option<SourceFile> {
 }
 
 /// Loads and checks the pipeline and builds its graph, reading both from
-/// `.cloesce/pipeline` when the inputs are unchanged. With `write`, a fresh
-/// result is saved for next time (failures to save are ignored: the cache
-/// only saves time).
+/// `.cloesce/pipeline` when the inputs are unchanged (`key` is their
+/// [`pipeline_key`]). With `write`, a fresh result is saved for next time
+/// (failures to save are ignored: the cache only saves time).
 pub fn load_cached(
     host: &dyn Host,
     options: &LoadOptions<'_>,
+    key: Digest,
     write: bool,
 ) -> Result<(Pipeline, Graph), PipelineErrors> {
-    let key = cache_key(options);
     if let Some(hit) = read(host, options, &key) {
         return Ok(hit);
     }
@@ -142,15 +144,24 @@ mod tests {
         }
     }
 
+    fn load_text(
+        host: &MemoryHost,
+        text: &str,
+        builtins: &BuiltinRegistry,
+    ) -> Result<(Pipeline, Graph), PipelineErrors> {
+        let options = options(text, builtins);
+        load_cached(host, &options, pipeline_key(&options), true)
+    }
+
     #[test]
     fn a_cached_pipeline_equals_a_parsed_one_and_follows_edits() {
         let builtins = BuiltinRegistry::new();
         let host = MemoryHost::new();
         let text = "cloesce version=1\nrule \"a\" {\n    outputs \"a.out\"\n    run \"x\"\n}\nrule \"b\" {\n    inputs \"a.out\"\n    run \"y\"\n}\n";
-        let (fresh, graph) = load_cached(&host, &options(text, &builtins), true).unwrap();
+        let (fresh, graph) = load_text(&host, text, &builtins).unwrap();
         assert!(host.get(".cloesce/pipeline").is_some());
         host.reads.borrow_mut().clear();
-        let (cached, cached_graph) = load_cached(&host, &options(text, &builtins), true).unwrap();
+        let (cached, cached_graph) = load_text(&host, text, &builtins).unwrap();
         assert_eq!(
             host.reads.borrow().len(),
             1,
@@ -163,16 +174,11 @@ mod tests {
         assert_eq!(&*cached.sources[0].text, text);
         // An edit is a miss, and an invalid edit reports its errors.
         let edited = text.replace("run \"y\"", "run \"z\"");
-        let (reloaded, _) = load_cached(&host, &options(&edited, &builtins), true).unwrap();
+        let (reloaded, _) = load_text(&host, &edited, &builtins).unwrap();
         match &reloaded.rules[1].action {
             super::super::Action::Run { argv } => assert_eq!(argv.value, vec!["z".to_string()]),
             other => panic!("unexpected action {other:?}"),
         }
-        assert!(load_cached(
-            &host,
-            &options("cloesce version=1\nrule \"a\" {}\n", &builtins),
-            true
-        )
-        .is_err());
+        assert!(load_text(&host, "cloesce version=1\nrule \"a\" {}\n", &builtins).is_err());
     }
 }

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::path::WorkspacePath;
 
-pub use cache::load_cached;
+pub use cache::{load_cached, pipeline_key};
 pub use error::{Note, PipelineError, PipelineErrors, Src};
 pub(crate) use load::source_src;
 pub use load::{load, LoadOptions, DEFAULT_LIBRARY};
