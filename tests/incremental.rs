@@ -31,6 +31,54 @@ fn second_run_runs_nothing() {
 }
 
 #[test]
+fn an_all_fresh_run_answers_the_next_one_without_loading_the_pipeline() {
+    let p = chain();
+    let files = ["src.txt", "other.txt", "gen/a.out", "gen/b.out"];
+    let settle = || {
+        // Old enough not to be "racy", then one all-fresh run: it leaves
+        // .cloesce/witness.
+        files.iter().for_each(|f| p.age(f));
+        ["gen/c.out", "gen/c2.out"]
+            .iter()
+            .filter(|f| p.exists(f))
+            .for_each(|f| p.age(f));
+        p.cloesce(&["run"]).expect_code(0);
+        assert!(p.take_runs().is_empty());
+        assert!(p.exists(".cloesce/witness"));
+    };
+    settle();
+    p.remove(".cloesce/pipeline");
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("3 fresh"), "{}", run.stdout);
+    assert!(
+        !p.exists(".cloesce/pipeline"),
+        "the answer came from the witness: the pipeline was not loaded"
+    );
+    // An edit still runs exactly what is downstream, and voids the witness.
+    p.write("src.txt", "two\n");
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["a", "b"]);
+    assert!(!p.exists(".cloesce/witness"));
+    // So do a deleted output, a new version of cloesce.kdl and a declared
+    // environment value.
+    settle();
+    p.remove("gen/b.out");
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("1 restored"), "{}", run.stdout);
+    assert_eq!(p.read("gen/b.out"), "b\na\ntwo\n");
+    settle();
+    let kdl = p.read("cloesce.kdl");
+    p.write("cloesce.kdl", &kdl.replace("gen/c.out", "gen/c2.out"));
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["c"]);
+    settle();
+    p.cloesce_env(&["run"], &[("MODE", "prod")]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["c"]);
+}
+
+#[test]
 fn touching_without_changing_runs_nothing() {
     let p = chain();
     p.age("src.txt");

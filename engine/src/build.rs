@@ -40,7 +40,7 @@ use crate::scheduler::{Outcome, Scheduler};
 use crate::state::{RuleRecord, State, StoredKeyInput};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk;
-use crate::witness::{self, Witness};
+use crate::witness::{self, Stamp, Witness};
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -574,8 +574,13 @@ impl<'a> Build<'a> {
             tools.push((argv.clone(), version.clone().ok()?));
         }
         tools.sort();
+        let state = match self.host.stat(&State::path()) {
+            Ok(stat) => stat.as_ref().map(Stamp::of),
+            Err(_) => return None,
+        };
         Some(Witness {
             pipeline,
+            state,
             rules: rules as u64,
             env,
             tools,

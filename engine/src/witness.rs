@@ -32,9 +32,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::{env_value_digest, Digest};
-use crate::host::{FileKind, Host};
+use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
-use crate::state::StatEntry;
+use crate::state::{StatEntry, State};
 use crate::store::STORE_DIR;
 
 const HEADER: &[u8] = b"cloesce-witness v1\n";
@@ -59,9 +59,33 @@ pub struct Witness {
     pub env: Vec<(String, Option<Digest>)>,
     /// Declared tools: the version command and the version it printed.
     pub tools: Vec<(Vec<String>, String)>,
+    /// The stat of `.cloesce/state` once this build saved it. The state is
+    /// only ever replaced whole (a new file), so any later save, or its
+    /// removal, voids the witness even when no project file changed.
+    pub state: Option<Stamp>,
     /// Every path checked, sorted, and what was found at each (same order).
     pub paths: Vec<WorkspacePath>,
     pub observed: Vec<Observed>,
+}
+
+/// A file's identity and times, compared exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub size: u64,
+    pub mtime_ns: u64,
+    pub ctime_ns: u64,
+    pub inode: u64,
+}
+
+impl Stamp {
+    pub fn of(stat: &FileStat) -> Stamp {
+        Stamp {
+            size: stat.size,
+            mtime_ns: stat.mtime_ns,
+            ctime_ns: stat.ctime_ns,
+            inode: stat.inode,
+        }
+    }
 }
 
 fn witness_path() -> WorkspacePath {
@@ -106,6 +130,10 @@ pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
         }
     }
     if witness.paths.len() != witness.observed.len() {
+        return None;
+    }
+    let state = host.stat(&State::path()).ok().flatten();
+    if state.as_ref().map(Stamp::of) != witness.state {
         return None;
     }
     let stats = host.stat_many(&witness.paths);

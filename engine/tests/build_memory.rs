@@ -612,6 +612,12 @@ fn an_all_fresh_build_leaves_a_witness_that_answers_the_next_run() {
     assert_eq!(witness::all_fresh(&host, &KEY), None);
     assert_eq!(build(&host, &p, &g, keyed()).summary.restored, 1);
     assert!(host.get(".cloesce/witness").is_none());
+    // Losing the state voids it too: a build would restore, not find fresh.
+    assert_eq!(build(&host, &p, &g, keyed()).summary.fresh, 2);
+    assert_eq!(witness::all_fresh(&host, &KEY), Some(2));
+    host.remove_file(&WorkspacePath::new(".cloesce/state").unwrap())
+        .unwrap();
+    assert_eq!(witness::all_fresh(&host, &KEY), None);
 }
 
 #[test]
