@@ -37,10 +37,10 @@ use crate::path::WorkspacePath;
 use crate::pipeline::{Action, Pipeline, Rule, RuleId};
 use crate::remote::{decode_artifact, encode_artifact, Fetching, RemoteState};
 use crate::scheduler::{Outcome, Scheduler};
-use crate::state::{RuleRecord, State, StoredKeyInput};
+use crate::state::{RuleRecord, Stamp, State, StoredKeyInput};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk;
-use crate::witness::{self, Stamp, Witness};
+use crate::witness::{self, Witness};
 
 /// How to build.
 #[derive(Debug, Clone)]

@@ -59,21 +59,55 @@ pub struct StatEntry {
 }
 
 impl StatEntry {
-    pub(crate) fn matches(&self, stat: &FileStat) -> bool {
-        self.size == stat.size
-            && self.mtime_ns == stat.mtime_ns
-            && self.ctime_ns == stat.ctime_ns
-            && self.inode == stat.inode
+    pub(crate) fn stamp(&self) -> Stamp {
+        Stamp {
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            ctime_ns: self.ctime_ns,
+            inode: self.inode,
+        }
     }
 
-    pub(crate) fn is_racy(&self) -> bool {
-        let window = if self.mtime_ns.is_multiple_of(1_000_000_000) {
-            COARSE_RACY_WINDOW_NS
-        } else {
-            RACY_WINDOW_NS
-        };
-        self.mtime_ns.saturating_add(window) >= self.recorded_ns
+    fn matches(&self, stat: &FileStat) -> bool {
+        self.stamp() == Stamp::of(stat)
     }
+
+    fn is_racy(&self) -> bool {
+        is_racy(self.mtime_ns, self.recorded_ns)
+    }
+}
+
+/// The parts of a file's stat that say whether it changed: compared
+/// exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub size: u64,
+    pub mtime_ns: u64,
+    pub ctime_ns: u64,
+    pub inode: u64,
+}
+
+impl Stamp {
+    pub fn of(stat: &FileStat) -> Stamp {
+        Stamp {
+            size: stat.size,
+            mtime_ns: stat.mtime_ns,
+            ctime_ns: stat.ctime_ns,
+            inode: stat.inode,
+        }
+    }
+}
+
+/// Whether a file modified at `mtime_ns` whose content was read at
+/// `recorded_ns` could have changed since without its stat changing (see
+/// the module doc).
+pub(crate) fn is_racy(mtime_ns: u64, recorded_ns: u64) -> bool {
+    let window = if mtime_ns.is_multiple_of(1_000_000_000) {
+        COARSE_RACY_WINDOW_NS
+    } else {
+        RACY_WINDOW_NS
+    };
+    mtime_ns.saturating_add(window) >= recorded_ns
 }
 
 /// What the last successful run of a rule recorded.
@@ -360,7 +394,13 @@ impl State {
                     if self.no_file.contains(path) {
                         return None;
                     }
-                    found.push((path, Observed::File(entry.clone())));
+                    found.push((
+                        path,
+                        Observed::File {
+                            stamp: entry.stamp(),
+                            recorded_ns: entry.recorded_ns,
+                        },
+                    ));
                 }
                 _ => return None,
             }

@@ -32,9 +32,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::{env_value_digest, Digest};
-use crate::host::{FileKind, FileStat, Host};
+use crate::host::{FileKind, Host};
 use crate::path::WorkspacePath;
-use crate::state::{StatEntry, State};
+use crate::state::{is_racy, Stamp, State};
 use crate::store::STORE_DIR;
 
 const HEADER: &[u8] = b"cloesce-witness v1\n";
@@ -42,8 +42,9 @@ const HEADER: &[u8] = b"cloesce-witness v1\n";
 /// What a build found at a path it checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Observed {
-    /// A regular file, as its stat-cache entry describes it.
-    File(StatEntry),
+    /// A regular file with this stamp, whose content (as the stat cache has
+    /// it) was read at `recorded_ns`.
+    File { stamp: Stamp, recorded_ns: u64 },
     /// No file: missing, or a folder (neither enters a key).
     NoFile,
 }
@@ -66,26 +67,6 @@ pub struct Witness {
     /// Every path checked, sorted, and what was found at each (same order).
     pub paths: Vec<WorkspacePath>,
     pub observed: Vec<Observed>,
-}
-
-/// A file's identity and times, compared exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
-    pub size: u64,
-    pub mtime_ns: u64,
-    pub ctime_ns: u64,
-    pub inode: u64,
-}
-
-impl Stamp {
-    pub fn of(stat: &FileStat) -> Stamp {
-        Stamp {
-            size: stat.size,
-            mtime_ns: stat.mtime_ns,
-            ctime_ns: stat.ctime_ns,
-            inode: stat.inode,
-        }
-    }
 }
 
 fn witness_path() -> WorkspacePath {
@@ -143,8 +124,10 @@ pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
             .iter()
             .zip(stats)
             .all(|(observed, stat)| match (observed, stat) {
-                (Observed::File(entry), Ok(Some(stat))) => {
-                    stat.kind == FileKind::File && entry.matches(&stat) && !entry.is_racy()
+                (Observed::File { stamp, recorded_ns }, Ok(Some(stat))) => {
+                    stat.kind == FileKind::File
+                        && Stamp::of(&stat) == *stamp
+                        && !is_racy(stamp.mtime_ns, *recorded_ns)
                 }
                 (Observed::NoFile, Ok(None)) => true,
                 (Observed::NoFile, Ok(Some(stat))) => stat.kind == FileKind::Dir,
