@@ -173,6 +173,8 @@ pub struct Summary {
     pub remote_restored: usize,
     /// Artifacts uploaded to the remote cache (counted by the driver).
     pub uploaded: usize,
+    /// Bytes written to the local store (blobs and action entries).
+    pub stored_bytes: u64,
     /// Selected rules that never started (a dependency failed, or fail-fast).
     pub not_started: Vec<RuleId>,
     pub elapsed_ns: u64,
@@ -538,6 +540,7 @@ impl<'a> Build<'a> {
             .map(|slot| self.graph.order[slot])
             .collect();
         summary.elapsed_ns = self.host.now_ns().saturating_sub(self.started_ns);
+        summary.stored_bytes = self.store.written_bytes();
         Ok(summary)
     }
 

@@ -22,6 +22,8 @@
 //! The interface is narrow (get/put blob, get/put action) so a remote cache
 //! can sit behind it.
 
+use std::cell::Cell;
+
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::Digest;
@@ -118,11 +120,25 @@ struct Listed {
 /// Access to `.cloesce/` through a [`Host`].
 pub struct Store<'h> {
     host: &'h dyn Host,
+    /// Bytes of blobs and action entries written through this handle.
+    written: Cell<u64>,
 }
 
 impl<'h> Store<'h> {
     pub fn new(host: &'h dyn Host) -> Self {
-        Store { host }
+        Store {
+            host,
+            written: Cell::new(0),
+        }
+    }
+
+    /// Bytes of blobs and action entries this handle wrote.
+    pub fn written_bytes(&self) -> u64 {
+        self.written.get()
+    }
+
+    fn count_written(&self, bytes: usize) {
+        self.written.set(self.written.get() + bytes as u64);
     }
 
     pub fn dir() -> WorkspacePath {
@@ -153,7 +169,9 @@ impl<'h> Store<'h> {
                 return Ok(());
             }
         }
-        self.host.write_atomic(&path, bytes, false)
+        self.host.write_atomic(&path, bytes, false)?;
+        self.count_written(bytes.len());
+        Ok(())
     }
 
     /// The verified bytes of a blob, or `None` when it is missing or corrupt
@@ -200,7 +218,9 @@ impl<'h> Store<'h> {
             &serde_json::to_vec(entry).map_err(std::io::Error::other)?,
         ));
         self.host
-            .write_atomic(&Self::action_path(key), &bytes, false)
+            .write_atomic(&Self::action_path(key), &bytes, false)?;
+        self.count_written(bytes.len());
+        Ok(())
     }
 }
 
@@ -308,6 +328,7 @@ impl Store<'_> {
             ..GcReport::default()
         };
         if total <= cap_bytes {
+            self.record_usage(total);
             return Ok(report);
         }
         // Oldest first; the current results last of all.
@@ -355,6 +376,124 @@ impl Store<'_> {
             .map(|a| a.size)
             .sum::<u64>();
         report.bytes_left = total - report.bytes_freed;
+        self.record_usage(report.bytes_left);
         Ok(report)
+    }
+
+    /// Takes the store's recorded size out of `.cloesce/usage`, before a
+    /// run that may write to the store. Until [`Store::keep_under`] records
+    /// it again, no size is on record, so a run that dies in between (killed,
+    /// interrupted) leaves the next one to list the store instead of trusting
+    /// a size that misses what it wrote.
+    pub fn take_usage(&self) -> Option<u64> {
+        let path = usage_path();
+        let bytes = self.host.read(&path).ok()?;
+        let _ = self.host.remove_file(&path);
+        let text = std::str::from_utf8(&bytes).ok()?;
+        text.strip_prefix(USAGE_HEADER)?.trim().parse::<u64>().ok()
+    }
+
+    /// Keeps the store under `cap_bytes` after a run that wrote `added`
+    /// bytes to it, given the size taken by [`Store::take_usage`] before the
+    /// run. Listing a large store costs more than the rest of an incremental
+    /// run, so it is listed (and collected, see [`Store::gc`]) only when that
+    /// size plus `added` could exceed the cap, or no size was on record;
+    /// otherwise the new size is only recorded. The estimate never falls
+    /// below the real size (files removed by hand only make it high). `keep`
+    /// names the entries never to evict; it is called only to collect.
+    pub fn keep_under(
+        &self,
+        cap_bytes: u64,
+        usage: Option<u64>,
+        added: u64,
+        keep: impl FnOnce() -> std::collections::HashSet<Digest>,
+    ) -> std::io::Result<Option<GcReport>> {
+        if let Some(estimate) = usage.map(|bytes| bytes.saturating_add(added)) {
+            if estimate <= cap_bytes {
+                self.record_usage(estimate);
+                return Ok(None);
+            }
+        }
+        self.gc(cap_bytes, &keep()).map(Some)
+    }
+
+    /// Records the store's size (failures are ignored: the next run lists
+    /// the store instead).
+    fn record_usage(&self, bytes: u64) {
+        let text = format!("{USAGE_HEADER}{bytes}\n");
+        let _ = self
+            .host
+            .write_atomic(&usage_path(), text.as_bytes(), false);
+    }
+}
+
+/// First line of `.cloesce/usage`; the second is the size in bytes.
+const USAGE_HEADER: &str = "cloesce-usage v1\n";
+
+fn usage_path() -> WorkspacePath {
+    WorkspacePath::new(&format!("{STORE_DIR}/usage")).expect("constant path")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryHost;
+    use std::collections::HashSet;
+
+    /// Stores one result with a blob of `size` bytes; returns its key.
+    fn put_result(store: &Store<'_>, name: &str, size: usize) -> Digest {
+        let bytes = vec![name.as_bytes()[0]; size];
+        let digest = Digest::of(&bytes);
+        store.put_blob(&digest, &bytes).unwrap();
+        let key = Digest::of(name.as_bytes());
+        let entry = ActionEntry {
+            rule: name.into(),
+            outputs: vec![OutputRecord {
+                path: WorkspacePath::new(&format!("{name}.out")).unwrap(),
+                digest,
+                size: size as u64,
+                executable: false,
+            }],
+            stdout: String::new(),
+            stderr: String::new(),
+        };
+        store.put_action(&key, &entry).unwrap();
+        key
+    }
+
+    #[test]
+    fn the_store_is_listed_only_when_its_recorded_size_may_pass_the_cap() {
+        let host = MemoryHost::new();
+        let store = Store::new(&host);
+        let old = put_result(&store, "a", 1000);
+        let total = store.written_bytes();
+        assert!(total > 1000);
+        // Nothing on record: the store is listed, and its size recorded.
+        assert_eq!(store.take_usage(), None);
+        let listed = store.keep_under(10_000, None, total, HashSet::new).unwrap();
+        assert_eq!(listed.map(|r| r.bytes_left), Some(total));
+        // On record and under the cap: not listed (`keep` is not even asked).
+        let usage = store.take_usage();
+        assert_eq!(usage, Some(total));
+        assert_eq!(store.take_usage(), None, "taking it removes it");
+        let added = 500;
+        let kept = store
+            .keep_under(10_000, usage, added, || panic!("listed without need"))
+            .unwrap();
+        assert!(kept.is_none());
+        assert_eq!(store.take_usage(), Some(total + added));
+        // A run that may pass the cap lists and collects: the old result
+        // goes, the one to keep stays, and the real size is recorded.
+        let new = put_result(&Store::new(&host), "b", 1000);
+        let report = store
+            .keep_under(total + 10, Some(total + added), total, || {
+                HashSet::from([new])
+            })
+            .unwrap()
+            .expect("listed");
+        assert_eq!(report.actions_removed, 1);
+        assert!(store.get_action(&old).unwrap().is_none());
+        assert!(store.get_action(&new).unwrap().is_some());
+        assert_eq!(store.take_usage(), Some(report.bytes_left));
     }
 }

@@ -3,6 +3,7 @@
 use cloesce_engine::build::{Build, BuildOptions, Event, Failure, Poll, Summary};
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
+use cloesce_engine::store::Store;
 use cloesce_engine::witness;
 
 use crate::args::RunArgs;
@@ -129,6 +130,10 @@ pub async fn run<P: Platform>(
         total,
         reporter.start_ns,
     );
+    // Taken before anything can be stored (see `Store::take_usage`).
+    let store_usage = (!args.dry_run)
+        .then(|| Store::new(host).take_usage())
+        .flatten();
     let mut build = Build::new(
         host,
         &session.pipeline,
@@ -233,8 +238,8 @@ pub async fn run<P: Platform>(
         std::mem::forget(build);
     }
     reporter.summary(&summary);
-    if summary.ran > 0 {
-        enforce_store_cap(host);
+    if !args.dry_run {
+        enforce_store_cap(host, store_usage, summary.stored_bytes);
     }
     if summary.success() {
         if session.uses_default_file
@@ -299,18 +304,20 @@ fn prepend_node_modules_bin(
 }
 
 /// Keeps the store under its cap (`CLOESCE_CACHE_MAX_SIZE`, default 1 GiB)
-/// after a run that added to it, evicting the least recently written entries
-/// (never the current results). A failure here only costs disk space, so it
-/// is not an error.
-fn enforce_store_cap(host: &dyn Host) {
+/// after a run, evicting the least recently written entries (never the
+/// current results) when it may be over (see `Store::keep_under`). A failure
+/// here only costs disk space, so it is not an error.
+fn enforce_store_cap(host: &dyn Host, usage: Option<u64>, added: u64) {
     let cap = host
         .env_var("CLOESCE_CACHE_MAX_SIZE")
         .and_then(|text| crate::commands::cache::parse_size(&text))
         .unwrap_or(cloesce_engine::store::DEFAULT_CAP_BYTES);
-    let keep = cloesce_engine::state::State::load(host)
-        .rules
-        .values()
-        .map(|r| r.key)
-        .collect();
-    let _ = cloesce_engine::store::Store::new(host).gc(cap, &keep);
+    let keep = || {
+        cloesce_engine::state::State::load(host)
+            .rules
+            .values()
+            .map(|r| r.key)
+            .collect()
+    };
+    let _ = Store::new(host).keep_under(cap, usage, added, keep);
 }
