@@ -27,9 +27,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use crate::builtin::{BuiltinRegistry, BuiltinRequest};
 use crate::explain::{diff, Reason};
 use crate::fast_hash::FastSet;
-use crate::fingerprint::{
-    definition_digest, env_value_digest, ActionKeyInput, DefinitionKind, Digest,
-};
+use crate::fingerprint::{env_value_digest, ActionKeyInput, Digest};
 use crate::graph::Graph;
 use crate::host::Host;
 use crate::job::{Completion, ExitStatus, Job, JobId, ENV_ALLOWLIST};
@@ -617,7 +615,7 @@ impl<'a> Build<'a> {
                 }
             }
         }
-        let key_input = match self.key_input(rule, upstream) {
+        let key_input = match self.key_input(id, upstream) {
             Ok(k) => k,
             Err(failure) => {
                 self.fail(id, Vec::new(), failure, String::new(), String::new(), None);
@@ -1094,23 +1092,11 @@ impl<'a> Build<'a> {
     /// Everything that enters a rule's key.
     fn key_input(
         &mut self,
-        rule: &Rule,
+        id: RuleId,
         upstream: Vec<(WorkspacePath, Digest)>,
     ) -> Result<ActionKeyInput, Failure> {
-        let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
-        let definition = match &rule.action {
-            Action::Builtin { name, settings } => definition_digest(
-                &DefinitionKind::Builtin {
-                    name: &name.value,
-                    version: self.builtins.get(&name.value).map_or(0, |b| b.version()),
-                    settings,
-                },
-                &outputs,
-            ),
-            Action::Run { argv } => {
-                definition_digest(&DefinitionKind::Run { argv: &argv.value }, &outputs)
-            }
-        };
+        let rule = self.rule(id);
+        let definition = self.pipeline.definitions[id.index()];
         let now = self.host.now_ns();
         let mut inputs = Vec::new();
         for path in self.resolve_inputs(rule)? {

@@ -29,7 +29,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::builtin::BuiltinRegistry;
 use crate::path::WorkspacePath;
+use crate::pipeline::{Action, Rule};
 
 /// Bumped whenever the key encoding below changes meaning.
 pub const KEY_FORMAT: &str = "cloesce-key-v1";
@@ -275,6 +277,21 @@ pub enum DefinitionKind<'a> {
     Run {
         argv: &'a [String],
     },
+}
+
+/// The definition digest of a pipeline rule (see [`definition_digest`]); a
+/// built-in's version comes from `builtins` (0 when it is unknown).
+pub fn rule_definition_digest(rule: &Rule, builtins: &BuiltinRegistry) -> Digest {
+    let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
+    let kind = match &rule.action {
+        Action::Builtin { name, settings } => DefinitionKind::Builtin {
+            name: &name.value,
+            version: builtins.get(&name.value).map_or(0, |b| b.version()),
+            settings,
+        },
+        Action::Run { argv } => DefinitionKind::Run { argv: &argv.value },
+    };
+    definition_digest(&kind, &outputs)
 }
 
 /// The digest of a rule's definition: its kind and its declared outputs.

@@ -242,19 +242,12 @@ impl State {
         if !self.dirty {
             return Ok(());
         }
-        let mut files: Vec<(WorkspacePath, StatEntry)> = self
-            .files
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        files.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut rules: Vec<(String, RuleRecord)> = self
-            .rules
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        rules.sort_by(|a, b| a.0.cmp(&b.0));
-        let body = postcard::to_stdvec(&OnDisk { files, rules }).map_err(std::io::Error::other)?;
+        // Borrowed, in map order (the same encoding as `OnDisk`). Sorting
+        // 30,000 entries only to make the file's bytes repeatable cost a
+        // tenth of an incremental run over 10,000 rules.
+        let files: Vec<(&WorkspacePath, &StatEntry)> = self.files.iter().collect();
+        let rules: Vec<(&String, &RuleRecord)> = self.rules.iter().collect();
+        let body = postcard::to_stdvec(&(files, rules)).map_err(std::io::Error::other)?;
         let mut bytes = STATE_HEADER.to_vec();
         bytes.extend(crate::store::seal(&body));
         host.write_atomic(&Self::path(), &bytes, false)?;

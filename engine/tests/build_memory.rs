@@ -63,12 +63,13 @@ fn rule(name: &str, argv: &[&str], inputs: &[&str], outputs: &[&str]) -> Rule {
 }
 
 fn pipeline(rules: Vec<Rule>) -> Pipeline {
-    Pipeline {
-        sources: vec![SourceFile::new("cloesce.kdl", "")],
-        env: vec![],
-        tools: vec![],
+    Pipeline::new(
+        vec![SourceFile::new("cloesce.kdl", "")],
+        vec![],
+        vec![],
         rules,
-    }
+        &BuiltinRegistry::new(),
+    )
 }
 
 /// Edges: (dependency, dependent).

@@ -17,7 +17,7 @@ use crate::host::Host;
 use crate::path::WorkspacePath;
 use crate::store::STORE_DIR;
 
-const HEADER: &[u8] = b"cloesce-pipeline v2\n";
+const HEADER: &[u8] = b"cloesce-pipeline v3\n";
 
 /// What is stored; source texts are not (they are in hand when loading).
 #[derive(Serialize, Deserialize)]
@@ -28,6 +28,7 @@ struct Cached {
     env: Vec<Spanned<String>>,
     tools: Vec<Tool>,
     rules: Vec<Rule>,
+    definitions: Vec<Digest>,
     graph: Graph,
 }
 
@@ -95,6 +96,7 @@ pub fn load_cached(
             env: pipeline.env.clone(),
             tools: pipeline.tools.clone(),
             rules: pipeline.rules.clone(),
+            definitions: pipeline.definitions.clone(),
             graph: graph.clone(),
         };
         if let Ok(body) = postcard::to_stdvec(&cached) {
@@ -118,7 +120,9 @@ fn read(host: &dyn Host, options: &LoadOptions<'_>, key: &Digest) -> Option<(Pip
         .iter()
         .map(|name| source_text(options, name))
         .collect::<Option<Vec<_>>>()?;
-    if cached.graph.deps.len() != cached.rules.len() {
+    if cached.graph.deps.len() != cached.rules.len()
+        || cached.definitions.len() != cached.rules.len()
+    {
         return None;
     }
     let pipeline = Pipeline {
@@ -126,6 +130,7 @@ fn read(host: &dyn Host, options: &LoadOptions<'_>, key: &Digest) -> Option<(Pip
         env: cached.env,
         tools: cached.tools,
         rules: cached.rules,
+        definitions: cached.definitions,
     };
     Some((pipeline, cached.graph))
 }

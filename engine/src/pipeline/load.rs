@@ -46,12 +46,13 @@ pub fn load(options: &LoadOptions<'_>) -> Result<Pipeline, PipelineErrors> {
     }
     super::check::across_rules(&loader.sources, &loader.rules, &mut loader.errors);
     if loader.errors.is_empty() {
-        Ok(Pipeline {
-            sources: loader.sources,
-            env: loader.env,
-            tools: loader.tools,
-            rules: loader.rules,
-        })
+        Ok(Pipeline::new(
+            loader.sources,
+            loader.env,
+            loader.tools,
+            loader.rules,
+            options.builtins,
+        ))
     } else {
         Err(PipelineErrors::new(loader.errors))
     }

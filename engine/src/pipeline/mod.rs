@@ -32,6 +32,8 @@ use std::sync::Arc;
 use miette::SourceSpan;
 use serde::{Deserialize, Serialize};
 
+use crate::builtin::BuiltinRegistry;
+use crate::fingerprint::{rule_definition_digest, Digest};
 use crate::path::WorkspacePath;
 
 pub use cache::{load_cached, pipeline_key};
@@ -103,9 +105,34 @@ pub struct Pipeline {
     pub tools: Vec<Tool>,
     /// Rules in declaration order (library rules first, in `use` order).
     pub rules: Vec<Rule>,
+    /// Each rule's definition digest, in the same order: computed once when
+    /// the pipeline is checked (and kept in its cache), so a run does not
+    /// hash every rule's command again.
+    pub definitions: Vec<Digest>,
 }
 
 impl Pipeline {
+    /// A pipeline of checked parts; computes the rules' definition digests.
+    pub fn new(
+        sources: Vec<SourceFile>,
+        env: Vec<Spanned<String>>,
+        tools: Vec<Tool>,
+        rules: Vec<Rule>,
+        builtins: &BuiltinRegistry,
+    ) -> Pipeline {
+        let definitions = rules
+            .iter()
+            .map(|rule| rule_definition_digest(rule, builtins))
+            .collect();
+        Pipeline {
+            sources,
+            env,
+            tools,
+            rules,
+            definitions,
+        }
+    }
+
     pub fn source(&self, id: SourceId) -> &SourceFile {
         &self.sources[id.0 as usize]
     }
