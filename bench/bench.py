@@ -8,7 +8,7 @@ output or a non-minimal rebuild; used by smoke.sh).
 
 Usage: bench.py [--tools ninja,make,...] [--workloads w1,w2,w3,w4] [--reps 5]
                 [--cold-reps 3] [--case-budget 90] [--work /tmp/bench-work]
-                [--check]
+                [--check] [--paired-cold REPS]
 
 Cases (per tool x workload):
   cold    outputs + tool state/caches deleted, full build
@@ -227,6 +227,42 @@ def run(tool, wl, args):
     return res
 
 
+def paired_cold(tools, wl, reps, work):
+    """Cold builds of `tools` on `wl`, alternating tool by tool in every rep,
+    so that a busier moment of a shared host, or a file system still busy
+    with what the previous wipe deleted, falls on every tool alike."""
+    benches = []
+    for tool in tools:
+        drv = load_driver(tool)
+        ok, why = drv.available()
+        if not ok:
+            print("SKIP %s: not available (%s)" % (tool, why))
+            continue
+        benches.append(Bench(drv, wl, work))
+    walls = {b.drv.NAME: [] for b in benches}
+    cpus = {b.drv.NAME: [] for b in benches}
+    for rep in range(reps):
+        for b in benches:
+            r = b.case_cold()
+            if r["rc"] != 0 or not r["correct"] or r["steps"] != len(b.spec["rules"]):
+                sys.exit("%s %s paired cold rep %d: wrong (rc %s, steps %d)"
+                         % (b.drv.NAME, wl, rep, r["rc"], r["steps"]))
+            walls[b.drv.NAME].append(r["wall"])
+            cpus[b.drv.NAME].append(r["cpu"])
+            print("%-7s %-3s paired cold rep %d: %.3fs wall, %.2fs cpu"
+                  % (b.drv.NAME, wl, rep, r["wall"], r["cpu"]), flush=True)
+    base = benches[0].drv.NAME
+    for name in walls:
+        w, c = statistics.median(walls[name]), statistics.median(cpus[name])
+        print("%-7s %-3s paired cold median %.3fs wall (%.2fx %s), %.2fs cpu (%.2fx)"
+              % (name, wl, w, w / statistics.median(walls[base]), base, c,
+                 c / statistics.median(cpus[base])), flush=True)
+    out = os.path.join(work, "results")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "paired-cold-%s.json" % wl), "w") as f:
+        json.dump({"workload": wl, "wall": walls, "cpu": cpus}, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tools", default=",".join(ALL_TOOLS))
@@ -238,7 +274,14 @@ def main():
     ap.add_argument("--work", default="/tmp/bench-work")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every tool ran and every case was correct and minimal")
+    ap.add_argument("--paired-cold", type=int, default=0, metavar="REPS",
+                    help="instead of the cases: REPS cold builds per tool, alternating tools "
+                         "in every rep (ratios against the first tool)")
     args = ap.parse_args()
+    if args.paired_cold:
+        for wl in args.workloads.split(","):
+            paired_cold(args.tools.split(","), wl, args.paired_cold, args.work)
+        return
     bad = []
     for wl in args.workloads.split(","):
         for tool in args.tools.split(","):

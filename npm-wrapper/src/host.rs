@@ -107,28 +107,36 @@ impl Host for JsHost {
     }
 
     fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>> {
-        let Some(raw) = self.node.lstat(&self.abs(path)).map_err(|e| self.err(e))? else {
-            return Ok(None);
+        match self.node.lstat(&self.abs(path)).map_err(|e| self.err(e))? {
+            Some(raw) => file_stat(&raw).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// One call into JS for all of them: a no-op run stats every path it
+    /// checks, and crossing into JS per path cost more than the stat.
+    fn stat_many(&self, paths: &[WorkspacePath]) -> Vec<io::Result<Option<FileStat>>> {
+        if paths.is_empty() {
+            return Vec::new();
+        }
+        let joined = paths
+            .iter()
+            .map(|p| self.abs(p))
+            .collect::<Vec<_>>()
+            .join("\0");
+        let raw = match self.node.lstat_many(&joined) {
+            Ok(raw) if raw.len() == paths.len() * 7 => raw,
+            _ => return paths.iter().map(|p| self.stat(p)).collect(),
         };
-        let [kind, size, mtime_ns, ctime_ns, inode, executable] = raw[..] else {
-            return Err(io::Error::other(format!(
-                "internal: lstat returned {} fields",
-                raw.len()
-            )));
-        };
-        let kind = match kind {
-            1 => FileKind::Dir,
-            2 => FileKind::Symlink,
-            _ => FileKind::File,
-        };
-        Ok(Some(FileStat {
-            kind,
-            size,
-            mtime_ns,
-            ctime_ns,
-            inode,
-            executable: executable != 0,
-        }))
+        raw.chunks(7)
+            .zip(paths)
+            .map(|(fields, path)| match fields[0] {
+                0 => Ok(None),
+                1 => file_stat(&fields[1..]).map(Some),
+                // Asked again alone, for the error's details.
+                _ => self.stat(path),
+            })
+            .collect()
     }
 
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
@@ -270,6 +278,29 @@ fn parse_probe(answer: &str) -> ProcessProbe {
         },
         _ => ProcessProbe::Unknown,
     }
+}
+
+/// A [`FileStat`] from the six numbers of the JS `lstat`.
+fn file_stat(raw: &[u64]) -> io::Result<FileStat> {
+    let [kind, size, mtime_ns, ctime_ns, inode, executable] = raw[..] else {
+        return Err(io::Error::other(format!(
+            "internal: lstat returned {} fields",
+            raw.len()
+        )));
+    };
+    let kind = match kind {
+        1 => FileKind::Dir,
+        2 => FileKind::Symlink,
+        _ => FileKind::File,
+    };
+    Ok(FileStat {
+        kind,
+        size,
+        mtime_ns,
+        ctime_ns,
+        inode,
+        executable: executable != 0,
+    })
 }
 
 #[cfg(test)]

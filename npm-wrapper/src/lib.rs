@@ -27,7 +27,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use cloesce::Platform;
-use cloesce_engine::host::Host;
+use cloesce_engine::host::{FileStat, Host};
 use cloesce_engine::job::{resolve_program, Job, JobId, ENV_ALLOWLIST};
 use cloesce_engine::lock::{self, Attempt};
 use cloesce_engine::WorkspacePath;
@@ -168,6 +168,21 @@ async fn debug_switches(platform: &JsPlatform) {
 /// `list [P]`, `rm P`, `rmdir P`, `env NAME`, `now`, `tool ARGV…`,
 /// `trylock P`, `lock P`, `unlock P`, `root`). Returns one line per
 /// operation: `ok …` or `err KIND: message`.
+/// A stat as the `stat` op of [`debug_host`] shows it.
+fn describe_stat(stat: Option<&FileStat>) -> String {
+    match stat {
+        None => "none".to_string(),
+        Some(s) => format!(
+            "{:?} size={} exec={} mtime>0={} ino>0={}",
+            s.kind,
+            s.size,
+            s.executable,
+            s.mtime_ns > 0,
+            s.inode > 0
+        ),
+    }
+}
+
 #[wasm_bindgen(js_name = __debugHost)]
 pub fn debug_host(platform: JsValue, dir: Option<String>, ops: Vec<String>) -> Vec<String> {
     let platform = JsPlatform::new(platform.unchecked_into());
@@ -193,17 +208,19 @@ pub fn debug_host(platform: JsValue, dir: Option<String>, ops: Vec<String>) -> V
                 "write" | "write+x" => host
                     .write_atomic(&path(arg), rest.as_bytes(), verb == "write+x")
                     .map(|()| String::new()),
-                "stat" => host.stat(&path(arg)).map(|s| match s {
-                    None => "none".to_string(),
-                    Some(s) => format!(
-                        "{:?} size={} exec={} mtime>0={} ino>0={}",
-                        s.kind,
-                        s.size,
-                        s.executable,
-                        s.mtime_ns > 0,
-                        s.inode > 0
-                    ),
-                }),
+                "stat" => host.stat(&path(arg)).map(|s| describe_stat(s.as_ref())),
+                // `stat-many a b c`: every stat of one `stat_many` call, in
+                // full (times and inode), then the same paths one by one.
+                "stat-many" => {
+                    let paths: Vec<WorkspacePath> = op.split(' ').skip(1).map(path).collect();
+                    let show = |r: std::io::Result<Option<FileStat>>| match r {
+                        Ok(s) => format!("{s:?}"),
+                        Err(e) => format!("err {:?}", e.kind()),
+                    };
+                    let many: Vec<String> = host.stat_many(&paths).into_iter().map(show).collect();
+                    let one: Vec<String> = paths.iter().map(|p| show(host.stat(p))).collect();
+                    Ok(format!("{}\n{}", many.join(" | "), one.join(" | ")))
+                }
                 "list" => {
                     let dir = (!arg.is_empty()).then(|| path(arg));
                     host.list_dir(dir.as_ref()).map(|mut entries| {

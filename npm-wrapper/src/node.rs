@@ -78,6 +78,10 @@ extern "C" {
     /// `undefined` when nothing is there.
     #[wasm_bindgen(method, catch)]
     pub fn lstat(this: &Node, path: &str) -> Result<Option<Vec<u64>>, JsValue>;
+    /// `lstat` of many paths at once (joined by NUL): 7 numbers per path,
+    /// `0` (nothing there), `1` and the 6 fields of `lstat`, or `2` (failed).
+    #[wasm_bindgen(method, catch, js_name = lstatMany)]
+    pub fn lstat_many(this: &Node, paths: &str) -> Result<Vec<u64>, JsValue>;
     /// `statSync` (follows symlinks): 0 file, 1 dir, 2 other; `undefined` when
     /// nothing is there.
     #[wasm_bindgen(method, js_name = statKind)]

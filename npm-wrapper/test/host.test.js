@@ -184,3 +184,23 @@ test('lock waits until the holder releases it', { skip: needsWasm }, async () =>
   assert.equal(result, 'ok|ok');
   assert.ok(Number(ms) >= 300, `waited ${ms} ms`);
 });
+
+test('stat_many (one call into JS) agrees with stat path by path', { skip: needsWasm }, () => {
+  const dir = copyFixture(null, { 'package.json': '{}\n', 'src/a.txt': 'a', 'src/b.sh': '#!/bin/sh\n' });
+  fs.chmodSync(path.join(dir, 'src', 'b.sh'), 0o755);
+  const paths = ['src/a.txt', 'src', 'src/b.sh', 'missing.txt', 'package.json/inside'];
+  if (process.platform !== 'win32') {
+    fs.symlinkSync('a.txt', path.join(dir, 'src', 'link'));
+    paths.push('src/link');
+  }
+  const [got] = ops(dir, [`stat-many ${paths.join(' ')}`]);
+  const [many, one] = got.replace(/^ok /, '').split('\n');
+  assert.equal(many, one);
+  const each = many.split(' | ');
+  assert.equal(each.length, paths.length);
+  assert.match(each[0], /kind: File, size: 1,/);
+  assert.match(each[1], /kind: Dir,/);
+  assert.match(each[2], process.platform === 'win32' ? /executable: false/ : /executable: true/);
+  assert.deepEqual(each.slice(3, 5), ['None', 'None']);
+  if (process.platform !== 'win32') assert.match(each[5], /kind: Symlink,/);
+});

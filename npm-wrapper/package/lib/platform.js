@@ -22,6 +22,28 @@ const { Children, commandFor } = require('./spawn.js');
 const CLOCK_ANCHOR = BigInt(Date.now()) * 1000000n - process.hrtime.bigint();
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
 const KINDS = { file: 0, dir: 1, symlink: 2 };
+
+/** `lstatSync` with nanosecond times; `undefined` when nothing is there. */
+function lstatOrUndefined(file) {
+  try {
+    return fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
+  } catch (err) {
+    if (err.code === 'ENOTDIR') return undefined; // a parent is a file
+    throw err;
+  }
+}
+
+/** Writes kind, size, mtimeNs, ctimeNs, ino, executable into `out` at `at`. */
+function statFields(st, out, at) {
+  const kind = st.isDirectory() ? KINDS.dir : st.isSymbolicLink() ? KINDS.symlink : KINDS.file;
+  const clamp = (n) => (n < 0n ? 0n : n);
+  out[at] = BigInt(kind);
+  out[at + 1] = st.size;
+  out[at + 2] = clamp(st.mtimeNs);
+  out[at + 3] = clamp(st.ctimeNs);
+  out[at + 4] = st.ino;
+  out[at + 5] = process.platform !== 'win32' && (st.mode & 0o111n) !== 0n ? 1n : 0n;
+}
 let tempCounter = 0;
 
 /** Blocks the thread for `ms` (only used while waiting for the project lock). */
@@ -224,18 +246,31 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
     // ---- files ----
     readFile: (file) => fs.readFileSync(file),
     lstat(file) {
-      let st;
-      try {
-        st = fs.lstatSync(file, { bigint: true, throwIfNoEntry: false });
-      } catch (err) {
-        if (err.code === 'ENOTDIR') return undefined; // a parent is a file
-        throw err;
-      }
+      const st = lstatOrUndefined(file);
       if (st === undefined) return undefined;
-      const kind = st.isDirectory() ? KINDS.dir : st.isSymbolicLink() ? KINDS.symlink : KINDS.file;
-      const executable = process.platform !== 'win32' && (st.mode & 0o111n) !== 0n ? 1n : 0n;
-      const clamp = (n) => (n < 0n ? 0n : n);
-      return new BigUint64Array([BigInt(kind), st.size, clamp(st.mtimeNs), clamp(st.ctimeNs), st.ino, executable]);
+      const out = new BigUint64Array(6);
+      statFields(st, out, 0);
+      return out;
+    },
+    // Many lstats in one call (paths joined by NUL, which no path holds):
+    // 7 numbers per path, the first 0 (nothing there), 1 (the 6 fields of
+    // `lstat` follow) or 2 (the stat failed: the caller asks again alone).
+    lstatMany(files) {
+      const list = files.split('\0');
+      const out = new BigUint64Array(list.length * 7);
+      for (let i = 0; i < list.length; i++) {
+        let st;
+        try {
+          st = lstatOrUndefined(list[i]);
+        } catch {
+          out[i * 7] = 2n;
+          continue;
+        }
+        if (st === undefined) continue;
+        out[i * 7] = 1n;
+        statFields(st, out, i * 7 + 1);
+      }
+      return out;
     },
     statKind(file) {
       const st = fs.statSync(file, { throwIfNoEntry: false });
