@@ -256,6 +256,7 @@ fn bench_store(c: &mut Criterion) {
             }],
             stdout: String::new(),
             stderr: String::new(),
+            key_input: None,
         };
         store.put_action(key, &entry).expect("put action");
     }

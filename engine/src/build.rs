@@ -35,7 +35,7 @@ use crate::path::WorkspacePath;
 use crate::pipeline::{Action, Pipeline, Rule, RuleId};
 use crate::remote::{decode_artifact, encode_artifact, Fetching, RemoteState};
 use crate::scheduler::{Outcome, Scheduler};
-use crate::state::{RuleRecord, Stamp, State, StoredKeyInput};
+use crate::state::{RuleRecord, Stamp, State};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk;
 use crate::witness::{self, Witness};
@@ -378,7 +378,6 @@ impl<'a> Build<'a> {
                     &self.rule(rule).name.value,
                     RuleRecord {
                         key,
-                        key_input: StoredKeyInput::new(&pending.key_input),
                         outputs: entry.outputs.clone(),
                         reasons: why.clone(),
                         has_logs: !(entry.stdout.is_empty() && entry.stderr.is_empty()),
@@ -649,6 +648,7 @@ impl<'a> Build<'a> {
                         outputs,
                         stdout: String::new(),
                         stderr: String::new(),
+                        key_input: None,
                     },
                     Vec::new(),
                     true,
@@ -690,7 +690,6 @@ impl<'a> Build<'a> {
                                 &rule.name.value,
                                 RuleRecord {
                                     key,
-                                    key_input: StoredKeyInput::new(&key_input),
                                     outputs: entry.outputs.clone(),
                                     reasons: why.clone(),
                                     has_logs: !(entry.stdout.is_empty() && entry.stderr.is_empty()),
@@ -967,6 +966,7 @@ impl<'a> Build<'a> {
                 outputs: records.clone(),
                 stdout: stdout.clone(),
                 stderr: stderr.clone(),
+                key_input: Some(running.key_input),
             };
             if let Err(e) = self.store.put_action(&running.key, &entry) {
                 self.fail(
@@ -984,7 +984,6 @@ impl<'a> Build<'a> {
                 &rule.name.value,
                 RuleRecord {
                     key: running.key,
-                    key_input: StoredKeyInput::new(&running.key_input),
                     outputs: records.clone(),
                     reasons: running.reasons.clone(),
                     has_logs: !(stdout.is_empty() && stderr.is_empty()),
@@ -1070,13 +1069,17 @@ impl<'a> Build<'a> {
         Ok(Some((RuleStatus::Restored, reasons)))
     }
 
-    /// What changed since the rule's last successful run.
+    /// What changed since the rule's last successful run, against what went
+    /// into its key (kept in the action entry of the last record's key).
     fn reasons_since_last(&self, rule: &str, key_input: &ActionKeyInput) -> Vec<Reason> {
-        match self.state.rules.get(rule) {
-            Some(record) => match record.key_input.decode() {
-                Some(old) => diff(&old, key_input),
-                None => vec![Reason::NeverBuilt],
-            },
+        let last = self
+            .state
+            .rules
+            .get(rule)
+            .and_then(|record| self.store.get_action(&record.key).ok().flatten())
+            .and_then(|entry| entry.key_input);
+        match last {
+            Some(old) => diff(&old, key_input),
             None => vec![Reason::NeverBuilt],
         }
     }

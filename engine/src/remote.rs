@@ -226,8 +226,17 @@ pub fn decode_artifact(key: &Digest, bytes: &[u8]) -> Result<Artifact, ArtifactE
         return Err(ArtifactError::WrongKey);
     }
     let len = r.u32()? as usize;
-    let entry: ActionEntry =
+    let mut entry: ActionEntry =
         serde_json::from_slice(r.take(len)?).map_err(|_| ArtifactError::Entry)?;
+    // What went into the key only explains later changes; one that is not
+    // the key's preimage would explain them wrongly, so it is dropped.
+    if entry
+        .key_input
+        .as_ref()
+        .is_some_and(|input| input.key() != *key)
+    {
+        entry.key_input = None;
+    }
     let count = r.u32()? as usize;
     let mut blobs: Vec<(Digest, Vec<u8>)> = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
@@ -299,6 +308,7 @@ impl<T> RemoteState<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::ActionKeyInput;
     use crate::path::WorkspacePath;
     use crate::store::OutputRecord;
 
@@ -323,9 +333,32 @@ mod tests {
             ],
             stdout: "made\n".into(),
             stderr: String::new(),
+            key_input: Some(key_input("src.txt")),
         };
+        let key = key_input("src.txt").key();
         let blobs = vec![(Digest::of(&a), a), (Digest::of(&b), b)];
-        (Digest::of(b"key"), entry, blobs)
+        (key, entry, blobs)
+    }
+
+    fn key_input(input: &str) -> ActionKeyInput {
+        ActionKeyInput {
+            definition: Digest::of(b"definition"),
+            inputs: vec![(WorkspacePath::new(input).unwrap(), Digest::of(b"in"))],
+            upstream: vec![],
+            env: vec![],
+            tools: vec![],
+        }
+    }
+
+    #[test]
+    fn a_key_input_that_is_not_the_keys_preimage_is_dropped() {
+        let (key, mut entry, blobs) = sample();
+        let decoded = decode_artifact(&key, &encode_artifact(&key, &entry, &blobs)).unwrap();
+        assert_eq!(decoded.entry.key_input, Some(key_input("src.txt")));
+        entry.key_input = Some(key_input("other.txt"));
+        let decoded = decode_artifact(&key, &encode_artifact(&key, &entry, &blobs)).unwrap();
+        assert_eq!(decoded.entry.key_input, None);
+        assert_eq!(decoded.entry.outputs, entry.outputs);
     }
 
     #[test]

@@ -29,13 +29,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::explain::Reason;
 use crate::fast_hash::{FastMap, FastSet};
-use crate::fingerprint::{ActionKeyInput, Digest};
+use crate::fingerprint::Digest;
 use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
 use crate::store::{OutputRecord, STORE_DIR};
 use crate::witness::Observed;
 
-const STATE_HEADER: &[u8] = b"cloesce-state v2\n";
+/// First line of the state file; a change of format changes it.
+pub const STATE_HEADER: &[u8] = b"cloesce-state v3\n";
 
 /// Timestamps closer than this to the recording time are not trusted, on
 /// file systems with fine timestamps (ext4, APFS, NTFS, …: coarse clocks
@@ -110,60 +111,18 @@ pub(crate) fn is_racy(mtime_ns: u64, recorded_ns: u64) -> bool {
     mtime_ns.saturating_add(window) >= recorded_ns
 }
 
-/// What the last successful run of a rule recorded.
+/// What the last successful run of a rule recorded. What went into its key
+/// is in the action entry of `key` (see `ActionEntry::key_input`): kept
+/// there, the state stays small, and a run reads it only for the rules it
+/// has to explain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleRecord {
     pub key: Digest,
-    pub key_input: StoredKeyInput,
     pub outputs: Vec<OutputRecord>,
     /// Why it last ran (or was restored), for `explain`.
     pub reasons: Vec<Reason>,
     /// Whether the cached result has stdout/stderr to replay.
     pub has_logs: bool,
-}
-
-/// A record's [`ActionKeyInput`], kept encoded (postcard): it is only
-/// needed to say *why* a rule's key changed, so a no-op run, which loads
-/// every record, never decodes one (most of the state's allocations).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredKeyInput(Vec<u8>);
-
-impl StoredKeyInput {
-    pub fn new(input: &ActionKeyInput) -> StoredKeyInput {
-        // Encoding plain data into a Vec cannot fail.
-        StoredKeyInput(postcard::to_stdvec(input).unwrap_or_default())
-    }
-
-    /// The key input; `None` if the bytes do not decode (the caller treats
-    /// the rule as having no usable history).
-    pub fn decode(&self) -> Option<ActionKeyInput> {
-        postcard::from_bytes(&self.0).ok()
-    }
-}
-
-impl Serialize for StoredKeyInput {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for StoredKeyInput {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Bytes;
-        impl<'de> serde::de::Visitor<'de> for Bytes {
-            type Value = StoredKeyInput;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("encoded key input bytes")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-                Ok(StoredKeyInput(v.to_vec()))
-            }
-            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
-                Ok(StoredKeyInput(v))
-            }
-        }
-        deserializer.deserialize_bytes(Bytes)
-    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -26,7 +26,7 @@ use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
 
-use crate::fingerprint::Digest;
+use crate::fingerprint::{ActionKeyInput, Digest};
 use crate::host::{FileKind, Host};
 use crate::path::WorkspacePath;
 
@@ -71,6 +71,12 @@ pub struct ActionEntry {
     /// Captured output, replayed on a hit.
     pub stdout: String,
     pub stderr: String,
+    /// What went into the key (its preimage), so that the next change of
+    /// the rule can be explained against it. Absent in entries written
+    /// before it was kept here, and when the rule was restored by its own
+    /// last record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_input: Option<ActionKeyInput>,
 }
 
 /// Sizes of what the store holds.
@@ -456,6 +462,7 @@ mod tests {
             }],
             stdout: String::new(),
             stderr: String::new(),
+            key_input: None,
         };
         store.put_action(&key, &entry).unwrap();
         key

@@ -487,10 +487,13 @@ fn globs_match_walked_files_and_declared_outputs() {
     let g = graph(2, &[(0, 1)]);
     build(&host, &p, &g, BuildOptions::default());
     let state = cloesce_engine::state::State::load(&host);
-    let inputs: Vec<String> = state.rules["all"]
-        .key_input
-        .decode()
-        .expect("a stored key input decodes")
+    let entry = cloesce_engine::store::Store::new(&host)
+        .get_action(&state.rules["all"].key)
+        .unwrap()
+        .expect("the last record's action entry");
+    let key_input = entry.key_input.expect("the entry keeps its key input");
+    assert_eq!(key_input.key(), state.rules["all"].key);
+    let inputs: Vec<String> = key_input
         .inputs
         .iter()
         .map(|(p, _)| p.to_string())
