@@ -223,6 +223,17 @@ fn a_fresh_copy_restores_every_rule_from_the_remote() {
     assert!(warnings(&run).is_empty(), "{}", run.stderr);
     let artifacts = server.artifacts();
     assert_eq!(artifacts.len(), 4, "{artifacts:?}");
+    // What went into each key (digests of env values among it) stays local;
+    // the local entries keep it.
+    for (path, _) in &artifacts {
+        let bytes = std::fs::read(path).unwrap();
+        assert!(
+            !bytes.windows(9).any(|w| w == b"key_input"),
+            "{}",
+            path.display()
+        );
+    }
+    assert!(crate::common::store_text(first.path()).contains("key_input"));
     eprintln!(
         "artifact sizes: {:?}",
         artifacts.iter().map(|(_, s)| s).collect::<Vec<_>>()

@@ -433,7 +433,13 @@ impl<'a> Build<'a> {
                 _ => return,
             }
         }
-        let artifact = encode_artifact(key, entry, &blobs);
+        // What went into the key stays local: it holds a digest of each
+        // declared environment value, which a shared cache should not get.
+        let entry = ActionEntry {
+            key_input: None,
+            ..entry.clone()
+        };
+        let artifact = encode_artifact(key, &entry, &blobs);
         if let Some(remote) = &mut self.remote {
             remote.upload_queue.push_back((*key, artifact));
         }
