@@ -331,8 +331,8 @@ impl State {
         }
     }
 
-    /// Every path this build checked and what it found, sorted by path, for
-    /// a witness; `None` when they cannot vouch for the next build (a
+    /// Every path this build checked and what it found, for a witness (most
+    /// recently read first, then by path); `None` when they cannot vouch for the next build (a
     /// symlink was hashed, or a path was found both as a file and as none).
     pub fn observations(&self) -> Option<(Vec<WorkspacePath>, Vec<Observed>)> {
         if self.hashed_symlink {
@@ -358,7 +358,13 @@ impl State {
             }
         }
         found.extend(self.no_file.iter().map(|path| (path, Observed::NoFile)));
-        found.sort_by(|a, b| a.0.cmp(b.0));
+        // Most recently read first: a file just edited and hashed is the
+        // likeliest to change again (the witness checks in this order).
+        let read_at = |o: &Observed| match o {
+            Observed::File { recorded_ns, .. } => *recorded_ns,
+            Observed::NoFile => 0,
+        };
+        found.sort_by(|a, b| read_at(&b.1).cmp(&read_at(&a.1)).then(a.0.cmp(b.0)));
         Some(found.into_iter().map(|(p, o)| (p.clone(), o)).unzip())
     }
 

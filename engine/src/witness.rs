@@ -32,7 +32,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::{env_value_digest, Digest};
-use crate::host::{FileKind, Host};
+use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
 use crate::state::{is_racy, Stamp, State, STATE_HEADER};
 use crate::store::STORE_DIR;
@@ -70,7 +70,8 @@ pub struct Witness {
     /// only ever replaced whole (a new file), so any later save, or its
     /// removal, voids the witness even when no project file changed.
     pub state: Option<Stamp>,
-    /// Every path checked, sorted, and what was found at each (same order).
+    /// Every path checked, the files most recently read first, and what was
+    /// found at each (same order).
     pub paths: Vec<WorkspacePath>,
     pub observed: Vec<Observed>,
 }
@@ -153,17 +154,20 @@ fn encode(witness: &Witness) -> Option<Vec<u8>> {
     postcard::to_stdvec(&on_disk).ok()
 }
 
+/// The paths of a witness file, one by one (checked as they are read).
+fn paths_of<'a>(on_disk: &OnDisk<'a>) -> impl Iterator<Item = Option<WorkspacePath>> + 'a {
+    let joined = on_disk.paths;
+    joined
+        .split('\0')
+        .filter(move |_| !joined.is_empty())
+        .map(|p| WorkspacePath::try_from(p.to_string()).ok())
+}
+
+/// The whole witness (what [`all_fresh`] reads lazily); for tests.
+#[cfg(test)]
 fn decode(body: &[u8]) -> Option<Witness> {
     let on_disk: OnDisk<'_> = postcard::from_bytes(body).ok()?;
-    let paths = if on_disk.paths.is_empty() {
-        Vec::new()
-    } else {
-        on_disk
-            .paths
-            .split('\0')
-            .map(|p| WorkspacePath::try_from(p.to_string()).ok())
-            .collect::<Option<Vec<_>>>()?
-    };
+    let paths = paths_of(&on_disk).collect::<Option<Vec<_>>>()?;
     if on_disk.observed.len() != paths.len() * OBSERVED_BYTES {
         return None;
     }
@@ -210,7 +214,7 @@ pub fn remove(host: &dyn Host) -> std::io::Result<()> {
 pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
     let bytes = host.read(&witness_path()).ok()?;
     let body = crate::store::unseal(bytes.strip_prefix(header().as_slice())?)?;
-    let witness = decode(body)?;
+    let witness: OnDisk<'_> = postcard::from_bytes(body).ok()?;
     if witness.pipeline != *pipeline {
         return None;
     }
@@ -228,23 +232,46 @@ pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
     if state.as_ref().map(Stamp::of) != witness.state {
         return None;
     }
-    let stats = host.stat_many(&witness.paths);
-    let unchanged =
-        witness
-            .observed
-            .iter()
-            .zip(stats)
-            .all(|(observed, stat)| match (*observed, stat) {
-                (Observed::File { stamp, recorded_ns }, Ok(Some(stat))) => {
-                    stat.kind == FileKind::File
-                        && Stamp::of(&stat) == stamp
-                        && !is_racy(stamp.mtime_ns, recorded_ns)
-                }
-                (Observed::NoFile, Ok(None)) => true,
-                (Observed::NoFile, Ok(Some(stat))) => stat.kind == FileKind::Dir,
-                _ => false,
-            });
-    unchanged.then_some(witness.rules as usize)
+    // Read and stat in batches, most recently read files first (see
+    // `State::observations`): an edit, the usual change, then shows in the
+    // first batch, and the build that follows does not pay for a full check.
+    let mut paths = paths_of(&witness);
+    let mut observed = witness.observed.chunks(OBSERVED_BYTES);
+    let mut checked = 0;
+    loop {
+        let batch = paths
+            .by_ref()
+            .take(STAT_BATCH)
+            .collect::<Option<Vec<_>>>()?;
+        if batch.is_empty() {
+            break;
+        }
+        checked += batch.len();
+        for stat in host.stat_many(&batch) {
+            let found = decode_observed(observed.next()?)?;
+            if !still(found, stat) {
+                return None;
+            }
+        }
+    }
+    (checked * OBSERVED_BYTES == witness.observed.len()).then_some(witness.rules as usize)
+}
+
+/// Paths stat-ed at once by [`all_fresh`].
+const STAT_BATCH: usize = 1024;
+
+/// Whether a path still holds what the witness found there.
+fn still(observed: Observed, stat: std::io::Result<Option<FileStat>>) -> bool {
+    match (observed, stat) {
+        (Observed::File { stamp, recorded_ns }, Ok(Some(stat))) => {
+            stat.kind == FileKind::File
+                && Stamp::of(&stat) == stamp
+                && !is_racy(stamp.mtime_ns, recorded_ns)
+        }
+        (Observed::NoFile, Ok(None)) => true,
+        (Observed::NoFile, Ok(Some(stat))) => stat.kind == FileKind::Dir,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
