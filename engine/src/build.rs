@@ -57,6 +57,9 @@ pub struct BuildOptions {
     /// of every rule that finds them all fresh leaves a witness for the next
     /// run (see `witness.rs`).
     pub pipeline_key: Option<Digest>,
+    /// Keep the store under this many bytes once the build is over (see
+    /// [`Store::keep_under`]; `None`: no cap).
+    pub store_cap: Option<u64>,
 }
 
 impl Default for BuildOptions {
@@ -68,6 +71,7 @@ impl Default for BuildOptions {
             no_cache: false,
             dry_run: false,
             pipeline_key: None,
+            store_cap: None,
         }
     }
 }
@@ -171,8 +175,6 @@ pub struct Summary {
     pub remote_restored: usize,
     /// Artifacts uploaded to the remote cache (counted by the driver).
     pub uploaded: usize,
-    /// Bytes written to the local store (blobs and action entries).
-    pub stored_bytes: u64,
     /// Selected rules that never started (a dependency failed, or fail-fast).
     pub not_started: Vec<RuleId>,
     pub elapsed_ns: u64,
@@ -534,6 +536,11 @@ impl<'a> Build<'a> {
             if let Some(witness) = self.witness() {
                 witness::write(self.host, &witness);
             }
+            if let Some(cap) = self.options.store_cap {
+                // Going over only costs disk space: not an error.
+                let keep = || self.state.rules.values().map(|r| r.key).collect();
+                let _ = self.store.keep_under(cap, keep);
+            }
         }
         let mut summary = std::mem::take(&mut self.summary);
         summary.not_started = self
@@ -543,7 +550,6 @@ impl<'a> Build<'a> {
             .map(|slot| self.graph.order[slot])
             .collect();
         summary.elapsed_ns = self.host.now_ns().saturating_sub(self.started_ns);
-        summary.stored_bytes = self.store.written_bytes();
         Ok(summary)
     }
 

@@ -128,6 +128,9 @@ pub struct Store<'h> {
     host: &'h dyn Host,
     /// Bytes of blobs and action entries written through this handle.
     written: Cell<u64>,
+    /// The size `.cloesce/usage` held, taken out at this handle's first
+    /// write (see [`Store::keep_under`]); `None` until then.
+    usage_before: Cell<Option<Option<u64>>>,
 }
 
 impl<'h> Store<'h> {
@@ -135,12 +138,24 @@ impl<'h> Store<'h> {
         Store {
             host,
             written: Cell::new(0),
+            usage_before: Cell::new(None),
         }
     }
 
-    /// Bytes of blobs and action entries this handle wrote.
-    pub fn written_bytes(&self) -> u64 {
-        self.written.get()
+    /// Called before every write: the first one takes the recorded size
+    /// out of `.cloesce/usage`. Until [`Store::keep_under`] records it
+    /// again, no size is on record, so a run that dies in between (killed,
+    /// interrupted) leaves the next one to list the store instead of
+    /// trusting a size that misses what it wrote.
+    fn before_write(&self) {
+        if self.usage_before.get().is_none() {
+            let path = usage_path();
+            let usage = self.recorded_usage();
+            if usage.is_some() {
+                let _ = self.host.remove_file(&path);
+            }
+            self.usage_before.set(Some(usage));
+        }
     }
 
     fn count_written(&self, bytes: usize) {
@@ -175,6 +190,7 @@ impl<'h> Store<'h> {
                 return Ok(());
             }
         }
+        self.before_write();
         self.host.write_atomic(&path, bytes, false)?;
         self.count_written(bytes.len());
         Ok(())
@@ -223,6 +239,7 @@ impl<'h> Store<'h> {
         bytes.extend(seal(
             &serde_json::to_vec(entry).map_err(std::io::Error::other)?,
         ));
+        self.before_write();
         self.host
             .write_atomic(&Self::action_path(key), &bytes, false)?;
         self.count_written(bytes.len());
@@ -386,35 +403,31 @@ impl Store<'_> {
         Ok(report)
     }
 
-    /// Takes the store's recorded size out of `.cloesce/usage`, before a
-    /// run that may write to the store. Until [`Store::keep_under`] records
-    /// it again, no size is on record, so a run that dies in between (killed,
-    /// interrupted) leaves the next one to list the store instead of trusting
-    /// a size that misses what it wrote.
-    pub fn take_usage(&self) -> Option<u64> {
-        let path = usage_path();
-        let bytes = self.host.read(&path).ok()?;
-        let _ = self.host.remove_file(&path);
+    /// The size recorded in `.cloesce/usage`, if any.
+    fn recorded_usage(&self) -> Option<u64> {
+        let bytes = self.host.read(&usage_path()).ok()?;
         let text = std::str::from_utf8(&bytes).ok()?;
         text.strip_prefix(USAGE_HEADER)?.trim().parse::<u64>().ok()
     }
 
-    /// Keeps the store under `cap_bytes` after a run that wrote `added`
-    /// bytes to it, given the size taken by [`Store::take_usage`] before the
-    /// run. Listing a large store costs more than the rest of an incremental
-    /// run, so it is listed (and collected, see [`Store::gc`]) only when that
-    /// size plus `added` could exceed the cap, or no size was on record;
-    /// otherwise the new size is only recorded. The estimate never falls
-    /// below the real size (files removed by hand only make it high). `keep`
-    /// names the entries never to evict; it is called only to collect.
+    /// Keeps the store under `cap_bytes` after this handle wrote to it (a
+    /// handle that wrote nothing does nothing). Listing a large store costs
+    /// more than the rest of an incremental run, so it is listed (and
+    /// collected, see [`Store::gc`]) only when the size recorded before the
+    /// first write plus what was written could exceed the cap, or no size
+    /// was on record; otherwise the new size is only recorded. The estimate
+    /// never falls below the real size (files removed by hand only make it
+    /// high). `keep` names the entries never to evict; it is called only to
+    /// collect.
     pub fn keep_under(
         &self,
         cap_bytes: u64,
-        usage: Option<u64>,
-        added: u64,
         keep: impl FnOnce() -> std::collections::HashSet<Digest>,
     ) -> std::io::Result<Option<GcReport>> {
-        if let Some(estimate) = usage.map(|bytes| bytes.saturating_add(added)) {
+        let Some(usage) = self.usage_before.get() else {
+            return Ok(None);
+        };
+        if let Some(estimate) = usage.map(|bytes| bytes.saturating_add(self.written.get())) {
             if estimate <= cap_bytes {
                 self.record_usage(estimate);
                 return Ok(None);
@@ -471,36 +484,42 @@ mod tests {
     #[test]
     fn the_store_is_listed_only_when_its_recorded_size_may_pass_the_cap() {
         let host = MemoryHost::new();
-        let store = Store::new(&host);
-        let old = put_result(&store, "a", 1000);
-        let total = store.written_bytes();
-        assert!(total > 1000);
+        // A handle that writes nothing leaves everything alone.
+        let idle = Store::new(&host);
+        assert!(idle.keep_under(0, || panic!("listed")).unwrap().is_none());
         // Nothing on record: the store is listed, and its size recorded.
-        assert_eq!(store.take_usage(), None);
-        let listed = store.keep_under(10_000, None, total, HashSet::new).unwrap();
+        let first = Store::new(&host);
+        let old = put_result(&first, "a", 1000);
+        let total = first.written.get();
+        let listed = first.keep_under(10_000, HashSet::new).unwrap();
         assert_eq!(listed.map(|r| r.bytes_left), Some(total));
-        // On record and under the cap: not listed (`keep` is not even asked).
-        let usage = store.take_usage();
-        assert_eq!(usage, Some(total));
-        assert_eq!(store.take_usage(), None, "taking it removes it");
-        let added = 500;
-        let kept = store
-            .keep_under(10_000, usage, added, || panic!("listed without need"))
+        assert_eq!(first.recorded_usage(), Some(total));
+        // On record and under the cap: not listed (`keep` is not even asked),
+        // and the size grows by what was written.
+        let second = Store::new(&host);
+        put_result(&second, "b", 500);
+        assert_eq!(second.recorded_usage(), None, "taken at the first write");
+        let added = second.written.get();
+        let kept = second
+            .keep_under(10_000, || panic!("listed without need"))
             .unwrap();
         assert!(kept.is_none());
-        assert_eq!(store.take_usage(), Some(total + added));
-        // A run that may pass the cap lists and collects: the old result
-        // goes, the one to keep stays, and the real size is recorded.
-        let new = put_result(&Store::new(&host), "b", 1000);
-        let report = store
-            .keep_under(total + 10, Some(total + added), total, || {
-                HashSet::from([new])
-            })
+        assert_eq!(second.recorded_usage(), Some(total + added));
+        // A run that may pass the cap lists and collects: old results go,
+        // the one to keep stays, and the real size is recorded.
+        let third = Store::new(&host);
+        let new = put_result(&third, "c", 1000);
+        let report = third
+            .keep_under(total + 10, || HashSet::from([new]))
             .unwrap()
             .expect("listed");
-        assert_eq!(report.actions_removed, 1);
-        assert!(store.get_action(&old).unwrap().is_none());
-        assert!(store.get_action(&new).unwrap().is_some());
-        assert_eq!(store.take_usage(), Some(report.bytes_left));
+        assert_eq!(report.actions_removed, 2);
+        assert!(third.get_action(&old).unwrap().is_none());
+        assert!(third.get_action(&new).unwrap().is_some());
+        assert_eq!(third.recorded_usage(), Some(report.bytes_left));
+        // A run that dies after writing leaves no size on record.
+        let killed = Store::new(&host);
+        put_result(&killed, "d", 10);
+        assert_eq!(Store::new(&host).recorded_usage(), None);
     }
 }

@@ -208,12 +208,18 @@ pub fn remove(host: &dyn Host) -> std::io::Result<()> {
     }
 }
 
-/// The number of rules, when the witness shows that a build of the pipeline
-/// with digest `pipeline` would find every rule fresh; `None` when a build
-/// must decide (no witness, or anything differs).
-pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
-    let bytes = host.read(&witness_path()).ok()?;
-    let body = crate::store::unseal(bytes.strip_prefix(header().as_slice())?)?;
+/// The saved witness, if there is one. It may be read before the project
+/// lock is taken (a run without one then takes the lock once): a run that
+/// changed anything in between also replaced the state, which voids it.
+pub fn read(host: &dyn Host) -> Option<Vec<u8>> {
+    host.read(&witness_path()).ok()
+}
+
+/// The number of rules, when the witness `saved` (from [`read`]) shows that
+/// a build of the pipeline with digest `pipeline` would find every rule
+/// fresh; `None` when a build must decide (anything differs or is damaged).
+pub fn all_fresh(host: &dyn Host, saved: &[u8], pipeline: &Digest) -> Option<usize> {
+    let body = crate::store::unseal(saved.strip_prefix(header().as_slice())?)?;
     let witness: OnDisk<'_> = postcard::from_bytes(body).ok()?;
     if witness.pipeline != *pipeline {
         return None;

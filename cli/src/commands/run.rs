@@ -3,7 +3,6 @@
 use cloesce_engine::build::{Build, BuildOptions, Event, Failure, Poll, Summary};
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
-use cloesce_engine::store::Store;
 use cloesce_engine::witness;
 
 use crate::args::RunArgs;
@@ -26,14 +25,18 @@ pub async fn run_command<P: Platform>(
     renderer: Renderer,
 ) -> Result<i32, Exit> {
     let sources = Sources::open(platform, dir)?;
-    if may_answer_from_witness(args)
-        && !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
-    {
-        let host = &sources.project.host;
+    let host = &sources.project.host;
+    let saved = may_answer_from_witness(args)
+        .then(|| witness::read(host))
+        .flatten()
+        .filter(|_| {
+            !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
+        });
+    if let Some(saved) = saved {
         let lock = ProjectLock::acquire(platform, host, !args.no_wait, args.quiet).await?;
         let started_ns = host.now_ns();
-        // Without a witness, `run` takes the lock again after loading.
-        let answer = witness::all_fresh(host, &sources.pipeline_key).map(|rules| Summary {
+        // Without an answer, `run` takes the lock again after loading.
+        let answer = witness::all_fresh(host, &saved, &sources.pipeline_key).map(|rules| Summary {
             fresh: rules,
             elapsed_ns: host.now_ns().saturating_sub(started_ns),
             ..Summary::default()
@@ -44,6 +47,7 @@ pub async fn run_command<P: Platform>(
                 platform.write(Stream::Stdout, &summary_line(&summary));
             }
             // The process exits next: skip freeing what was read.
+            std::mem::forget(saved);
             std::mem::forget(sources);
             return Ok(exit::SUCCESS);
         }
@@ -106,6 +110,7 @@ pub async fn run<P: Platform>(
         no_cache: args.no_cache,
         dry_run: args.dry_run,
         pipeline_key: Some(session.pipeline_key),
+        store_cap: Some(store_cap(host)),
     };
     let reporter = Reporter {
         platform,
@@ -130,10 +135,6 @@ pub async fn run<P: Platform>(
         total,
         reporter.start_ns,
     );
-    // Taken before anything can be stored (see `Store::take_usage`).
-    let store_usage = (!args.dry_run)
-        .then(|| Store::new(host).take_usage())
-        .flatten();
     let mut build = Build::new(
         host,
         &session.pipeline,
@@ -238,9 +239,6 @@ pub async fn run<P: Platform>(
         std::mem::forget(build);
     }
     reporter.summary(&summary);
-    if !args.dry_run {
-        enforce_store_cap(host, store_usage, summary.stored_bytes);
-    }
     if summary.success() {
         if session.uses_default_file
             && !args.json
@@ -303,21 +301,12 @@ fn prepend_node_modules_bin(
     env.insert(key.to_string(), value);
 }
 
-/// Keeps the store under its cap (`CLOESCE_CACHE_MAX_SIZE`, default 1 GiB)
-/// after a run, evicting the least recently written entries (never the
-/// current results) when it may be over (see `Store::keep_under`). A failure
-/// here only costs disk space, so it is not an error.
-fn enforce_store_cap(host: &dyn Host, usage: Option<u64>, added: u64) {
-    let cap = host
-        .env_var("CLOESCE_CACHE_MAX_SIZE")
+/// The store's cap: `CLOESCE_CACHE_MAX_SIZE`, default 1 GiB. After a run
+/// that wrote to the store, the least recently written entries (never the
+/// current results) are evicted when it may be over (see
+/// `Store::keep_under`).
+fn store_cap(host: &dyn Host) -> u64 {
+    host.env_var("CLOESCE_CACHE_MAX_SIZE")
         .and_then(|text| crate::commands::cache::parse_size(&text))
-        .unwrap_or(cloesce_engine::store::DEFAULT_CAP_BYTES);
-    let keep = || {
-        cloesce_engine::state::State::load(host)
-            .rules
-            .values()
-            .map(|r| r.key)
-            .collect()
-    };
-    let _ = Store::new(host).keep_under(cap, usage, added, keep);
+        .unwrap_or(cloesce_engine::store::DEFAULT_CAP_BYTES)
 }
