@@ -26,8 +26,10 @@
 //! build that walked the project for globs (a new file could match), hashed a
 //! symlink (its stat says nothing of its target), ran, restored or failed
 //! anything, or built only some targets. Every build that may change the
-//! state removes it first ([`remove`]), so a witness never outlives the state
-//! it describes. Missing, foreign or damaged witness files are ignored.
+//! state removes it first ([`remove`]), so a witness read under the project
+//! lock never outlives the state it describes; it also records the stat of
+//! `.cloesce/state`, so a state replaced by other means voids it too.
+//! Missing, foreign or damaged witness files are ignored.
 
 use serde::{Deserialize, Serialize};
 
@@ -208,17 +210,20 @@ pub fn remove(host: &dyn Host) -> std::io::Result<()> {
     }
 }
 
-/// The saved witness, if there is one. It may be read before the project
-/// lock is taken (a run without one then takes the lock once): a run that
-/// changed anything in between also replaced the state, which voids it.
-pub fn read(host: &dyn Host) -> Option<Vec<u8>> {
-    host.read(&witness_path()).ok()
+/// Whether a witness is saved: a cheap look before taking the project lock,
+/// so that a run without one takes the lock only once. [`all_fresh`] reads
+/// it under the lock.
+pub fn exists(host: &dyn Host) -> bool {
+    matches!(host.stat(&witness_path()), Ok(Some(_)))
 }
 
-/// The number of rules, when the witness `saved` (from [`read`]) shows that
-/// a build of the pipeline with digest `pipeline` would find every rule
-/// fresh; `None` when a build must decide (anything differs or is damaged).
-pub fn all_fresh(host: &dyn Host, saved: &[u8], pipeline: &Digest) -> Option<usize> {
+/// The number of rules, when the saved witness shows that a build of the
+/// pipeline with digest `pipeline` would find every rule fresh; `None` when
+/// a build must decide (no witness, or anything differs or is damaged).
+/// Call it holding the project lock: a witness read under the lock describes
+/// the state as it is (every build removes it before changing anything).
+pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
+    let saved = host.read(&witness_path()).ok()?;
     let body = crate::store::unseal(saved.strip_prefix(header().as_slice())?)?;
     let witness: OnDisk<'_> = postcard::from_bytes(body).ok()?;
     if witness.pipeline != *pipeline {

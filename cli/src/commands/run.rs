@@ -26,17 +26,14 @@ pub async fn run_command<P: Platform>(
 ) -> Result<i32, Exit> {
     let sources = Sources::open(platform, dir)?;
     let host = &sources.project.host;
-    let saved = may_answer_from_witness(args)
-        .then(|| witness::read(host))
-        .flatten()
-        .filter(|_| {
-            !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
-        });
-    if let Some(saved) = saved {
+    if may_answer_from_witness(args)
+        && witness::exists(host)
+        && !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
+    {
         let lock = ProjectLock::acquire(platform, host, !args.no_wait, args.quiet).await?;
         let started_ns = host.now_ns();
         // Without an answer, `run` takes the lock again after loading.
-        let answer = witness::all_fresh(host, &saved, &sources.pipeline_key).map(|rules| Summary {
+        let answer = witness::all_fresh(host, &sources.pipeline_key).map(|rules| Summary {
             fresh: rules,
             elapsed_ns: host.now_ns().saturating_sub(started_ns),
             ..Summary::default()
@@ -47,7 +44,6 @@ pub async fn run_command<P: Platform>(
                 platform.write(Stream::Stdout, &summary_line(&summary));
             }
             // The process exits next: skip freeing what was read.
-            std::mem::forget(saved);
             std::mem::forget(sources);
             return Ok(exit::SUCCESS);
         }
