@@ -363,3 +363,39 @@ fn kill_9_in_the_middle_of_a_run_then_a_correct_run() {
     );
     assert_eq!(p.read("slow.out"), "content\n");
 }
+
+#[test]
+fn a_new_model_file_is_seen_after_an_all_fresh_run_of_the_default_pipeline() {
+    // The default pipeline finds model files with a glob: its witness
+    // vouches for the folders it listed.
+    let p = Project::example("kennel");
+    p.cloesce(&["run"]).expect_code(0);
+    let settle = || {
+        // Past the racy window of what was just written and listed.
+        std::thread::sleep(Duration::from_millis(250));
+        p.cloesce(&["run"]).expect_code(0);
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(p.exists(".cloesce/witness"));
+    };
+    settle();
+    p.remove(".cloesce/pipeline");
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("6 fresh"), "{}", run.stdout);
+    assert!(
+        !p.exists(".cloesce/pipeline"),
+        "answered from the witness: the pipeline was not loaded"
+    );
+    // A second model file (a second @WranglerEnv: an error the extract
+    // step reports) is found, not hidden behind the witness.
+    let model = p.read("src/kennel.cloesce.ts");
+    p.write("src/more.cloesce.ts", &model);
+    let run = p.cloesce(&["run"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(run.flat_stderr().contains("WranglerEnv"), "{}", run.stderr);
+    // Removed again: back to the first build's outputs.
+    p.remove("src/more.cloesce.ts");
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(!run.stdout.contains("6 fresh"), "{}", run.stdout);
+}

@@ -29,7 +29,7 @@ use crate::explain::{diff, Reason};
 use crate::fast_hash::FastSet;
 use crate::fingerprint::{env_value_digest, ActionKeyInput, Digest};
 use crate::graph::Graph;
-use crate::host::Host;
+use crate::host::{FileKind, FileStat, Host};
 use crate::job::{Completion, ExitStatus, Job, JobId, ENV_ALLOWLIST};
 use crate::path::WorkspacePath;
 use crate::pipeline::{Action, Pipeline, Rule, RuleId};
@@ -37,8 +37,8 @@ use crate::remote::{decode_artifact, encode_artifact, Fetching, RemoteState};
 use crate::scheduler::{Outcome, Scheduler};
 use crate::state::{RuleRecord, Stamp, State};
 use crate::store::{ActionEntry, OutputRecord, Store};
-use crate::walk;
-use crate::witness::{self, Witness};
+use crate::walk::{self, Looked};
+use crate::witness::{self, Observed, Witness};
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -222,6 +222,9 @@ pub struct Build<'a> {
     produced: Vec<Option<Produced>>,
     /// Files found by walking for globs; computed on first need.
     walked: Option<Vec<WorkspacePath>>,
+    /// What that walk looked at, and when it started (for the witness).
+    walk_looks: Vec<Looked>,
+    walked_at: u64,
     tool_versions: HashMap<Vec<String>, Result<String, String>>,
     summary: Summary,
     started_ns: u64,
@@ -288,6 +291,8 @@ impl<'a> Build<'a> {
             succeeded: VecDeque::new(),
             produced: vec![None; n],
             walked: None,
+            walk_looks: Vec::new(),
+            walked_at: 0,
             tool_versions: HashMap::new(),
             summary: Summary::default(),
             started_ns: host.now_ns(),
@@ -558,11 +563,22 @@ impl<'a> Build<'a> {
     fn witness(&self) -> Option<Witness> {
         let pipeline = self.options.pipeline_key?;
         let rules = self.pipeline.rules.len();
-        if !self.options.targets.is_empty() || self.summary.fresh != rules || self.walked.is_some()
-        {
+        if !self.options.targets.is_empty() || self.summary.fresh != rules {
             return None;
         }
-        let (paths, observed) = self.state.observations()?;
+        let (root, mut paths, mut observed) = self.walk_observations()?;
+        let (checked_paths, checked) = self.state.observations()?;
+        // A path both walked and checked (a `.gitignore` that is an input)
+        // must have been seen the same way by both.
+        let walked: std::collections::HashMap<&WorkspacePath, Observed> =
+            paths.iter().zip(observed.iter().copied()).collect();
+        for (path, seen) in checked_paths.iter().zip(&checked) {
+            if walked.get(path).is_some_and(|w| w != seen) {
+                return None;
+            }
+        }
+        paths.extend(checked_paths);
+        observed.extend(checked);
         let mut names: Vec<&String> = self
             .pipeline
             .env
@@ -593,12 +609,55 @@ impl<'a> Build<'a> {
         Some(Witness {
             pipeline,
             state,
+            root,
             rules: rules as u64,
             env,
             tools,
             paths,
             observed,
         })
+    }
+
+    /// What the walk for globs saw, as witness entries: the root, then the
+    /// folders and `.gitignore` files. `None` when it cannot vouch for them
+    /// (an unreadable root stat, a symlink, a file where a folder was listed).
+    #[allow(clippy::type_complexity)]
+    fn walk_observations(&self) -> Option<(Option<Observed>, Vec<WorkspacePath>, Vec<Observed>)> {
+        let at = self.walked_at;
+        let folder = |stat: &Option<FileStat>| match stat {
+            Some(stat) if stat.kind == FileKind::Dir => Some(Observed::Folder {
+                stamp: Stamp::of(stat),
+                listed_at: at,
+            }),
+            Some(_) => None,
+            None => Some(Observed::Missing),
+        };
+        let (mut root, mut paths, mut observed) = (None, Vec::new(), Vec::new());
+        for look in &self.walk_looks {
+            match look {
+                // The root always exists: no stat means the host has none.
+                Looked::Folder(None, stat) => {
+                    root = Some(folder(stat).filter(|o| *o != Observed::Missing)?)
+                }
+                Looked::Folder(Some(path), stat) => {
+                    paths.push(path.clone());
+                    observed.push(folder(stat)?);
+                }
+                Looked::File(path, stat) => {
+                    let seen = match stat {
+                        Some(stat) if stat.kind == FileKind::File => Observed::File {
+                            stamp: Stamp::of(stat),
+                            recorded_ns: at,
+                        },
+                        Some(_) => return None,
+                        None => Observed::Missing,
+                    };
+                    paths.push(path.clone());
+                    observed.push(seen);
+                }
+            }
+        }
+        Some((root, paths, observed))
     }
 
     fn rule(&self, id: RuleId) -> &'a Rule {
@@ -1206,8 +1265,11 @@ impl<'a> Build<'a> {
                     .filter(|p| p.value.literal.is_none())
                     .map(|p| walk::glob_base(&p.value.glob))
                     .collect();
-                let files = walk::walk(self.host, &bases)
+                self.walked_at = self.host.now_ns();
+                let mut looks = Vec::new();
+                let files = walk::walk_looking(self.host, &bases, &mut |l| looks.push(l))
                     .map_err(|e| io_failure("listing the project's files", e))?;
+                self.walk_looks = looks;
                 self.walked = Some(files);
             }
             let walked = self.walked.as_deref().unwrap_or(&[]);

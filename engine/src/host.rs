@@ -69,6 +69,17 @@ pub trait Host {
     /// Removes a folder and everything below it; a missing one is not an error.
     fn remove_dir_all(&self, path: &WorkspacePath) -> io::Result<()>;
 
+    /// The stat of a folder, the project root when `dir` is `None`; taken
+    /// before a walk lists it, so the witness can tell whether the listing
+    /// could have changed. A host that cannot stat its root says `None`
+    /// for it, and a walk from the root is then never vouched for.
+    fn stat_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Option<FileStat>> {
+        match dir {
+            Some(dir) => self.stat(dir),
+            None => Ok(None),
+        }
+    }
+
     /// Lists a folder (`None` = the project root). Order is unspecified.
     fn list_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Vec<DirEntry>>;
 

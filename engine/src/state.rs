@@ -362,7 +362,7 @@ impl State {
         // likeliest to change again (the witness checks in this order).
         let read_at = |o: &Observed| match o {
             Observed::File { recorded_ns, .. } => *recorded_ns,
-            Observed::NoFile => 0,
+            _ => 0,
         };
         found.sort_by(|a, b| read_at(&b.1).cmp(&read_at(&a.1)).then(a.0.cmp(b.0)));
         Some(found.into_iter().map(|(p, o)| (p.clone(), o)).unzip())

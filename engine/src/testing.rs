@@ -33,6 +33,9 @@ pub struct MemoryHost {
     processes: RefCell<BTreeMap<u32, Option<String>>>,
     /// Every path read, in order (for asserting what a run hashed).
     pub reads: RefCell<Vec<WorkspacePath>>,
+    /// Each folder's mtime (`""` = the root), changed as on a real file
+    /// system whenever an entry is created, replaced or removed in it.
+    folder_mtimes: RefCell<BTreeMap<String, u64>>,
 }
 
 impl MemoryHost {
@@ -89,6 +92,32 @@ impl MemoryHost {
         self.clock_ns.set(self.clock_ns.get() + ns);
     }
 
+    /// Marks `path`'s folder as changed, and each folder above it whose
+    /// existence the change started or ended.
+    fn folder_changed(
+        &self,
+        path: &WorkspacePath,
+        now: u64,
+        existed_before: &dyn Fn(&str) -> bool,
+    ) {
+        let mut dir = parent_of(path.as_str());
+        self.folder_mtimes.borrow_mut().insert(dir.to_string(), now);
+        // A folder that appeared or vanished changes its own parent.
+        while !dir.is_empty() && !existed_before(dir) {
+            dir = parent_of(dir);
+            self.folder_mtimes.borrow_mut().insert(dir.to_string(), now);
+        }
+    }
+
+    fn has_folder(&self, dir: &str) -> bool {
+        dir.is_empty()
+            || self.files.borrow().keys().any(|p| {
+                p.as_str().len() > dir.len()
+                    && p.as_str().starts_with(dir)
+                    && p.as_str().as_bytes()[dir.len()] == b'/'
+            })
+    }
+
     fn tick(&self) -> u64 {
         let now = self.clock_ns.get() + 1_000;
         self.clock_ns.set(now);
@@ -98,6 +127,33 @@ impl MemoryHost {
     /// All file paths, sorted.
     pub fn paths(&self) -> Vec<String> {
         self.files.borrow().keys().map(|p| p.to_string()).collect()
+    }
+}
+
+/// The folder holding `path` (`""` = the root).
+fn parent_of(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// The folders above `path`, nearest first, ending with the root (`""`).
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(parent_of(path)), |dir| {
+        (!dir.is_empty()).then(|| parent_of(dir))
+    })
+}
+
+impl MemoryHost {
+    /// A folder's stat: its mtime changes with its entries.
+    fn folder_stat(&self, dir: &str) -> FileStat {
+        let mtime_ns = self.folder_mtimes.borrow().get(dir).copied().unwrap_or(0);
+        FileStat {
+            kind: FileKind::Dir,
+            size: 0,
+            mtime_ns,
+            ctime_ns: mtime_ns,
+            inode: 0,
+            executable: false,
+        }
     }
 }
 
@@ -128,18 +184,27 @@ impl Host for MemoryHost {
             }));
         }
         let is_dir = files.keys().any(|p| p.starts_with(path) && p != path);
-        Ok(is_dir.then_some(FileStat {
-            kind: FileKind::Dir,
-            size: 0,
-            mtime_ns: 0,
-            ctime_ns: 0,
-            inode: 0,
-            executable: false,
-        }))
+        Ok(is_dir.then(|| self.folder_stat(path.as_str())))
+    }
+
+    fn stat_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Option<FileStat>> {
+        match dir {
+            Some(dir) => self.stat(dir),
+            None => Ok(Some(self.folder_stat(""))),
+        }
     }
 
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
         let now = self.tick();
+        let folders_before: Vec<bool> = ancestors(path.as_str())
+            .map(|d| self.has_folder(d))
+            .collect();
+        let existed = |dir: &str| {
+            ancestors(path.as_str())
+                .position(|d| d == dir)
+                .is_some_and(|i| folders_before[i])
+        };
+        self.folder_changed(path, now, &existed);
         let inode = self.next_inode.get() + 1;
         self.next_inode.set(inode);
         self.files.borrow_mut().insert(
@@ -155,12 +220,22 @@ impl Host for MemoryHost {
     }
 
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
-        self.files.borrow_mut().remove(path);
+        if self.files.borrow_mut().remove(path).is_some() {
+            let now = self.tick();
+            let exists = |dir: &str| self.has_folder(dir);
+            self.folder_changed(path, now, &exists);
+        }
         Ok(())
     }
 
     fn remove_dir_all(&self, path: &WorkspacePath) -> io::Result<()> {
+        let before = self.files.borrow().len();
         self.files.borrow_mut().retain(|p, _| !p.starts_with(path));
+        if self.files.borrow().len() != before {
+            let now = self.tick();
+            let exists = |dir: &str| self.has_folder(dir);
+            self.folder_changed(path, now, &exists);
+        }
         Ok(())
     }
 

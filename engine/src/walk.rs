@@ -16,7 +16,7 @@ use globset::Glob;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::glob::GlobMatcher;
-use crate::host::{FileKind, Host};
+use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
 
 /// Folders never walked into.
@@ -51,11 +51,30 @@ pub fn glob_base(glob: &str) -> Option<WorkspacePath> {
     }
 }
 
+/// What a walk looked at, stat-ed just before it listed or read it (for the
+/// witness: a folder whose stat is unchanged lists the same entries).
+#[derive(Debug, Clone)]
+pub enum Looked {
+    /// A folder it listed (`None` = the root), or found missing.
+    Folder(Option<WorkspacePath>, Option<FileStat>),
+    /// A `.gitignore` it read, or found missing.
+    File(WorkspacePath, Option<FileStat>),
+}
+
 /// Lists every regular file under `bases` (each `None` = the whole project),
 /// sorted, honouring `.gitignore` files.
 pub fn walk(
     host: &dyn Host,
     bases: &[Option<WorkspacePath>],
+) -> std::io::Result<Vec<WorkspacePath>> {
+    walk_looking(host, bases, &mut |_| {})
+}
+
+/// [`walk`], telling `look` about every folder and `.gitignore` it looked at.
+pub fn walk_looking(
+    host: &dyn Host,
+    bases: &[Option<WorkspacePath>],
+    look: &mut dyn FnMut(Looked),
 ) -> std::io::Result<Vec<WorkspacePath>> {
     let mut starts: Vec<Option<WorkspacePath>> = bases.to_vec();
     starts.sort();
@@ -75,8 +94,8 @@ pub fn walk(
     }
     let mut files = BTreeSet::new();
     for start in &starts {
-        let ignores = ignores_above(host, start.as_ref())?;
-        walk_dir(host, start.clone(), ignores, &mut files)?;
+        let ignores = ignores_above(host, start.as_ref(), look)?;
+        walk_dir(host, start.clone(), ignores, &mut files, look)?;
     }
     Ok(files.into_iter().collect())
 }
@@ -90,12 +109,14 @@ struct IgnoreFile {
 fn read_gitignore(
     host: &dyn Host,
     dir: Option<&WorkspacePath>,
+    look: &mut dyn FnMut(Looked),
 ) -> std::io::Result<Option<IgnoreFile>> {
     let path = match dir {
         Some(d) => d.join(".gitignore"),
         None => WorkspacePath::new(".gitignore"),
     }
     .map_err(std::io::Error::other)?;
+    look(Looked::File(path.clone(), host.stat(&path)?));
     let bytes = match host.read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -117,6 +138,7 @@ fn read_gitignore(
 fn ignores_above(
     host: &dyn Host,
     start: Option<&WorkspacePath>,
+    look: &mut dyn FnMut(Looked),
 ) -> std::io::Result<Vec<IgnoreFile>> {
     let mut dirs = vec![None];
     if let Some(start) = start {
@@ -132,7 +154,7 @@ fn ignores_above(
     }
     let mut out = Vec::new();
     for dir in dirs {
-        if let Some(file) = read_gitignore(host, dir.as_ref())? {
+        if let Some(file) = read_gitignore(host, dir.as_ref(), look)? {
             out.push(file);
         }
     }
@@ -164,14 +186,16 @@ fn walk_dir(
     dir: Option<WorkspacePath>,
     mut ignores: Vec<IgnoreFile>,
     files: &mut BTreeSet<WorkspacePath>,
+    look: &mut dyn FnMut(Looked),
 ) -> std::io::Result<()> {
+    look(Looked::Folder(dir.clone(), host.stat_dir(dir.as_ref())?));
     let entries = match host.list_dir(dir.as_ref()) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(e),
     };
     if entries.iter().any(|e| e.name == ".gitignore") {
-        if let Some(file) = read_gitignore(host, dir.as_ref())? {
+        if let Some(file) = read_gitignore(host, dir.as_ref(), look)? {
             ignores.push(file);
         }
     }
@@ -208,7 +232,7 @@ fn walk_dir(
                 rules: f.rules.clone(),
             })
             .collect();
-        walk_dir(host, Some(sub), nested, files)?;
+        walk_dir(host, Some(sub), nested, files, look)?;
     }
     Ok(())
 }

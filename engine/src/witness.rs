@@ -20,12 +20,16 @@
 //! - a file entry must match the current stat (size, mtime, ctime, inode)
 //!   and must not be racy (the stat cache's rule, see `state.rs`);
 //! - a path that was no file must still be none (missing, or a folder);
+//! - every folder a walk for globs listed must have the same stamp, not
+//!   racy (a folder's mtime changes whenever an entry is created, removed or
+//!   renamed in it), and every `.gitignore` it read (or found missing) must
+//!   be as it was;
 //! - every declared environment value and tool version must be unchanged.
 //!
 //! A witness is written only when it can vouch for everything: never after a
-//! build that walked the project for globs (a new file could match), hashed a
-//! symlink (its stat says nothing of its target), ran, restored or failed
-//! anything, or built only some targets. Every build that may change the
+//! build that hashed a symlink (its stat says nothing of its target), ran,
+//! restored or failed anything, or built only some targets, nor when the host
+//! cannot stat the project root its walk listed. Every build that may change the
 //! state removes it first ([`remove`]), so a witness read under the project
 //! lock never outlives the state it describes; it also records the stat of
 //! `.cloesce/state`, so a state replaced by other means voids it too.
@@ -55,6 +59,12 @@ pub enum Observed {
     File { stamp: Stamp, recorded_ns: u64 },
     /// No file: missing, or a folder (neither enters a key).
     NoFile,
+    /// A folder a walk for globs listed with this stamp at `listed_at`: the
+    /// same stamp, not racy, means the same entries (a file system changes a
+    /// folder's mtime when an entry is created, removed or renamed in it).
+    Folder { stamp: Stamp, listed_at: u64 },
+    /// Nothing at all (a folder a walk would list, a `.gitignore` it would read).
+    Missing,
 }
 
 /// Everything an all-fresh build's keys depended on.
@@ -68,6 +78,8 @@ pub struct Witness {
     pub env: Vec<(String, Option<Digest>)>,
     /// Declared tools: the version command and the version it printed.
     pub tools: Vec<(Vec<String>, String)>,
+    /// The project root, when a walk for globs listed it.
+    pub root: Option<Observed>,
     /// The stat of `.cloesce/state` once this build saved it. The state is
     /// only ever replaced whole (a new file), so any later save, or its
     /// removal, voids the witness even when no project file changed.
@@ -89,6 +101,9 @@ struct OnDisk<'a> {
     env: Vec<(String, Option<Digest>)>,
     tools: Vec<(Vec<String>, String)>,
     state: Option<Stamp>,
+    /// The root's observation ([`OBSERVED_BYTES`]), when a walk listed it.
+    #[serde(borrow)]
+    root: Option<&'a [u8]>,
     /// The paths, joined by NUL (which no path holds).
     paths: &'a str,
     /// [`OBSERVED_BYTES`] per path (see [`encode_observed`]).
@@ -96,25 +111,27 @@ struct OnDisk<'a> {
     observed: &'a [u8],
 }
 
-/// A kind byte (0 no file, 1 file), then size, mtime, ctime, inode and the
-/// time the content was read, as little-endian u64s.
+/// A kind byte (0 no file, 1 file, 2 folder, 3 missing), then size, mtime,
+/// ctime, inode and the time the content was read or the folder listed, as
+/// little-endian u64s.
 const OBSERVED_BYTES: usize = 1 + 5 * 8;
 
 fn encode_observed(observed: &Observed, out: &mut Vec<u8>) {
-    match observed {
-        Observed::NoFile => out.extend([0u8; OBSERVED_BYTES]),
-        Observed::File { stamp, recorded_ns } => {
-            out.push(1);
-            for n in [
-                stamp.size,
-                stamp.mtime_ns,
-                stamp.ctime_ns,
-                stamp.inode,
-                *recorded_ns,
-            ] {
-                out.extend(n.to_le_bytes());
-            }
-        }
+    let (kind, stamp, at) = match *observed {
+        Observed::NoFile => (0, None, 0),
+        Observed::File { stamp, recorded_ns } => (1, Some(stamp), recorded_ns),
+        Observed::Folder { stamp, listed_at } => (2, Some(stamp), listed_at),
+        Observed::Missing => (3, None, 0),
+    };
+    out.push(kind);
+    let stamp = stamp.unwrap_or(Stamp {
+        size: 0,
+        mtime_ns: 0,
+        ctime_ns: 0,
+        inode: 0,
+    });
+    for n in [stamp.size, stamp.mtime_ns, stamp.ctime_ns, stamp.inode, at] {
+        out.extend(n.to_le_bytes());
     }
 }
 
@@ -123,17 +140,26 @@ fn decode_observed(bytes: &[u8]) -> Option<Observed> {
         let at = 1 + 8 * i;
         u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
     };
-    match bytes.first()? {
+    if bytes.len() != OBSERVED_BYTES {
+        return None;
+    }
+    let stamp = || Stamp {
+        size: n(0),
+        mtime_ns: n(1),
+        ctime_ns: n(2),
+        inode: n(3),
+    };
+    match bytes[0] {
         0 => Some(Observed::NoFile),
-        1 if bytes.len() == OBSERVED_BYTES => Some(Observed::File {
-            stamp: Stamp {
-                size: n(0),
-                mtime_ns: n(1),
-                ctime_ns: n(2),
-                inode: n(3),
-            },
+        1 => Some(Observed::File {
+            stamp: stamp(),
             recorded_ns: n(4),
         }),
+        2 => Some(Observed::Folder {
+            stamp: stamp(),
+            listed_at: n(4),
+        }),
+        3 => Some(Observed::Missing),
         _ => None,
     }
 }
@@ -144,12 +170,18 @@ fn encode(witness: &Witness) -> Option<Vec<u8>> {
     for o in &witness.observed {
         encode_observed(o, &mut observed);
     }
+    let root = witness.root.map(|root| {
+        let mut bytes = Vec::with_capacity(OBSERVED_BYTES);
+        encode_observed(&root, &mut bytes);
+        bytes
+    });
     let on_disk = OnDisk {
         pipeline: witness.pipeline,
         rules: witness.rules,
         env: witness.env.clone(),
         tools: witness.tools.clone(),
         state: witness.state,
+        root: root.as_deref(),
         paths: &paths.join("\0"),
         observed: &observed,
     };
@@ -178,12 +210,17 @@ fn decode(body: &[u8]) -> Option<Witness> {
         .chunks(OBSERVED_BYTES)
         .map(decode_observed)
         .collect::<Option<Vec<_>>>()?;
+    let root = match on_disk.root {
+        Some(bytes) => Some(decode_observed(bytes)?),
+        None => None,
+    };
     Some(Witness {
         pipeline: on_disk.pipeline,
         rules: on_disk.rules,
         env: on_disk.env,
         tools: on_disk.tools,
         state: on_disk.state,
+        root,
         paths,
         observed,
     })
@@ -243,6 +280,11 @@ pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
     if state.as_ref().map(Stamp::of) != witness.state {
         return None;
     }
+    if let Some(root) = witness.root {
+        if !still(decode_observed(root)?, host.stat_dir(None)) {
+            return None;
+        }
+    }
     // Read and stat in batches, most recently read files first (see
     // `State::observations`): an edit, the usual change, then shows in the
     // first batch, and the build that follows does not pay for a full check.
@@ -281,6 +323,12 @@ fn still(observed: Observed, stat: std::io::Result<Option<FileStat>>) -> bool {
         }
         (Observed::NoFile, Ok(None)) => true,
         (Observed::NoFile, Ok(Some(stat))) => stat.kind == FileKind::Dir,
+        (Observed::Folder { stamp, listed_at }, Ok(Some(stat))) => {
+            stat.kind == FileKind::Dir
+                && Stamp::of(&stat) == stamp
+                && !is_racy(stamp.mtime_ns, listed_at)
+        }
+        (Observed::Missing, Ok(None)) => true,
         _ => false,
     }
 }
@@ -305,7 +353,16 @@ mod tests {
                 ctime_ns: 3,
                 inode: 4,
             }),
-            paths: ["a.txt", "gen/b.out", "missing"]
+            root: Some(Observed::Folder {
+                stamp: Stamp {
+                    size: 5,
+                    mtime_ns: 6,
+                    ctime_ns: 7,
+                    inode: 8,
+                },
+                listed_at: 9,
+            }),
+            paths: ["a.txt", "gen/b.out", "missing", "src", ".gitignore"]
                 .iter()
                 .map(|p| WorkspacePath::new(p).unwrap())
                 .collect(),
@@ -329,11 +386,22 @@ mod tests {
                     recorded_ns: 0,
                 },
                 Observed::NoFile,
+                Observed::Folder {
+                    stamp: Stamp {
+                        size: 4096,
+                        mtime_ns: 20,
+                        ctime_ns: 21,
+                        inode: 22,
+                    },
+                    listed_at: 23,
+                },
+                Observed::Missing,
             ],
         };
         let body = encode(&witness).unwrap();
         assert_eq!(decode(&body), Some(witness.clone()));
         let empty = Witness {
+            root: None,
             paths: vec![],
             observed: vec![],
             ..witness.clone()

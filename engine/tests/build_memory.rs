@@ -626,9 +626,10 @@ fn an_all_fresh_build_leaves_a_witness_that_answers_the_next_run() {
 }
 
 #[test]
-fn no_witness_after_a_walk_a_target_build_or_a_dry_run() {
+fn no_witness_after_a_target_build_or_a_dry_run_and_globs_are_vouched_by_their_folders() {
     let host = MemoryHost::new();
     host.put("src/x.txt", "x");
+    host.put(".gitignore", "*.tmp\n");
     let p = pipeline(vec![rule(
         "G",
         &["concat", "g.out"],
@@ -639,8 +640,28 @@ fn no_witness_after_a_walk_a_target_build_or_a_dry_run() {
     host.advance(COARSE_RACY_WINDOW_NS * 2);
     build(&host, &p, &g, keyed());
     assert_eq!(build(&host, &p, &g, keyed()).summary.fresh, 1);
-    // A new file could match the glob: a walk cannot be vouched for.
-    assert!(host.get(".cloesce/witness").is_none());
+    assert_eq!(answer(&host, &KEY), Some(1), "the walk is vouched for");
+    // A new file the glob matches changes its folder: void, and G runs.
+    host.put("src/y.txt", "y");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    assert_eq!(answer(&host, &KEY), None);
+    assert_eq!(build(&host, &p, &g, keyed()).ran, vec!["G"]);
+    build(&host, &p, &g, keyed());
+    assert_eq!(answer(&host, &KEY), Some(1));
+    // So does a change of `.gitignore` (it could hide or reveal a match).
+    host.put(".gitignore", "src/y.txt\n");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    assert_eq!(answer(&host, &KEY), None);
+    // (G's inputs are {x} again, as in the first build: restored.)
+    assert_eq!(build(&host, &p, &g, keyed()).summary.restored, 1);
+    build(&host, &p, &g, keyed());
+    assert_eq!(answer(&host, &KEY), Some(1));
+    // And a removed one.
+    host.remove_file(&WorkspacePath::new("src/x.txt").unwrap())
+        .unwrap();
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    assert_eq!(answer(&host, &KEY), None);
+    assert_eq!(build(&host, &p, &g, keyed()).ran, vec!["G"]);
 
     let (host, p, g) = chain();
     build(&host, &p, &g, keyed());
@@ -671,7 +692,7 @@ fn no_witness_after_a_walk_a_target_build_or_a_dry_run() {
 /// the build that follows each one.
 #[test]
 fn the_witness_agrees_with_the_build_under_random_changes() {
-    let (host, mut p, g) = chain();
+    let (host, mut p, _) = chain();
     // B also reads c.txt, which does not exist at first, and declares MODE.
     if let Some(rule) = p.rules.get_mut(1) {
         rule.inputs.push(spanned(InputPattern {
@@ -684,6 +705,11 @@ fn the_witness_agrees_with_the_build_under_random_changes() {
         name: spanned("node".to_string()),
         version_argv: vec!["node".into(), "--version".into()],
     });
+    // G reads a glob, so the build walks the project.
+    let mut rules = std::mem::take(&mut p.rules);
+    rules.push(rule("G", &["concat", "g.out"], &["src/*.txt"], &["g.out"]));
+    let p = pipeline(rules);
+    let g = graph(3, &[(0, 1)]);
     host.set_env("TOOL_VERSION_node", "v20");
     let mut seed = 0x5EED_u64;
     let mut next = |n: u64| {
@@ -693,8 +719,22 @@ fn the_witness_agrees_with_the_build_under_random_changes() {
         seed % n
     };
     let (mut answered, mut declined) = (0, 0);
-    for _ in 0..400 {
-        match next(10) {
+    for _ in 0..600 {
+        match next(14) {
+            10 => host.put(
+                ["src/x.txt", "src/y.txt", "src/sub/z.txt"][next(3) as usize],
+                "s",
+            ),
+            11 => {
+                let path = ["src/x.txt", "src/y.txt", "src/sub/z.txt"][next(3) as usize];
+                host.remove_file(&WorkspacePath::new(path).unwrap())
+                    .unwrap();
+            }
+            12 => host.put(
+                ".gitignore",
+                ["", "src/y.txt\n", "sub/\n"][next(3) as usize],
+            ),
+            13 => host.touch("src/x.txt"),
             0 => host.put("a.txt", ["a", "A2"][next(2) as usize]),
             1 => host.touch(["a.txt", "b.txt", "a.out", "b.out"][next(4) as usize]),
             2 => {
@@ -716,7 +756,7 @@ fn the_witness_agrees_with_the_build_under_random_changes() {
         if let Some(rules) = answer {
             answered += 1;
             assert!(
-                run.ran.is_empty() && run.summary.fresh == rules && rules == 2,
+                run.ran.is_empty() && run.summary.fresh == rules && rules == 3,
                 "the witness said {rules} fresh, the build: {:?}",
                 run.statuses
             );

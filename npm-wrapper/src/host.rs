@@ -113,6 +113,16 @@ impl Host for JsHost {
         }
     }
 
+    fn stat_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Option<FileStat>> {
+        let Some(dir) = dir else {
+            return match self.node.lstat(&self.root).map_err(|e| self.err(e))? {
+                Some(raw) => file_stat(&raw).map(Some),
+                None => Ok(None),
+            };
+        };
+        self.stat(dir)
+    }
+
     /// One call into JS for all of them: a no-op run stats every path it
     /// checks, and crossing into JS per path cost more than the stat.
     fn stat_many(&self, paths: &[WorkspacePath]) -> Vec<io::Result<Option<FileStat>>> {

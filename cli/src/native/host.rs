@@ -242,6 +242,13 @@ impl Host for NativeHost {
         lstat(&self.abs(path))
     }
 
+    fn stat_dir(&self, dir: Option<&WorkspacePath>) -> io::Result<Option<FileStat>> {
+        match dir {
+            Some(dir) => self.stat(dir),
+            None => lstat(&self.root),
+        }
+    }
+
     /// One chunk of paths per core, each stat-ed on its own thread.
     fn stat_many(&self, paths: &[WorkspacePath]) -> Vec<io::Result<Option<FileStat>>> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
