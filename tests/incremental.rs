@@ -30,6 +30,20 @@ fn second_run_runs_nothing() {
     assert!(run.stdout.contains("3 fresh"), "{}", run.stdout);
 }
 
+/// Runs once more with `.cloesce/pipeline` deleted: an answer from the
+/// witness says `summary` and never loads (so never rewrites) the pipeline.
+#[track_caller]
+fn assert_answered_by_the_witness(p: &Project, summary: &str) {
+    p.remove(".cloesce/pipeline");
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains(summary), "{}", run.stdout);
+    assert!(
+        !p.exists(".cloesce/pipeline"),
+        "the answer came from the witness: the pipeline was not loaded"
+    );
+}
+
 #[test]
 fn an_all_fresh_run_answers_the_next_one_without_loading_the_pipeline() {
     let p = chain();
@@ -47,14 +61,7 @@ fn an_all_fresh_run_answers_the_next_one_without_loading_the_pipeline() {
         assert!(p.exists(".cloesce/witness"));
     };
     settle();
-    p.remove(".cloesce/pipeline");
-    let run = p.cloesce(&["run"]);
-    run.expect_code(0);
-    assert!(run.stdout.contains("3 fresh"), "{}", run.stdout);
-    assert!(
-        !p.exists(".cloesce/pipeline"),
-        "the answer came from the witness: the pipeline was not loaded"
-    );
+    assert_answered_by_the_witness(&p, "3 fresh");
     // An edit still runs exactly what is downstream, and voids the witness.
     p.write("src.txt", "two\n");
     p.cloesce(&["run"]).expect_code(0);
@@ -378,14 +385,7 @@ fn a_new_model_file_is_seen_after_an_all_fresh_run_of_the_default_pipeline() {
         assert!(p.exists(".cloesce/witness"));
     };
     settle();
-    p.remove(".cloesce/pipeline");
-    let run = p.cloesce(&["run"]);
-    run.expect_code(0);
-    assert!(run.stdout.contains("6 fresh"), "{}", run.stdout);
-    assert!(
-        !p.exists(".cloesce/pipeline"),
-        "answered from the witness: the pipeline was not loaded"
-    );
+    assert_answered_by_the_witness(&p, "6 fresh");
     // A second model file (a second @WranglerEnv: an error the extract
     // step reports) is found, not hidden behind the witness.
     let model = p.read("src/kennel.cloesce.ts");
