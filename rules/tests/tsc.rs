@@ -12,10 +12,18 @@ use crate::common::{build, fixture};
 
 const STUB: &str = r#"// The runtime contract the generated code relies on (docs/ir.md).
 export type HttpResult<T> =
-  | { ok: true; status: number; data: T }
+  | ({ ok: true; status: number } & (undefined extends T ? { data?: T } : { data: T }))
   | { ok: false; status: number; message: string };
 export type IncludeTree<T> = { [K in keyof T]?: unknown };
-export declare function instantiateModelArray<T>(data: unknown, ctor: new () => T): T[];
+export interface ClientOptions {
+  baseUrl?: string | URL;
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+export declare function defineClient<M extends { [name: string]: new () => object }>(
+  classes: M,
+  shapes: { [K in keyof M]: { key: string; fields: { [f: string]: "Boolean" | "Date" }; relations: { [n: string]: string } } },
+  defaultBaseUrl: string,
+): { call(self: object, spec: object): Promise<any>; bind(options: ClientOptions): M };
 export declare function cloesce(
   request: Request,
   ast: unknown,

@@ -343,7 +343,7 @@ impl Builtin for Extract {
         "cloesce/extract"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn description(&self) -> &'static str {
         "parse the *.cloesce.ts model files into the Cloesce IR (cidl.json)"

@@ -14,7 +14,7 @@ use oxc_ast::ast::{
 };
 use oxc_span::{GetSpan, Span};
 
-use super::types::{map_type, nullable_of, text};
+use super::types::{declared_as, map_type, nullable_of, text};
 use super::Collector;
 use crate::ir::{
     CidlType, DataSource, EnvField, HttpVerb, IncludeTree, Model, ModelAttribute, ModelMethod,
@@ -318,6 +318,7 @@ fn model_of(
         primary_key: NamedTypedValue {
             name: String::new(),
             cidl_type: CidlType::Integer,
+            declared_as: None,
         },
         navigation_properties: Vec::new(),
         methods: BTreeMap::new(),
@@ -459,6 +460,7 @@ fn property(
     let value = NamedTypedValue {
         name: member.to_string(),
         cidl_type: ty.clone(),
+        declared_as: declared_as(&ann.type_annotation),
     };
     match (kind, chosen.as_ref()) {
         ("", _) => model.attributes.push(ModelAttribute {
@@ -766,6 +768,10 @@ fn method(
                 http_verb: verb,
                 return_type,
                 parameters,
+                return_declared_as: func
+                    .return_type
+                    .as_ref()
+                    .and_then(|ann| declared_as(&ann.type_annotation)),
             },
         );
     }
@@ -826,6 +832,11 @@ fn parameter(
         Ok(t) => Some(NamedTypedValue {
             name,
             cidl_type: if p.optional { nullable_of(t) } else { t },
+            declared_as: if inject {
+                None
+            } else {
+                declared_as(&ann.type_annotation)
+            },
         }),
         Err(e) => {
             c.error(
