@@ -72,6 +72,23 @@ fn value_type(v: &NamedTypedValue, side: Side) -> String {
     ts_type(&v.cidl_type, v.declared_as, side)
 }
 
+/// The primary key and the columns, one declaration a line: definite (`!`)
+/// in the class; in `<Model>Data` the key and the nullable columns optional.
+fn columns(model: &Model, side: Side) -> String {
+    let pk = std::iter::once((&model.primary_key, true));
+    let attrs = model.attributes.iter().map(|a| (&a.value, false));
+    let mut out = String::new();
+    for (v, is_pk) in pk.chain(attrs) {
+        let mark = match side {
+            Side::Returned => "!",
+            Side::Sent if is_pk || matches!(v.cidl_type, CidlType::Nullable(_)) => "?",
+            Side::Sent => "",
+        };
+        out.push_str(&format!("  {}{mark}: {};\n", v.name, value_type(v, side)));
+    }
+    out
+}
+
 /// `<Model>Data`: the columns (the primary key and nullable columns may be
 /// left out, as the runtime allows) and the relations, optional.
 fn data_interface(model: &Model) -> String {
@@ -80,25 +97,7 @@ fn data_interface(model: &Model) -> String {
         data_name(&model.name),
         m = model.name
     );
-    let pk = &model.primary_key;
-    out.push_str(&format!(
-        "  {}?: {};\n",
-        pk.name,
-        value_type(pk, Side::Sent)
-    ));
-    for attr in &model.attributes {
-        let v = &attr.value;
-        let optional = if matches!(v.cidl_type, CidlType::Nullable(_)) {
-            "?"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "  {}{optional}: {};\n",
-            v.name,
-            value_type(v, Side::Sent)
-        ));
-    }
+    out.push_str(&columns(model, Side::Sent));
     for nav in &model.navigation_properties {
         let data = data_name(&nav.model_name);
         match nav.kind {
@@ -112,25 +111,15 @@ fn data_interface(model: &Model) -> String {
     out
 }
 
+/// The model class: columns, relations, `ref`, one method per API method.
 fn class(ast: &CloesceAst, model: &Model) -> String {
     let mut out = format!(
         "export class {} implements {} {{\n",
         model.name,
         data_name(&model.name)
     );
+    out.push_str(&columns(model, Side::Returned));
     let pk = &model.primary_key;
-    out.push_str(&format!(
-        "  {}!: {};\n",
-        pk.name,
-        value_type(pk, Side::Returned)
-    ));
-    for attr in &model.attributes {
-        out.push_str(&format!(
-            "  {}!: {};\n",
-            attr.value.name,
-            value_type(&attr.value, Side::Returned)
-        ));
-    }
     for nav in &model.navigation_properties {
         match nav.kind {
             NavigationKind::OneToOne { .. } => out.push_str(&format!(
