@@ -259,7 +259,7 @@ test("the generated client.ts talks to the runtime (GET params, text PK, PUT/PAT
   assert.equal(summary.data, "Good Omens (1990) by Neil & Terry, Fiction @ Central; also by them: Mort, Neverwhere");
   const revised = await omens.revise("Good Omens!", 1990, null);
   assert.equal(revised.data.title, "Good Omens!");
-  const central = Object.assign(new Branch(), { id: 1 });
+  const central = Branch.ref(1);
   const featured = await central.feature(1, null);
   assert.equal(featured.status, 200);
   assert.equal(featured.data.featuredShelfId, 1);
@@ -269,7 +269,7 @@ test("the generated client.ts talks to the runtime (GET params, text PK, PUT/PAT
   assert.equal(lent.status, 201);
   assert.ok(lent.data instanceof Loan);
   assert.deepEqual(await lent.data.giveBack(null), { ok: true, status: 200 });
-  const neil = Object.assign(new Author(), { id: 3 });
+  const neil = Author.ref(3);
   assert.deepEqual((await neil.bibliography("withBooks")).data, ["Good Omens!", "Neverwhere"]);
 });
 
