@@ -12,8 +12,9 @@ use crate::common::{build, fixture};
 
 const STUB: &str = r#"// The runtime contract the generated code relies on (docs/ir.md).
 export type HttpResult<T> =
-  | ({ ok: true; status: number } & (undefined extends T ? { data?: T } : { data: T }))
-  | { ok: false; status: number; message: string };
+  | { ok: true; status: number; data: T }
+  | { ok: false; status: number; message: string }
+  | (undefined extends T ? { ok: true; status: number; data?: undefined } : never);
 export type IncludeTree<T> = { [K in keyof T]?: unknown };
 export interface ClientOptions {
   baseUrl?: string | URL;

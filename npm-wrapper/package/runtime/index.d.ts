@@ -59,11 +59,13 @@ export type IncludeTree<T> = {
  * The JSON envelope of every response, and what an `HttpResult<T>` method
  * returns: the HTTP status of the response is `status`. A discriminated union
  * on `ok`: after `if (r.ok)`, `r.data` is a `T`. `data` may be left out only
- * when `T` admits `undefined` (`void`, `unknown`).
+ * when `T` admits `undefined` (`void`, `unknown`). The last member is apart
+ * so that generic code can still build `{ ok: true, status, data }` for a `T`.
  */
 export type HttpResult<T = unknown> =
-  | ({ ok: true; status: number } & (undefined extends T ? { data?: T } : { data: T }))
-  | { ok: false; status: number; message: string };
+  | { ok: true; status: number; data: T }
+  | { ok: false; status: number; message: string }
+  | (undefined extends T ? { ok: true; status: number; data?: undefined } : never);
 
 /** A CidlType of the IR (MODEL-LANGUAGE §2). */
 export type CidlType =

@@ -83,6 +83,11 @@ export function setup(): void {
   const e: Error = new CloesceClientError("x");
   void e;
   const r: HttpResult<void> = { ok: true, status: 200 };
+  // Generic code builds results for any T, and narrows them.
+  const wrap = <T,>(data: T): HttpResult<T> => ({ ok: true, status: 200, data });
+  const unwrap = <T,>(x: HttpResult<T>): T | undefined => (x.ok ? x.data : undefined);
+  assertType<Equal<ReturnType<typeof unwrap<string>>, string | undefined>>();
+  void wrap, unwrap;
   // @ts-expect-error: an HttpResult<T> success carries its data
   const s: HttpResult<number> = { ok: true, status: 200 };
   void r, s;
