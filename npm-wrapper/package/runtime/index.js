@@ -643,6 +643,30 @@ function queryValue(v) {
   return v instanceof Date ? v.toISOString() : String(v);
 }
 
+/** The request URL of one call: `<base>/<Model>[/<key>]/<method>[?dataSource=…&params]`. */
+function requestUrl(client, self, spec) {
+  let path = `/${spec.model}`;
+  if (spec.instance) {
+    const keyName = client.shapes[spec.model].key;
+    const key = self[keyName];
+    if (key === undefined || key === null) {
+      throw new CloesceClientError(
+        `${spec.model}.${spec.method}() needs the primary key ${spec.model}.${keyName}, which is ${key}: ` +
+          `call it on an instance from a result, or on ${spec.model}.ref(${keyName})`,
+      );
+    }
+    path += `/${encodeURIComponent(String(key))}`;
+  }
+  path += `/${spec.method}`;
+  const query = new URLSearchParams();
+  if (spec.dataSource !== null && spec.dataSource !== undefined) query.append("dataSource", spec.dataSource);
+  if (spec.verb === "GET") {
+    for (const [name, v] of Object.entries(spec.params)) query.append(name, queryValue(v));
+  }
+  const qs = query.toString();
+  return `${client.baseUrl()}${path}${qs ? `?${qs}` : ""}`;
+}
+
 class ModelClient {
   constructor(classes, shapes, defaultBaseUrl, options) {
     this.classes = classes;
@@ -714,33 +738,10 @@ class ModelClient {
     return out;
   }
 
-  url(self, spec, client) {
-    let path = `/${spec.model}`;
-    if (spec.instance) {
-      const keyName = client.shapes[spec.model].key;
-      const key = self[keyName];
-      if (key === undefined || key === null) {
-        throw new CloesceClientError(
-          `${spec.model}.${spec.method}() needs the primary key ${spec.model}.${keyName}, which is ${key}: ` +
-            `call it on an instance from a result, or on ${spec.model}.ref(${keyName})`,
-        );
-      }
-      path += `/${encodeURIComponent(String(key))}`;
-    }
-    path += `/${spec.method}`;
-    const query = new URLSearchParams();
-    if (spec.dataSource !== null && spec.dataSource !== undefined) query.append("dataSource", spec.dataSource);
-    if (spec.verb === "GET") {
-      for (const [name, v] of Object.entries(spec.params)) query.append(name, queryValue(v));
-    }
-    const qs = query.toString();
-    return `${client.baseUrl()}${path}${qs ? `?${qs}` : ""}`;
-  }
-
   /** Calls one API method for a generated class (`self` is the class or the instance). */
   async call(self, spec) {
     const client = clientOf(self) || this;
-    const url = this.url(self, spec, client);
+    const url = requestUrl(client, self, spec);
     const init = { method: spec.verb };
     if (spec.verb !== "GET") {
       const body = {};
