@@ -132,13 +132,15 @@ impl<P: Platform> Reporter<'_, P> {
             RuleStatus::WouldRun => self.renderer.warn("would run"),
             RuleStatus::WouldRestore => self.renderer.good("would restore"),
         };
+        // A failed rule's line, reasons and report all go to stderr.
+        let stream = if report.status == RuleStatus::Failed {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
         if show_line {
-            let line = format!("{word} {name}{duration}\n");
-            if report.status == RuleStatus::Failed {
-                self.err(&line);
-            } else {
-                self.out(&line);
-            }
+            self.platform
+                .write(stream, &format!("{word} {name}{duration}\n"));
         }
         let show_reasons = self.explain
             || verbose
@@ -148,17 +150,20 @@ impl<P: Platform> Reporter<'_, P> {
             );
         if show_line && show_reasons {
             for reason in &report.reasons {
-                self.out(&format!(
-                    "         {}\n",
-                    self.renderer.dim(&format!("because {reason}"))
-                ));
+                self.platform.write(
+                    stream,
+                    &format!(
+                        "         {}\n",
+                        self.renderer.dim(&format!("because {reason}"))
+                    ),
+                );
             }
         }
         if report.status == RuleStatus::Failed {
             self.failure(&report);
             return;
         }
-        if self.verbosity != Verbosity::Quiet {
+        if show_line && replays_output(report.status, self.verbosity) {
             self.block(Stream::Stdout, &report.stdout);
             self.block(Stream::Stderr, &report.stderr);
         }
@@ -295,6 +300,18 @@ impl<P: Platform> Reporter<'_, P> {
         } else {
             self.err(&line);
         }
+    }
+}
+
+/// Whether a rule's captured output is printed under its line: always for a
+/// rule that ran; for a fresh or restored rule (whose logs come from the
+/// store) only with `--verbose`, so a rule's output is shown under its own
+/// header or not at all.
+fn replays_output(status: RuleStatus, verbosity: Verbosity) -> bool {
+    match status {
+        RuleStatus::Ran => verbosity != Verbosity::Quiet,
+        RuleStatus::Fresh | RuleStatus::Restored => verbosity == Verbosity::Verbose,
+        RuleStatus::Failed | RuleStatus::WouldRun | RuleStatus::WouldRestore => false,
     }
 }
 
