@@ -24,9 +24,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
+use rustc_hash::FxHashSet;
+
 use crate::builtin::{BuiltinRegistry, BuiltinRequest};
 use crate::explain::{diff, Reason};
-use crate::fast_hash::FastSet;
 use crate::fingerprint::{env_value_digest, ActionKeyInput, Digest};
 use crate::graph::Graph;
 use crate::host::{FileKind, FileStat, Host};
@@ -1428,7 +1429,7 @@ fn io_failure(doing: &str, error: std::io::Error) -> Failure {
 /// The files a build of the selected rules will stat: their literal inputs
 /// and their outputs, each once (for [`State::prefetch`]).
 fn files_to_check(pipeline: &Pipeline, selected: &[bool]) -> Vec<WorkspacePath> {
-    let mut seen = FastSet::default();
+    let mut seen = FxHashSet::default();
     for (rule, _) in pipeline.rules.iter().zip(selected).filter(|(_, s)| **s) {
         let inputs = rule.inputs.iter().filter_map(|i| i.value.literal.as_ref());
         seen.extend(inputs.chain(rule.outputs.iter().map(|o| &o.value)));
