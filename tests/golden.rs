@@ -323,3 +323,45 @@ fn a_failed_model_build_leaves_the_last_good_build() {
         run.stdout
     );
 }
+
+// Issue #16 part 4: a misspelt program gets "did you mean" from the programs
+// in node_modules/.bin and on PATH.
+#[test]
+fn a_misspelt_program_gets_did_you_mean() {
+    let p =
+        Project::new("cloesce version=1\nrule \"deploy\" {\n    run \"wranglr\" \"deploy\"\n}\n");
+    p.write("node_modules/.bin/wrangler", "#!/bin/sh\necho deployed\n");
+    std::fs::set_permissions(
+        p.path().join("node_modules/.bin/wrangler"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let run = p.cloesce_env(&["run"], &[("PATH", "/usr/bin:/bin")]);
+    run.expect_code(1);
+    assert_eq!(
+        normalize(&run.stderr),
+        r#"FAILED   deploy  <t>
+cloesce::rule::failed
+
+  × rule `deploy` failed: could not start: program `wranglr` was not found in node_modules/.bin or
+  │ on PATH; did you mean `wrangler`?
+   ╭─[cloesce.kdl:3:5]
+ 2 │ rule "deploy" {
+ 3 │     run "wranglr" "deploy"
+   ·     ───────────┬──────────
+   ·                ╰── this rule's command
+ 4 │ }
+   ╰────
+  help: the command was `wranglr deploy`; fix the program's name in this rule's `run` line
+cloesce: 1 failed in <t>
+"#
+    );
+    let doctor = p.cloesce_env(&["doctor"], &[("PATH", "/usr/bin:/bin")]);
+    assert!(
+        doctor
+            .stdout
+            .contains("program `wranglr` was not found in node_modules/.bin or on PATH; did you mean `wrangler`? (rule `deploy` runs it)"),
+        "{}",
+        doctor.stdout
+    );
+}

@@ -222,6 +222,10 @@ impl<P: Platform> Reporter<'_, P> {
         let (message, label, help) = match failure {
             Failure::Process { argv, status } => {
                 let help = match status {
+                    cloesce_engine::job::ExitStatus::SpawnFailed(why) if why.contains("did you mean") => format!(
+                        "the command was `{}`; fix the program's name in this rule's `run` line",
+                        shell_words(argv),
+                    ),
                     cloesce_engine::job::ExitStatus::SpawnFailed(_) => format!(
                         "the command was `{}`; install the program (e.g. `npm install -D {}`) or fix this rule's `run` line",
                         shell_words(argv),

@@ -443,7 +443,10 @@ fn check_tools<P: Platform>(
             None => checks.push(Check::problem(
                 Level::Fail,
                 name,
-                format!("not found in node_modules/.bin or on PATH (rule `{rule}` runs it)"),
+                format!(
+                    "{} (rule `{rule}` runs it)",
+                    super::run::program_not_found(platform, &program, root, Some(&path_var))
+                ),
                 format!(
                     "install it (e.g. `npm install -D {program}`) or fix the rule's `run` line"
                 ),
