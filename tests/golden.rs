@@ -365,3 +365,53 @@ cloesce: 1 failed in <t>
         doctor.stdout
     );
 }
+
+// Issue #16 part 4: an empty folder reports the root cause, alone.
+#[test]
+fn an_empty_folder_reports_no_model_files_alone() {
+    let p = Project::empty();
+    let run = p.cloesce(&["run"]);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(
+        normalize(&run.stderr),
+        "FAILED   extract  <t>
+cloesce::model::no_models
+
+  × cloesce found no model files: nothing matches **/*.cloesce.ts
+  help: create a model file, e.g. src/dog.cloesce.ts (examples/kennel/src/kennel.cloesce.ts is
+        a complete one), then `cloesce run` again; model files end in .cloesce.ts and folders
+        that .gitignore ignores are not searched
+cloesce: 1 failed, 5 not started in <t>
+"
+    );
+}
+
+// Issue #16 part 4: a TypeScript syntax error says what the parser expected
+// (no empty help), and nothing that only follows from the file not parsing.
+#[test]
+fn a_typescript_syntax_error_says_what_was_expected() {
+    let p = Project::empty();
+    p.write(
+        "src/m.cloesce.ts",
+        "@WranglerEnv\nexport class Env {\n  db: D1Database;\n}\n@D1\nexport class A {\n  @PrimaryKey id: number;\n  get(x: number {\n    return x;\n  }\n}\n",
+    );
+    let run = p.cloesce(&["run"]);
+    run.expect_code(1);
+    assert_eq!(
+        normalize(&run.stderr),
+        "FAILED   extract  <t>
+cloesce::model::parse_error
+
+  × src/m.cloesce.ts: Expected `,` or `)` but found `{`
+   ╭─[src/m.cloesce.ts:8:17]
+ 7 │   @PrimaryKey id: number;
+ 8 │   get(x: number {
+   ·                 ┬
+   ·                 ╰── `,` or `)` expected
+ 9 │     return x;
+   ╰────
+cloesce: 1 failed, 5 not started in <t>
+"
+    );
+}

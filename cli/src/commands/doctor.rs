@@ -795,28 +795,6 @@ fn input_globs(rule: &Rule) -> Vec<&str> {
         .collect()
 }
 
-/// When the pipeline's `cloesce/extract` rule matches no model file, a
-/// "what to do next" block for `cloesce run` to print after it failed.
-pub fn no_models_hint(host: &dyn Host, pipeline: &Pipeline) -> Option<String> {
-    let rule = pipeline.rules.iter().find(
-        |r| matches!(&r.action, Action::Builtin { name, .. } if name.value == "cloesce/extract"),
-    )?;
-    let globs = input_globs(rule);
-    let files = walk::walk(host, &[None]).ok()?;
-    let any = files.iter().any(|f| {
-        rule.inputs
-            .iter()
-            .any(|i| i.value.literal.is_none() && i.value.matches(f))
-    });
-    if any {
-        return None;
-    }
-    Some(format!(
-        "\ncloesce found no model files: nothing matches {}.\nNext:\n  create a model file, e.g. src/dog.cloesce.ts (examples/kennel/src/kennel.cloesce.ts is a complete one)\n  cloesce doctor    check the project\n  cloesce run       build again\n",
-        globs.join(", ")
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::{gitignore_covers, json_has_d1};

@@ -255,11 +255,6 @@ pub async fn run<P: Platform>(
     } else if environment_failure {
         Ok(exit::ENVIRONMENT_ERROR)
     } else {
-        if !args.json && !args.quiet {
-            if let Some(hint) = crate::commands::doctor::no_models_hint(host, &session.pipeline) {
-                platform.write(Stream::Stderr, &hint);
-            }
-        }
         Ok(exit::RULE_FAILED)
     }
 }
