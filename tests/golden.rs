@@ -415,3 +415,38 @@ cloesce: 1 failed, 5 not started in <t>
 "
     );
 }
+
+// Issue #16 part 4: a missing output's frame points at the `outputs` entries
+// that were not written, not at the whole rule.
+#[test]
+fn a_missing_output_points_at_its_outputs_entry() {
+    let p = Project::new(
+        r#"cloesce version=1
+rule "gen" {
+    outputs "gen/a.txt" "gen/b.txt" "gen/c.txt"
+    run "sh" "-c" "mkdir -p gen; echo > gen/b.txt"
+}
+"#,
+    );
+    let run = p.cloesce(&["run"]);
+    run.expect_code(1);
+    assert_eq!(
+        normalize(&run.stderr),
+        "FAILED   gen  <t>
+cloesce::rule::failed
+
+  × rule `gen` succeeded but did not write gen/a.txt, gen/c.txt
+   ╭─[cloesce.kdl:3:13]
+ 2 │ rule \"gen\" {
+ 3 │     outputs \"gen/a.txt\" \"gen/b.txt\" \"gen/c.txt\"
+   ·             ─────┬─────             ─────┬─────
+   ·                  │                       ╰── not written
+   ·                  ╰── not written
+ 4 │     run \"sh\" \"-c\" \"mkdir -p gen; echo > gen/b.txt\"
+   ╰────
+  help: make the command write every declared output, or remove the ones it does not write from
+        `outputs`
+cloesce: 1 failed in <t>
+"
+    );
+}

@@ -7,7 +7,7 @@
 use cloesce_engine::build::{Event, Failure, RuleReport, RuleStatus, Summary};
 use cloesce_engine::explain::Reason;
 use cloesce_engine::pipeline::{Action, Pipeline, Rule};
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, LabeledSpan, NamedSource};
 use serde_json::json;
 
 use crate::platform::{Platform, Stream};
@@ -244,7 +244,7 @@ impl<P: Platform> Reporter<'_, P> {
                     rule.name.value,
                     paths.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
                 ),
-                "declared here",
+                "not written",
                 "make the command write every declared output, or remove the ones it does not write from `outputs`".to_string(),
             ),
             Failure::Tool { name, message } => (
@@ -259,17 +259,46 @@ impl<P: Platform> Reporter<'_, P> {
             ),
             Failure::Builtin { .. } => return,
         };
-        let span = match &rule.action {
-            Action::Run { argv } if matches!(failure, Failure::Process { .. }) => argv.span,
-            _ => rule.span,
+        // Where to point: the command that failed, each declared output that
+        // was not written, the tool's declaration, or else the whole rule.
+        let spans: Vec<_> = match (failure, &rule.action) {
+            (Failure::Process { .. }, Action::Run { argv }) => vec![argv.span],
+            (Failure::MissingOutputs { paths }, _) => rule
+                .outputs
+                .iter()
+                .filter(|o| paths.contains(&o.value))
+                .map(|o| o.span)
+                .collect(),
+            (Failure::Tool { name, .. }, _) => rule
+                .tools
+                .iter()
+                .chain(&self.pipeline.tools)
+                .filter(|t| &t.name.value == name)
+                .map(|t| t.name.span)
+                .take(1)
+                .collect(),
+            _ => Vec::new(),
         };
-        let source = self.pipeline.source(span.source);
+        let (spans, label): (Vec<_>, _) = match spans.first() {
+            Some(first) => (
+                spans
+                    .iter()
+                    .filter(|s| s.source == first.source)
+                    .copied()
+                    .collect(),
+                label,
+            ),
+            None => (vec![rule.span], "this rule"),
+        };
+        let source = self.pipeline.source(spans[0].source);
         let diagnostic = RuleFailed {
             message,
-            label,
             help,
             src: source.named_source(),
-            span: span.span,
+            labels: spans
+                .iter()
+                .map(|s| LabeledSpan::new_with_span(Some(label.to_string()), s.span))
+                .collect(),
         };
         self.err(&self.renderer.diagnostic(&diagnostic));
     }
@@ -355,11 +384,10 @@ struct RuleFailed {
     message: String,
     #[help]
     help: String,
-    label: &'static str,
     #[source_code]
     src: NamedSource<std::sync::Arc<str>>,
-    #[label("{label}")]
-    span: SourceSpan,
+    #[label(collection)]
+    labels: Vec<LabeledSpan>,
 }
 
 fn describe_action(rule: &Rule) -> String {
