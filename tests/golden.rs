@@ -83,6 +83,16 @@ fn normalize(text: &str) -> String {
     out
 }
 
+/// Runs `cloesce run`, which must fail (exit 1) printing nothing on stdout
+/// and exactly `stderr` (durations as `<t>`) on stderr.
+#[track_caller]
+fn run_fails_with(p: &Project, env: &[(&str, &str)], stderr: &str) {
+    let run = p.cloesce_env(&["run"], env);
+    run.expect_code(1);
+    assert_eq!(run.stdout, "");
+    assert_eq!(normalize(&run.stderr), stderr);
+}
+
 /// What a terminal shows (stdout and stderr interleaved, in colour, no
 /// status line as `CI` is set), through `script`'s pseudo-terminal. `None`
 /// when `script` (util-linux) is missing, unless CLOESCE_REQUIRE_TOOLS.
@@ -336,10 +346,9 @@ fn a_misspelt_program_gets_did_you_mean() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let run = p.cloesce_env(&["run"], &[("PATH", "/usr/bin:/bin")]);
-    run.expect_code(1);
-    assert_eq!(
-        normalize(&run.stderr),
+    run_fails_with(
+        &p,
+        &[("PATH", "/usr/bin:/bin")],
         r#"FAILED   deploy  <t>
 cloesce::rule::failed
 
@@ -354,7 +363,7 @@ cloesce::rule::failed
    ╰────
   help: the command was `wranglr deploy`; fix the program's name in this rule's `run` line
 cloesce: 1 failed in <t>
-"#
+"#,
     );
     let doctor = p.cloesce_env(&["doctor"], &[("PATH", "/usr/bin:/bin")]);
     assert!(
@@ -370,11 +379,9 @@ cloesce: 1 failed in <t>
 #[test]
 fn an_empty_folder_reports_no_model_files_alone() {
     let p = Project::empty();
-    let run = p.cloesce(&["run"]);
-    run.expect_code(1);
-    assert_eq!(run.stdout, "");
-    assert_eq!(
-        normalize(&run.stderr),
+    run_fails_with(
+        &p,
+        &[],
         "FAILED   extract  <t>
 cloesce::model::no_models
 
@@ -383,7 +390,7 @@ cloesce::model::no_models
         a complete one), then `cloesce run` again; model files end in .cloesce.ts and folders
         that .gitignore ignores are not searched
 cloesce: 1 failed, 5 not started in <t>
-"
+",
     );
 }
 
@@ -396,10 +403,9 @@ fn a_typescript_syntax_error_says_what_was_expected() {
         "src/m.cloesce.ts",
         "@WranglerEnv\nexport class Env {\n  db: D1Database;\n}\n@D1\nexport class A {\n  @PrimaryKey id: number;\n  get(x: number {\n    return x;\n  }\n}\n",
     );
-    let run = p.cloesce(&["run"]);
-    run.expect_code(1);
-    assert_eq!(
-        normalize(&run.stderr),
+    run_fails_with(
+        &p,
+        &[],
         "FAILED   extract  <t>
 cloesce::model::parse_error
 
@@ -412,7 +418,7 @@ cloesce::model::parse_error
  9 │     return x;
    ╰────
 cloesce: 1 failed, 5 not started in <t>
-"
+",
     );
 }
 
@@ -428,10 +434,9 @@ rule "gen" {
 }
 "#,
     );
-    let run = p.cloesce(&["run"]);
-    run.expect_code(1);
-    assert_eq!(
-        normalize(&run.stderr),
+    run_fails_with(
+        &p,
+        &[],
         "FAILED   gen  <t>
 cloesce::rule::failed
 
@@ -447,6 +452,6 @@ cloesce::rule::failed
   help: make the command write every declared output, or remove the ones it does not write from
         `outputs`
 cloesce: 1 failed in <t>
-"
+",
     );
 }
