@@ -9,7 +9,8 @@
 //!   the line rewritten with it.
 //! - **A missing `}`**: the parser reports the unclosed `{` and then the
 //!   whole rest of the file as "not closed"; only the first is kept, and it
-//!   names the node whose block is never closed.
+//!   names the node whose block is never closed. One `}` too many is named
+//!   as such, not as "Expected end of document".
 
 use miette::SourceSpan;
 
@@ -23,6 +24,8 @@ type Wording = (String, String, Option<String>);
 const UNCLOSED_BLOCK: &str = "No closing '}' for child block";
 /// Its follow-up, spanning everything after the `{`.
 const UNCLOSED_NODES: &str = "Closing '}' was not found after nodes";
+/// Text after the last node; at a `}`, one too many.
+const END_EXPECTED: &str = "Expected end of document";
 
 /// Every problem of a document that is not valid KDL v2, one error each,
 /// with a missing `}` reported once.
@@ -43,6 +46,12 @@ pub(super) fn syntax_errors(file: &SourceFile, error: kdl::KdlError) -> Vec<Pipe
         let mut span = d.span;
         let (message, label, help) = if message == UNCLOSED_BLOCK {
             unclosed_block(&file.text, span)
+        } else if message == END_EXPECTED && spanned(&file.text, span) == "}" {
+            (
+                "this `}` closes no block".to_string(),
+                "nothing to close".to_string(),
+                Some("remove it, or add the `{` it was meant to close".to_string()),
+            )
         } else if let Some((token, hint)) = kdl_v1(&file.text, span) {
             span = token;
             covered_to = token.offset() + token.len();
