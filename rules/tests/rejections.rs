@@ -170,6 +170,11 @@ case!(
     "parse_error",
     "@D1\nexport class A {\n  @PrimaryKey id: number\n  name: string = ;\n}\n"
 );
+case!(
+    parse_error_expected,
+    "parse_error",
+    "@D1\nexport class A {\n  @PrimaryKey id: number;\n  get(x: number {\n    return x;\n  }\n}\n"
+);
 
 #[test]
 fn missing_env() {

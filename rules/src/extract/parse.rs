@@ -165,16 +165,10 @@ impl Collector {
 
     fn unknown_decorator(&mut self, f: &FileCtx<'_>, d: &Deco<'_, '_>, owner: &str) {
         let shown = text(f.src, d.span).to_string();
-        let suggestion = KNOWN
-            .iter()
-            .map(|k| (strsim::jaro_winkler(k, &d.name), *k))
-            .filter(|(s, _)| *s > 0.8)
-            .fold(None::<(f64, &str)>, |best, c| match best {
-                Some(b) if b.0 >= c.0 => Some(b),
-                _ => Some(c),
-            });
+        // The pipeline's "did you mean": a case slip or a typo or two away.
+        let suggestion = cloesce_engine::pipeline::did_you_mean(&d.name, KNOWN.iter().copied());
         let help = match suggestion {
-            Some((_, k)) => format!("did you mean `@{k}`? cloesce only knows {}", known_list()),
+            Some(k) => format!("did you mean `@{k}`? cloesce only knows {}", known_list()),
             None => format!("remove it; cloesce only knows {}", known_list()),
         };
         self.error(
