@@ -29,6 +29,7 @@ fn doctor_on_a_healthy_project_exits_0_and_writes_nothing() {
         "rule extract",
         "rule validate",
         "wrangler config",
+        "tsconfig",
         "store",
         ".gitignore",
     ] {
@@ -234,6 +235,72 @@ fn init_writes_a_pipeline_that_loads_and_ignores_the_store() {
     assert_eq!(
         p.read("cloesce.kdl"),
         "cloesce version=1\nuse \"cloesce:default\"\n"
+    );
+}
+
+/// Issue #16: the guide's project had no tsconfig.json, so `wrangler dev`
+/// failed on the models' parameter decorators; init writes one.
+#[test]
+fn init_writes_a_tsconfig_with_decorators_and_says_what_comes_next() {
+    let p = Project::empty();
+    let run = p.cloesce(&["init"]);
+    run.expect_code(0);
+    assert_eq!(p.read("tsconfig.json"), cloesce_rules::tsconfig::TEMPLATE);
+    assert!(
+        run.stdout
+            .contains("wrote tsconfig.json (experimentalDecorators on"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with(
+            "\nNext:\n  cloesce doctor    check the project (models, tools, wrangler config)\n  cloesce run       build it\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    // An existing tsconfig.json is kept; what it lacks is named.
+    let p = Project::empty();
+    let mine = "{ \"compilerOptions\": { \"strict\": true } }\n";
+    p.write("tsconfig.json", mine);
+    let run = p.cloesce(&["init"]);
+    run.expect_code(0);
+    assert_eq!(p.read("tsconfig.json"), mine);
+    assert!(
+        run.stdout.contains(
+            "warning: tsconfig.json does not set compilerOptions.experimentalDecorators to true"
+        ) && run
+            .stdout
+            .contains("fix: add \"experimentalDecorators\": true"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn doctor_and_run_name_the_fix_for_a_missing_tsconfig() {
+    let p = healthy_kennel();
+    p.remove("tsconfig.json");
+    let run = p.cloesce(&["doctor"]);
+    run.expect_code(1);
+    let line = check_line(&run.stdout, "tsconfig");
+    assert!(
+        line.starts_with("FAIL") && line.contains("there is no tsconfig.json"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("fix: run `npx cloesce init` to write one"),
+        "{}",
+        run.stdout
+    );
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("warning: there is no tsconfig.json, so `wrangler dev` and `wrangler deploy` would fail"),
+        "{}",
+        run.stdout
     );
 }
 
