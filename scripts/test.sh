@@ -41,8 +41,11 @@ CLOESCE_BIN=target/debug/cloesce bench/smoke.sh
 step "fuzz the hostile-input parsers (bounded)"
 scripts/fuzz.sh "${CLOESCE_FUZZ_SECONDS:-10}"
 
-step "npm package: build (wasm), install the tarball offline, node tests"
+step "npm package: build (wasm), install the tarball offline, node tests (incl. the user's init/doctor/run/graph chain)"
 scripts/test-npm.sh
+
+step "docs/guide.md word for word: the tarball just built, real wrangler dev, the curl lines"
+SKIP_BUILD=1 scripts/test-guide.sh
 
 step "the Rust integration suite again, through the npm package (WebAssembly under node)"
 mkdir -p target/npm-shim

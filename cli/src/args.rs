@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "cloesce",
     version,
     about = "Build a Cloesce project into a Cloudflare Worker: one command, only what changed.",
-    after_help = "Examples:\n  cloesce run                 build everything (the default pipeline without a cloesce.kdl)\n  cloesce graph --format dot  show the pipeline as a Graphviz graph\n  cloesce explain workers     say why the `workers` rule would run\n\nDocs: node_modules/cloesce/docs/guide.md once installed from npm (docs/guide.md in a checkout).",
+    after_help = "Examples:\n  cloesce run                 build everything (the default pipeline without a cloesce.kdl)\n  cloesce graph --format dot  show the pipeline as a Graphviz graph\n  cloesce explain workers     say why the `workers` rule would run\n\nDocs: node_modules/cloesce/docs/guide.md once installed from npm (in a checkout, the docs folder).",
     infer_subcommands = false
 )]
 pub struct Cli {
@@ -61,8 +61,9 @@ pub enum Command {
     #[command(after_help = "Examples:\n  cloesce doctor\n  cloesce -C examples/kennel doctor")]
     Doctor,
 
-    /// Write a commented cloesce.kdl that extends the default pipeline, and
-    /// add .cloesce/ and .generated/ to .gitignore.
+    /// Write a commented cloesce.kdl that extends the default pipeline, a
+    /// tsconfig.json with the decorators models need (when there is none),
+    /// and add .cloesce/ and .generated/ to .gitignore.
     #[command(after_help = "Example:\n  cloesce init && cloesce doctor")]
     Init,
 
