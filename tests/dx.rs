@@ -619,3 +619,28 @@ fn watch_reruns_only_what_changed_and_restores_a_revert() {
     );
     p.cloesce(&["run", "--no-wait"]).expect_code(0);
 }
+
+/// Issue #16: `run --help` said `--watch` works "natively only"; it works
+/// through npm too.
+#[test]
+fn run_help_does_not_call_watch_native_only() {
+    let run = Project::empty().cloesce(&["run", "--help"]);
+    run.expect_code(0);
+    let watch = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("--watch"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        watch.contains("run again whenever an input changes"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.to_lowercase().contains("native"),
+        "{}",
+        run.stdout
+    );
+}
