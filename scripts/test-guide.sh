@@ -8,17 +8,8 @@
 #   SKIP_BUILD=1 scripts/test-guide.sh  # reuse $CARGO_TARGET_DIR/npm/cloesce-<v>.tgz
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET="$(realpath -m "${CARGO_TARGET_DIR:-$ROOT/target}")"
-export CARGO_TARGET_DIR="$TARGET"
-cd "$ROOT"
-
-VERSION="$(node -p "require('./npm-wrapper/package/package.json').version")"
-TARBALL="$TARGET/npm/cloesce-$VERSION.tgz"
-if [ -z "${SKIP_BUILD:-}" ]; then
-  scripts/build-npm.sh >&2
-fi
-[ -f "$TARBALL" ] || { echo "error: $TARBALL is missing; run scripts/build-npm.sh" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/lib/npm-tarball.sh"
+ensure_tarball
 
 # wrangler, typescript and workers-types at the end-to-end tests' versions
 # (the guide's `npm install` is pinned to them, and finds them in npm's cache).

@@ -11,22 +11,13 @@
 #   scripts/test-npm.sh --test-name-pattern=lock   # extra args go to node --test
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TARGET="$(realpath -m "${CARGO_TARGET_DIR:-$ROOT/target}")"
-export CARGO_TARGET_DIR="$TARGET"
-cd "$ROOT"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/npm-tarball.sh"
 
-VERSION="$(node -p "require('./npm-wrapper/package/package.json').version")"
-TARBALL="$TARGET/npm/cloesce-$VERSION.tgz"
-
-if [ -z "${SKIP_BUILD:-}" ]; then
-  scripts/build-npm.sh >&2
-  if [ -z "${CLOESCE_NATIVE_BIN:-}" ]; then
-    echo "==> cargo build -p cloesce (native, for comparisons)" >&2
-    cargo build -p cloesce
-  fi
+ensure_tarball
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${CLOESCE_NATIVE_BIN:-}" ]; then
+  echo "==> cargo build -p cloesce (native, for comparisons)" >&2
+  cargo build -p cloesce
 fi
-[ -f "$TARBALL" ] || { echo "error: $TARBALL is missing; run scripts/build-npm.sh" >&2; exit 1; }
 
 PROJECT="$(mktemp -d "${TMPDIR:-/tmp}/cloesce-npm-XXXXXX")"
 trap 'rm -rf "$PROJECT"' EXIT

@@ -13,6 +13,7 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 missing=()
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v dot >/dev/null || missing+=(graphviz)
+command -v curl >/dev/null || missing+=(curl) # docs/guide.md's requests (scripts/test-guide.sh)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi

@@ -45,6 +45,13 @@ pub struct Problem {
     pub fix: String,
 }
 
+impl Problem {
+    /// The two lines a command shows for it: `warning: …` and `  fix: …`.
+    pub fn warning(&self) -> String {
+        format!("warning: {}\n  fix: {}\n", self.message, self.fix)
+    }
+}
+
 /// What is wrong with the project's tsconfig (`None` when there is none) for
 /// bundling decorated model files, or `None` when nothing is. A tsconfig that
 /// does not parse, or that `extends` another without setting the option

@@ -543,10 +543,7 @@ pub fn generate(
     if let Some(project_tsconfig) = opts.tsconfig {
         let own = doc.get(&[Seg::Key("tsconfig")]).is_some();
         if let Some(problem) = tsconfig::decorators_problem(project_tsconfig).filter(|_| !own) {
-            log.push_str(&format!(
-                "warning: {}\n  fix: {}\n",
-                problem.message, problem.fix
-            ));
+            log.push_str(&problem.warning());
         }
     }
     Ok((doc.render(), log))

@@ -118,7 +118,7 @@ fn ensure_tsconfig(host: &dyn Host) -> std::io::Result<String> {
     match host.read(&path) {
         Ok(bytes) => Ok(
             match tsconfig::decorators_problem(Some(&String::from_utf8_lossy(&bytes))) {
-                Some(problem) => format!("warning: {}\n  fix: {}\n", problem.message, problem.fix),
+                Some(problem) => problem.warning(),
                 None => String::new(),
             },
         ),
