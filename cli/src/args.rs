@@ -56,8 +56,8 @@ pub enum Command {
     Clean,
 
     /// Check the project without running or writing anything: the pipeline
-    /// file, the model files, tools, the wrangler config, the store and
-    /// .gitignore. Exits 1 when a check fails.
+    /// file, the model files, tools, the wrangler config, tsconfig.json, the
+    /// store and .gitignore. Exits 1 when a check fails.
     #[command(after_help = "Examples:\n  cloesce doctor\n  cloesce -C examples/kennel doctor")]
     Doctor,
 
