@@ -82,6 +82,10 @@ test('a new folder: install the tarball offline, then init, doctor, run, graph',
   const dir = tempDir();
   ok(sh('npm', ['init', '-y'], dir), 'npm init -y');
   ok(sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '-D', TARBALL], dir), 'npm install --offline');
+  // No model yet: run fails and says what to do, as this user types it.
+  const empty = sh('npx', ['--offline', 'cloesce', 'run'], dir);
+  assert.equal(empty.code, 1, empty.stderr);
+  assert.match(empty.stderr, /cloesce found no model files[^]*\n {2}npx cloesce doctor {4}check the project\n {2}npx cloesce run {7}build again\n/);
   fs.mkdirSync(path.join(dir, 'src'));
   fs.writeFileSync(path.join(dir, 'src', 'dog.cloesce.ts'), MODEL);
 
@@ -114,9 +118,10 @@ test('a new folder: install the tarball offline, then init, doctor, run, graph',
     ok(sh('npx', ['--offline', 'cloesce', 'run', '--help'], dir), 'run --help').stdout,
     fs.readFileSync(path.join(dir, 'cloesce.kdl'), 'utf8'),
     again.stderr,
+    empty.stderr,
   ].join('\n');
   const cited = [...shown.matchAll(/node_modules\/cloesce\/docs\/[\w.-]+\.md/g)].map((m) => m[0]);
-  assert.ok(cited.length >= 4, `expected docs paths in:\n${shown}`);
+  assert.ok(cited.length >= 5, `expected docs paths in:\n${shown}`);
   for (const doc of cited) assert.ok(fs.existsSync(path.join(dir, doc)), `${doc} is cited but missing`);
   assert.doesNotMatch(shown, /[^/]docs\/[\w-]+\.md/, 'a docs path a package user cannot open');
   assert.doesNotMatch(shown, /natively only/i);

@@ -819,8 +819,9 @@ fn input_globs(rule: &Rule) -> Vec<&str> {
 }
 
 /// When the pipeline's `cloesce/extract` rule matches no model file, a
-/// "what to do next" block for `cloesce run` to print after it failed.
-pub fn no_models_hint(host: &dyn Host, pipeline: &Pipeline) -> Option<String> {
+/// "what to do next" block for `cloesce run` to print after it failed; `cli`
+/// is how the user runs cloesce ([`crate::Platform::invocation`]).
+pub fn no_models_hint(host: &dyn Host, pipeline: &Pipeline, cli: &str) -> Option<String> {
     let rule = pipeline.rules.iter().find(
         |r| matches!(&r.action, Action::Builtin { name, .. } if name.value == "cloesce/extract"),
     )?;
@@ -835,7 +836,7 @@ pub fn no_models_hint(host: &dyn Host, pipeline: &Pipeline) -> Option<String> {
         return None;
     }
     Some(format!(
-        "\ncloesce found no model files: nothing matches {}.\nNext:\n  create a model file, e.g. src/dog.cloesce.ts (examples/kennel/src/kennel.cloesce.ts is a complete one)\n  cloesce doctor    check the project\n  cloesce run       build again\n",
+        "\ncloesce found no model files: nothing matches {}.\nNext:\n  create a model file, e.g. src/dog.cloesce.ts ({DOCS}/guide.md has a complete one)\n  {cli} doctor    check the project\n  {cli} run       build again\n",
         globs.join(", ")
     ))
 }

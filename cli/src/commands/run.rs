@@ -250,7 +250,10 @@ pub async fn run<P: Platform>(
         Ok(exit::ENVIRONMENT_ERROR)
     } else {
         if !args.json && !args.quiet {
-            if let Some(hint) = crate::commands::doctor::no_models_hint(host, &session.pipeline) {
+            let cli = platform.invocation();
+            if let Some(hint) =
+                crate::commands::doctor::no_models_hint(host, &session.pipeline, cli)
+            {
                 platform.write(Stream::Stderr, &hint);
             }
         }
