@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the `cloesce` npm package: the CLI compiled to WebAssembly plus the
-# JS host in npm-wrapper/package/, packed into target/npm/cloesce-<v>.tgz.
+# Builds the `cloesce` npm package, the release tarball users install: the
+# CLI compiled to WebAssembly plus the JS host in npm-wrapper/package/, the
+# docs and the LICENSE, packed into $CARGO_TARGET_DIR/npm/cloesce-<v>.tgz
+# (target/npm/ by default). The last line printed is the tarball's path.
 #
 # Idempotent: every tool is installed only when missing or at the wrong
 # version. See docs/npm.md.
@@ -10,14 +12,18 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Cargo's target folder, absolute (a relative CARGO_TARGET_DIR is relative to
+# where the script was started), exported so cargo below uses the same one.
+TARGET="$(realpath -m "${CARGO_TARGET_DIR:-$ROOT/target}")"
+export CARGO_TARGET_DIR="$TARGET"
 cd "$ROOT"
 
 WASM_BINDGEN_VERSION=0.2.130 # must equal the wasm-bindgen crate (=0.2.130)
 BINARYEN_VERSION=132         # npm's binaryen; Debian's (108) makes broken .wasm
-TOOLS="$ROOT/target/npm-tools"
+TOOLS="$TARGET/npm-tools"
 PKG="$ROOT/npm-wrapper/package"
 OUT="$PKG/wasm"
-WASM_IN="$ROOT/target/wasm32-unknown-unknown/wasm/cloesce_wasm.wasm"
+WASM_IN="$TARGET/wasm32-unknown-unknown/wasm/cloesce_wasm.wasm"
 
 step() { printf '==> %s\n' "$*" >&2; }
 
@@ -72,16 +78,24 @@ node -e "
   if (e.version() !== '$PKG_VERSION') { console.error('error: the built engine says ' + e.version()); process.exit(1); }
 "
 
-# 4. Pack.
+# 4. What a package user reads: the docs that messages and --help cite
+#    (node_modules/cloesce/docs/…) and the workspace's LICENSE. Copies, so the
+#    repository keeps one of each (both are git-ignored in the package).
+step "copy docs/ and LICENSE into the package"
+rm -rf "$PKG/docs"
+cp -R "$ROOT/docs" "$PKG/docs"
+cp "$ROOT/LICENSE" "$PKG/LICENSE"
+
+# 5. Pack.
 step "npm pack"
-mkdir -p "$ROOT/target/npm"
-rm -f "$ROOT/target/npm/cloesce-$PKG_VERSION.tgz"
-(cd "$PKG" && npm pack --silent --pack-destination "$ROOT/target/npm" >/dev/null)
-TARBALL="$ROOT/target/npm/cloesce-$PKG_VERSION.tgz"
+mkdir -p "$TARGET/npm"
+rm -f "$TARGET/npm/cloesce-$PKG_VERSION.tgz"
+(cd "$PKG" && npm pack --silent --pack-destination "$TARGET/npm" >/dev/null)
+TARBALL="$TARGET/npm/cloesce-$PKG_VERSION.tgz"
 
 size() { wc -c <"$1" | tr -d ' '; }
 WASM_SIZE="$(size "$OUT/cloesce_wasm_bg.wasm")"
 WASM_GZ="$(gzip -9c "$OUT/cloesce_wasm_bg.wasm" | wc -c | tr -d ' ')"
 printf 'wasm:    %s (%s bytes, %s gzipped)\n' "npm-wrapper/package/wasm/cloesce_wasm_bg.wasm" "$WASM_SIZE" "$WASM_GZ"
-printf 'tarball: %s (%s bytes)\n' "target/npm/cloesce-$PKG_VERSION.tgz" "$(size "$TARBALL")"
+printf 'tarball: %s (%s bytes)\n' "$TARBALL" "$(size "$TARBALL")"
 echo "$TARBALL"

@@ -7,23 +7,17 @@
 #
 #   scripts/test-npm.sh                 # everything
 #   SKIP_BUILD=1 scripts/test-npm.sh    # reuse target/npm/*.tgz and target/debug/cloesce
+# (target/ is $CARGO_TARGET_DIR when set.)
 #   scripts/test-npm.sh --test-name-pattern=lock   # extra args go to node --test
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+. "$(dirname "${BASH_SOURCE[0]}")/lib/npm-tarball.sh"
 
-VERSION="$(node -p "require('./npm-wrapper/package/package.json').version")"
-TARBALL="$ROOT/target/npm/cloesce-$VERSION.tgz"
-
-if [ -z "${SKIP_BUILD:-}" ]; then
-  scripts/build-npm.sh >&2
-  if [ -z "${CLOESCE_NATIVE_BIN:-}" ]; then
-    echo "==> cargo build -p cloesce (native, for comparisons)" >&2
-    cargo build -p cloesce
-  fi
+ensure_tarball
+if [ -z "${SKIP_BUILD:-}" ] && [ -z "${CLOESCE_NATIVE_BIN:-}" ]; then
+  echo "==> cargo build -p cloesce (native, for comparisons)" >&2
+  cargo build -p cloesce
 fi
-[ -f "$TARBALL" ] || { echo "error: $TARBALL is missing; run scripts/build-npm.sh" >&2; exit 1; }
 
 PROJECT="$(mktemp -d "${TMPDIR:-/tmp}/cloesce-npm-XXXXXX")"
 trap 'rm -rf "$PROJECT"' EXIT
@@ -32,5 +26,10 @@ echo "==> npm install --offline $TARBALL (in $PROJECT)" >&2
 (cd "$PROJECT" && npm install --offline --no-audit --no-fund --loglevel=error "$TARBALL" >&2)
 
 export CLOESCE_NPM_PROJECT="$PROJECT"
+export CLOESCE_TARBALL="$TARBALL"
+# The native binary for the native-vs-npm comparisons, from the same target.
+if [ -z "${CLOESCE_NATIVE_BIN:-}" ] && [ -x "$TARGET/debug/cloesce" ]; then
+  export CLOESCE_NATIVE_BIN="$TARGET/debug/cloesce"
+fi
 echo "==> node --test npm-wrapper/test/" >&2
 node --test "$@" npm-wrapper/test/

@@ -13,6 +13,7 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 missing=()
 command -v sqlite3 >/dev/null || missing+=(sqlite3)
 command -v dot >/dev/null || missing+=(graphviz)
+command -v curl >/dev/null || missing+=(curl) # docs/guide.md's requests (scripts/test-guide.sh)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && apt-get install -y -qq "${missing[@]}"
 fi
@@ -41,8 +42,11 @@ CLOESCE_BIN=target/debug/cloesce bench/smoke.sh
 step "fuzz the hostile-input parsers (bounded)"
 scripts/fuzz.sh "${CLOESCE_FUZZ_SECONDS:-10}"
 
-step "npm package: build (wasm), install the tarball offline, node tests"
+step "npm package: build (wasm), install the tarball offline, node tests (incl. the user's init/doctor/run/graph chain)"
 scripts/test-npm.sh
+
+step "docs/guide.md word for word: the tarball just built, real wrangler dev, the curl lines"
+SKIP_BUILD=1 scripts/test-guide.sh
 
 step "the Rust integration suite again, through the npm package (WebAssembly under node)"
 mkdir -p target/npm-shim

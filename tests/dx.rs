@@ -29,6 +29,7 @@ fn doctor_on_a_healthy_project_exits_0_and_writes_nothing() {
         "rule extract",
         "rule validate",
         "wrangler config",
+        "tsconfig",
         "store",
         ".gitignore",
     ] {
@@ -234,6 +235,72 @@ fn init_writes_a_pipeline_that_loads_and_ignores_the_store() {
     assert_eq!(
         p.read("cloesce.kdl"),
         "cloesce version=1\nuse \"cloesce:default\"\n"
+    );
+}
+
+/// Issue #16: the guide's project had no tsconfig.json, so `wrangler dev`
+/// failed on the models' parameter decorators; init writes one.
+#[test]
+fn init_writes_a_tsconfig_with_decorators_and_says_what_comes_next() {
+    let p = Project::empty();
+    let run = p.cloesce(&["init"]);
+    run.expect_code(0);
+    assert_eq!(p.read("tsconfig.json"), cloesce_rules::tsconfig::TEMPLATE);
+    assert!(
+        run.stdout
+            .contains("wrote tsconfig.json (experimentalDecorators on"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with(
+            "\nNext:\n  cloesce doctor    check the project (models, tools, wrangler config)\n  cloesce run       build it\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    // An existing tsconfig.json is kept; what it lacks is named.
+    let p = Project::empty();
+    let mine = "{ \"compilerOptions\": { \"strict\": true } }\n";
+    p.write("tsconfig.json", mine);
+    let run = p.cloesce(&["init"]);
+    run.expect_code(0);
+    assert_eq!(p.read("tsconfig.json"), mine);
+    assert!(
+        run.stdout.contains(
+            "warning: tsconfig.json does not set compilerOptions.experimentalDecorators to true"
+        ) && run
+            .stdout
+            .contains("fix: add \"experimentalDecorators\": true"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn doctor_and_run_name_the_fix_for_a_missing_tsconfig() {
+    let p = healthy_kennel();
+    p.remove("tsconfig.json");
+    let run = p.cloesce(&["doctor"]);
+    run.expect_code(1);
+    let line = check_line(&run.stdout, "tsconfig");
+    assert!(
+        line.starts_with("FAIL") && line.contains("there is no tsconfig.json"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("fix: run `npx cloesce init` to write one"),
+        "{}",
+        run.stdout
+    );
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("warning: there is no tsconfig.json, so `wrangler dev` and `wrangler deploy` would fail"),
+        "{}",
+        run.stdout
     );
 }
 
@@ -552,4 +619,44 @@ fn watch_reruns_only_what_changed_and_restores_a_revert() {
         ),
     );
     p.cloesce(&["run", "--no-wait"]).expect_code(0);
+}
+
+/// Issue #16: `run --help` said `--watch` works "natively only"; it works
+/// through npm too.
+#[test]
+fn run_help_does_not_call_watch_native_only() {
+    let run = Project::empty().cloesce(&["run", "--help"]);
+    run.expect_code(0);
+    let watch = run
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("--watch"))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        watch.contains("run again whenever an input changes"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.to_lowercase().contains("native"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Issue #16: the hint after a run without model files named a file of this
+/// repository's examples, which a package user does not have.
+#[test]
+fn run_without_models_points_at_the_guide_and_says_what_to_run() {
+    let run = Project::empty().cloesce(&["run"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "create a model file, e.g. src/dog.cloesce.ts (node_modules/cloesce/docs/guide.md has a complete one)\n  cloesce doctor    check the project\n  cloesce run       build again\n"
+        ),
+        "{}",
+        run.stderr
+    );
 }

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "cloesce",
     version,
     about = "Build a Cloesce project into a Cloudflare Worker: one command, only what changed.",
-    after_help = "Examples:\n  cloesce run                 build everything (the default pipeline without a cloesce.kdl)\n  cloesce graph --format dot  show the pipeline as a Graphviz graph\n  cloesce explain workers     say why the `workers` rule would run\n\nDocs: docs/guide.md in the cloesce repository.",
+    after_help = "Examples:\n  cloesce run                 build everything (the default pipeline without a cloesce.kdl)\n  cloesce graph --format dot  show the pipeline as a Graphviz graph\n  cloesce explain workers     say why the `workers` rule would run\n\nDocs: node_modules/cloesce/docs/guide.md once installed from npm (in a checkout, the docs folder).",
     infer_subcommands = false
 )]
 pub struct Cli {
@@ -56,13 +56,14 @@ pub enum Command {
     Clean,
 
     /// Check the project without running or writing anything: the pipeline
-    /// file, the model files, tools, the wrangler config, the store and
-    /// .gitignore. Exits 1 when a check fails.
+    /// file, the model files, tools, the wrangler config, tsconfig.json, the
+    /// store and .gitignore. Exits 1 when a check fails.
     #[command(after_help = "Examples:\n  cloesce doctor\n  cloesce -C examples/kennel doctor")]
     Doctor,
 
-    /// Write a commented cloesce.kdl that extends the default pipeline, and
-    /// add .cloesce/ and .generated/ to .gitignore.
+    /// Write a commented cloesce.kdl that extends the default pipeline, a
+    /// tsconfig.json with the decorators models need (when there is none),
+    /// and add .cloesce/ and .generated/ to .gitignore.
     #[command(after_help = "Example:\n  cloesce init && cloesce doctor")]
     Init,
 
@@ -113,7 +114,7 @@ pub struct RunArgs {
     pub no_wait: bool,
 
     /// Do not use the remote cache configured in cloesce.kdl or
-    /// CLOESCE_REMOTE_CACHE_URL for this run (see docs/remote-cache.md).
+    /// CLOESCE_REMOTE_CACHE_URL for this run (see node_modules/cloesce/docs/remote-cache.md).
     #[arg(long)]
     pub no_remote_cache: bool,
 
@@ -126,12 +127,12 @@ pub struct RunArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
 
-    /// Print newline-delimited JSON events instead of text (see docs/cli.md).
+    /// Print newline-delimited JSON events instead of text (see node_modules/cloesce/docs/cli.md).
     #[arg(long)]
     pub json: bool,
 
     /// After the first run, run again whenever an input changes (Ctrl-C
-    /// stops). Natively only; the npm build says so.
+    /// stops).
     #[arg(short = 'w', long, conflicts_with = "dry_run")]
     pub watch: bool,
 }

@@ -39,3 +39,53 @@ impl Exit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/cli.md's "Exit codes" section is one table with a row for every
+    /// code, in order (issue #16: the rows for 70 and 130 once sat below it).
+    #[test]
+    fn docs_cli_md_lists_every_exit_code_in_one_table() {
+        let doc = include_str!("../../docs/cli.md");
+        let section = doc
+            .split("\n## Exit codes\n")
+            .nth(1)
+            .expect("docs/cli.md has an `## Exit codes` section");
+        let section = section.split("\n## ").next().unwrap_or(section);
+        let table: Vec<&str> = section
+            .trim_start()
+            .lines()
+            .take_while(|line| line.starts_with('|'))
+            .collect();
+        let codes: Vec<i32> = table
+            .iter()
+            .skip(2)
+            .map(|row| {
+                let cell = row.trim_start_matches('|').split('|').next().unwrap_or("");
+                cell.trim()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("row `{row}`"))
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                SUCCESS,
+                RULE_FAILED,
+                USER_ERROR,
+                ENVIRONMENT_ERROR,
+                INTERNAL_ERROR,
+                INTERRUPTED
+            ],
+            "the table is:\n{}",
+            table.join("\n")
+        );
+        let after = &section[section.find(&table.join("\n")).unwrap() + table.join("\n").len()..];
+        assert!(
+            !after.lines().any(|l| l.starts_with('|')),
+            "a table row sits outside the table:\n{section}"
+        );
+    }
+}

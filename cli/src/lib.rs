@@ -25,6 +25,11 @@ use clap::Parser;
 
 pub use platform::{Platform, Project, Stream};
 
+/// Where a user finds the docs that messages and `--help` cite: the npm
+/// package ships `docs/` (scripts/build-npm.sh copies it in). In a checkout
+/// the same pages are under `docs/`.
+pub const DOCS: &str = "node_modules/cloesce/docs";
+
 use crate::args::{Cli, ColorChoice, Command};
 use crate::exit::Exit;
 use crate::render::Renderer;

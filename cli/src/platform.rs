@@ -103,6 +103,12 @@ pub trait Platform {
     /// The number of jobs to run at once by default (CPU count).
     fn default_jobs(&self) -> usize;
 
+    /// How the user runs cloesce, for commands shown as advice: `cloesce`
+    /// for the native binary, `npx cloesce` for the npm package.
+    fn invocation(&self) -> &'static str {
+        "cloesce"
+    }
+
     /// True when [`Platform::http`] works (the remote cache is usable).
     fn supports_http(&self) -> bool {
         false

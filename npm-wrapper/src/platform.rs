@@ -242,6 +242,10 @@ impl Platform for JsPlatform {
         self.node.default_jobs().max(1) as usize
     }
 
+    fn invocation(&self) -> &'static str {
+        "npx cloesce"
+    }
+
     fn env_var(&self, name: &str) -> Option<String> {
         self.node.env_var(name)
     }

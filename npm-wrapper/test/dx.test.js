@@ -9,7 +9,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const test = require('node:test');
 
-const { BIN, needsWasm, nativeBin, compareNativeAndNpm, copyFixture } = require('../testlib/helpers.js');
+const { BIN, needsWasm, nativeBin, compareNativeAndNpm, copyFixture, normalize } = require('../testlib/helpers.js');
 
 const skip = needsWasm || (nativeBin() ? false : 'no native binary (cargo build -p cloesce or CLOESCE_NATIVE_BIN)');
 
@@ -38,15 +38,18 @@ test('doctor: healthy, after a build, a model error, a broken cloesce.kdl', { sk
 });
 
 test('init, then doctor and run; init again refuses', { skip }, async () => {
-  const [init, , , again] = await compareNativeAndNpm('kennel', [
-    ['init'],
-    ['doctor'],
-    ['run'],
-    ['init'],
-    ['completions', 'bash'],
-  ]);
+  // Advice names the command the user typed: `cloesce` natively, `npx cloesce` under npm.
+  const fix = (text, dir) => normalize(text, dir).replace(/npx cloesce /g, 'cloesce ');
+  const [init, , , again] = await compareNativeAndNpm(
+    'kennel',
+    [['init'], ['doctor'], ['run'], ['init'], ['completions', 'bash']],
+    { fix },
+  );
   assert.equal(init.code, 0);
+  assert.match(init.stdout, /\nNext:\n {2}npx cloesce doctor {4}check the project/);
+  assert.match(init.stdout, /\n {2}npx cloesce run {7}build it\n$/);
   assert.equal(again.code, 2);
+  assert.match(again.stderr, /run `npx cloesce init` again \(node_modules\/cloesce\/docs\/pipeline\.md/);
 });
 
 test('run --watch rebuilds after an edit (fs.watch)', { skip: needsWasm }, async () => {

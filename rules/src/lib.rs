@@ -12,6 +12,7 @@
 //! * [`wrangler`]: the user's wrangler config merged with what cloesce needs.
 //! * [`workers`]: the Worker entry point that calls the `cloesce` runtime.
 //! * [`client`]: the typed fetch client.
+//! * [`tsconfig`]: whether the project's tsconfig lets wrangler bundle the models.
 
 use cloesce_engine::builtin::{BuiltinFailure, BuiltinRegistry, BuiltinRequest};
 use cloesce_engine::path::WorkspacePath;
@@ -24,6 +25,7 @@ pub mod extract;
 pub mod ir;
 mod jsonc;
 mod paths;
+pub mod tsconfig;
 pub mod validate;
 pub mod workers;
 pub mod wrangler;

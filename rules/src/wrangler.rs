@@ -14,6 +14,10 @@
 //!   `assets.directory`, `site.bucket`, `build.cwd`, `build.watch_dir`, each D1
 //!   `migrations_dir`) are rewritten relative to the output's folder. Values
 //!   cloesce adds are already relative to the output folder.
+//! * With `tsconfig="tsconfig.json"` (the default pipeline sets it, and
+//!   declares the file as an input), the log warns when that tsconfig is
+//!   missing or does not enable the decorators the models use, unless the
+//!   user's config names a `tsconfig` of its own ([`crate::tsconfig`]).
 
 use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinRequest};
 use serde_json::{json, Value};
@@ -23,6 +27,7 @@ use crate::convert::{self, Tree};
 use crate::diag::{self, RuleDiagnostic};
 use crate::jsonc;
 use crate::paths;
+use crate::tsconfig;
 
 /// The compatibility date added when the user has none.
 pub const COMPATIBILITY_DATE: &str = "2025-10-02";
@@ -296,6 +301,9 @@ pub struct Options<'a> {
     pub main: &'a str,
     /// The `migrations_dir` to add to D1 entries (relative to the output's folder).
     pub migrations_dir: &'a str,
+    /// The project tsconfig to check, and its text (None when it is absent);
+    /// `None` checks nothing.
+    pub tsconfig: Option<Option<&'a str>>,
     /// The user's config path (None when there is none).
     pub input_path: Option<&'a str>,
     /// The generated config path.
@@ -532,6 +540,12 @@ pub fn generate(
         )
         .with_help("see https://developers.cloudflare.com/workers/wrangler/configuration/")
     })?;
+    if let Some(project_tsconfig) = opts.tsconfig {
+        let own = doc.get(&[Seg::Key("tsconfig")]).is_some();
+        if let Some(problem) = tsconfig::decorators_problem(project_tsconfig).filter(|_| !own) {
+            log.push_str(&problem.warning());
+        }
+    }
     Ok((doc.render(), log))
 }
 
@@ -543,18 +557,23 @@ impl Builtin for Wrangler {
         "cloesce/wrangler"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn description(&self) -> &'static str {
         "merge the user's wrangler config with the D1 binding and entry point"
     }
     fn settings(&self) -> &'static [&'static str] {
-        &["main", "migrations_dir"]
+        &["main", "migrations_dir", "tsconfig"]
     }
     fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure> {
         let out = crate::single_output(request)?;
-        if request.inputs.len() > 1 {
-            let names: Vec<&str> = request.inputs.iter().map(|(p, _)| p.as_str()).collect();
+        let tsconfig_path = request.settings.get("tsconfig").map(String::as_str);
+        let (project_tsconfig, configs): (Vec<_>, Vec<_>) = request
+            .inputs
+            .iter()
+            .partition(|(p, _)| Some(p.as_str()) == tsconfig_path);
+        if configs.len() > 1 {
+            let names: Vec<&str> = configs.iter().map(|(p, _)| p.as_str()).collect();
             return Err(diag::fail(
                 RuleDiagnostic::new(
                     "cloesce::wrangler::several_configs",
@@ -563,7 +582,7 @@ impl Builtin for Wrangler {
                 .with_help("keep exactly one of wrangler.toml, wrangler.json, wrangler.jsonc"),
             ));
         }
-        let input = match request.inputs.first() {
+        let input = match configs.first() {
             Some((path, bytes)) => {
                 let text = std::str::from_utf8(bytes).map_err(|_| {
                     diag::fail(
@@ -584,6 +603,11 @@ impl Builtin for Wrangler {
             None => None,
         };
         let input = input.as_ref().map(|(p, t)| (*p, t.as_str()));
+        let tsconfig_text = tsconfig_path.map(|_| {
+            project_tsconfig
+                .first()
+                .map(|(_, bytes)| String::from_utf8_lossy(bytes))
+        });
         let opts = Options {
             main: request
                 .settings
@@ -595,6 +619,7 @@ impl Builtin for Wrangler {
                 .get("migrations_dir")
                 .map(String::as_str)
                 .unwrap_or("migrations"),
+            tsconfig: tsconfig_text.as_ref().map(|text| text.as_deref()),
             input_path: input.map(|i| i.0),
             output_path: out.as_str(),
         };

@@ -189,3 +189,49 @@ fn jsonc_edge_cases() {
     let (c, _) = merge(Some(("wrangler.json", "")), ".generated/wrangler.json");
     assert!(c.contains("\"binding\": \"db\""));
 }
+
+/// Issue #16: the guide's project had no tsconfig.json, so `wrangler dev`
+/// failed on the models' decorators and cloesce said nothing.
+fn log_with_tsconfig(files: &[(&str, &str)]) -> String {
+    let inputs: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|(p, t)| (p.to_string(), t.as_bytes().to_vec()))
+        .collect();
+    let settings = [
+        ("main", "workers.ts"),
+        ("migrations_dir", "migrations"),
+        ("tsconfig", "tsconfig.json"),
+    ];
+    run(
+        "cloesce/wrangler",
+        &inputs,
+        &[".generated/wrangler.toml"],
+        &settings,
+    )
+    .unwrap_or_else(|f| panic!("{}", render(&f)))
+    .log
+}
+
+#[test]
+fn a_missing_tsconfig_is_named_with_the_fix() {
+    let log = log_with_tsconfig(&[("wrangler.toml", "[[d1_databases]]\ndatabase_id = \"x\"\n")]);
+    insta::assert_snapshot!(log, @r#"
+    warning: there is no tsconfig.json, so `wrangler dev` and `wrangler deploy` would fail with "Parameter decorators only work when experimental decorators are enabled"
+      fix: run `npx cloesce init` to write one, or create tsconfig.json with { "compilerOptions": { "experimentalDecorators": true } }
+    "#);
+}
+
+#[test]
+fn a_tsconfig_without_decorators_is_named_and_one_with_them_passes() {
+    let config = ("wrangler.toml", "[[d1_databases]]\ndatabase_id = \"x\"\n");
+    let log = log_with_tsconfig(&[config, ("tsconfig.json", "{ \"compilerOptions\": {} }")]);
+    assert!(
+        log.contains("tsconfig.json does not set compilerOptions.experimentalDecorators"),
+        "{log}"
+    );
+    let good = "{ \"compilerOptions\": { \"experimentalDecorators\": true } }";
+    assert_eq!(log_with_tsconfig(&[config, ("tsconfig.json", good)]), "");
+    // The user's wrangler config names its own tsconfig: not ours to judge.
+    let own = "tsconfig = \"tsconfig.worker.json\"\n[[d1_databases]]\ndatabase_id = \"x\"\n";
+    assert_eq!(log_with_tsconfig(&[("wrangler.toml", own)]), "");
+}

@@ -1,5 +1,7 @@
 //! `cloesce init`: write a commented `cloesce.kdl` that extends the default
-//! pipeline, and make git ignore `.cloesce/` and `.generated/`.
+//! pipeline, write a `tsconfig.json` with the decorators the models need when
+//! there is none (or say what an existing one lacks), and make git ignore
+//! `.cloesce/` and `.generated/`.
 
 use cloesce_engine::host::Host;
 use cloesce_engine::WorkspacePath;
@@ -8,9 +10,11 @@ use crate::commands::doctor::gitignore_covers;
 use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
 use crate::session::PIPELINE_FILE;
+use crate::DOCS;
+use cloesce_rules::tsconfig;
 
 /// The file `cloesce init` writes. A test loads it, so it always loads.
-pub const TEMPLATE: &str = r#"// cloesce.kdl: this project's pipeline. Reference: docs/pipeline.md.
+pub const TEMPLATE: &str = r#"// cloesce.kdl: this project's pipeline. Reference: node_modules/cloesce/docs/pipeline.md.
 // Without this file cloesce runs the built-in pipeline unchanged; with it you
 // can change the built-in pipeline's settings and add rules of your own.
 cloesce version=1
@@ -56,8 +60,9 @@ pub fn init<P: Platform>(platform: &P, dir: Option<&str>) -> Result<i32, Exit> {
     match host.stat(&kdl) {
         Ok(Some(_)) => {
             return Err(Exit::user(format!(
-                "error: {}/{PIPELINE_FILE} already exists; cloesce init leaves it as it is\n  help: edit it, or remove it and run `cloesce init` again (docs/pipeline.md describes the format)\n",
-                project.root.trim_end_matches(['/', '\\'])
+                "error: {}/{PIPELINE_FILE} already exists; cloesce init leaves it as it is\n  help: edit it, or remove it and run `{} init` again ({DOCS}/pipeline.md describes the format)\n",
+                project.root.trim_end_matches(['/', '\\']),
+                platform.invocation()
             )))
         }
         Ok(None) => {}
@@ -66,6 +71,7 @@ pub fn init<P: Platform>(platform: &P, dir: Option<&str>) -> Result<i32, Exit> {
     host.write_atomic(&kdl, TEMPLATE.as_bytes(), false)
         .map_err(|e| write_error(PIPELINE_FILE, e))?;
     let mut out = format!("wrote {PIPELINE_FILE}\n");
+    out.push_str(&ensure_tsconfig(host).map_err(|e| write_error(tsconfig::PATH, e))?);
 
     let gitignore = WorkspacePath::new(".gitignore").expect("constant path");
     let existing = match host.read(&gitignore) {
@@ -97,9 +103,32 @@ pub fn init<P: Platform>(platform: &P, dir: Option<&str>) -> Result<i32, Exit> {
         };
         out.push_str(&format!("{verb} {}\n", missing.join(" ")));
     }
-    out.push_str(
-        "\nNext:\n  cloesce doctor    check the project (models, tools, wrangler config)\n  cloesce run       build it\n",
-    );
+    let cli = platform.invocation();
+    out.push_str(&format!(
+        "\nNext:\n  {cli} doctor    check the project (models, tools, wrangler config)\n  {cli} run       build it\n"
+    ));
     platform.write(Stream::Stdout, &out);
     Ok(exit::SUCCESS)
+}
+
+/// Writes `tsconfig.json` when there is none; otherwise leaves it as it is
+/// and says what it lacks for the models' decorators. Returns the lines to show.
+fn ensure_tsconfig(host: &dyn Host) -> std::io::Result<String> {
+    let path = WorkspacePath::new(tsconfig::PATH).expect("constant path");
+    match host.read(&path) {
+        Ok(bytes) => Ok(
+            match tsconfig::decorators_problem(Some(&String::from_utf8_lossy(&bytes))) {
+                Some(problem) => problem.warning(),
+                None => String::new(),
+            },
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            host.write_atomic(&path, tsconfig::TEMPLATE.as_bytes(), false)?;
+            Ok(format!(
+                "wrote {} (experimentalDecorators on: wrangler bundles the models with it)\n",
+                tsconfig::PATH
+            ))
+        }
+        Err(e) => Err(e),
+    }
 }

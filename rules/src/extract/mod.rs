@@ -183,7 +183,7 @@ fn no_models(models: Option<&str>) -> RuleDiagnostic {
         format!("cloesce found no model files: {looked}"),
     )
     .with_help(
-        "create a model file, e.g. src/dog.cloesce.ts (examples/kennel/src/kennel.cloesce.ts is a complete one), then `cloesce run` again; model files end in .cloesce.ts and folders that .gitignore ignores are not searched",
+        "create a model file, e.g. src/dog.cloesce.ts (node_modules/cloesce/docs/guide.md has a complete one), then build again; model files end in .cloesce.ts and folders that .gitignore ignores are not searched",
     )
 }
 

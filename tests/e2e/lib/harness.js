@@ -257,7 +257,8 @@ export async function d1Execute(ws, sql) {
   return JSON.parse(out.slice(out.indexOf("[")));
 }
 
-function freePort() {
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -328,7 +329,7 @@ export async function startWrangler(ws, { timeoutMs = 120_000 } = {}) {
   return { base, port, log, stop, logTail: () => tail(log) };
 }
 
-function sleep(ms) {
+export function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
 }
 
