@@ -386,8 +386,8 @@ fn an_empty_folder_reports_no_model_files_alone() {
 cloesce::model::no_models
 
   × cloesce found no model files: nothing matches **/*.cloesce.ts
-  help: create a model file, e.g. src/dog.cloesce.ts (examples/kennel/src/kennel.cloesce.ts is
-        a complete one), then `cloesce run` again; model files end in .cloesce.ts and folders
+  help: create a model file, e.g. src/dog.cloesce.ts (node_modules/cloesce/docs/guide.md
+        has a complete one), then build again; model files end in .cloesce.ts and folders
         that .gitignore ignores are not searched
 cloesce: 1 failed, 5 not started in <t>
 ",
