@@ -122,6 +122,47 @@ fn model_error() {
     assert_good_error(&run, 1, "src/m.cloesce.ts");
 }
 
+/// Issue #12: chained `/-` and deeply nested `/*` in `cloesce.kdl` overflowed
+/// the stack (exit 134) in `run`, `graph` and `doctor`. Now each names the
+/// place in cloesce.kdl, with a fix, and exits 2 (`doctor`: 1, a check that
+/// failed).
+#[test]
+fn deep_slashdashes_and_comments_are_a_pipeline_error() {
+    let p = Project::new("");
+    for (text, cause, at) in [
+        (
+            format!("cloesce version=1\n{}x\n", "/- ".repeat(2_100)),
+            "more than 32 `/-` follow one another",
+            "cloesce.kdl:2:97",
+        ),
+        (
+            format!(
+                "cloesce version=1\n{}{}\n",
+                "/* ".repeat(3_700),
+                "*/ ".repeat(3_700)
+            ),
+            "`/*` comments are nested more than 32 levels deep",
+            "cloesce.kdl:2:97",
+        ),
+    ] {
+        p.write("cloesce.kdl", &text);
+        for command in ["run", "graph"] {
+            let run = p.cloesce(&[command]);
+            assert_good_error(&run, 2, cause);
+            assert!(run.flat_stderr().contains(at), "{command}: {}", run.stderr);
+        }
+        // `doctor` reports on stdout.
+        let doctor = p.cloesce(&["doctor"]);
+        doctor.expect_code(1);
+        assert!(
+            doctor.stdout.contains(cause) && doctor.stdout.contains(at),
+            "{}",
+            doctor.stdout
+        );
+        assert_no_panic(&doctor.stderr);
+    }
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

@@ -210,6 +210,95 @@ fn deeply_nested_kdl_is_a_clear_error() {
     });
 }
 
+/// Issue #12: 6 KB of chained `/-` or 14 KB of nested `/*` overflowed the
+/// stack (SIGABRT) in `run`, `graph` and `doctor`; so did a long `/* */`
+/// comment, since the KDL parser recurses once per `*` and `/` in one.
+#[test]
+fn chained_slashdashes_and_deep_or_long_comments_are_a_clear_error() {
+    on_small_stack(|| {
+        let head = "cloesce version=1\n";
+        let cases = [
+            (
+                format!("{head}{}x\n", "/- ".repeat(2_100)),
+                "more than 32 `/-` follow one another",
+            ),
+            (
+                format!("{head}x {}y\n", "/- ".repeat(2_100)),
+                "more than 32 `/-` follow one another",
+            ),
+            (
+                format!("{head}x {{ {}y }}\n", "/-\n".repeat(50)),
+                "more than 32 `/-` follow one another",
+            ),
+            (
+                format!("{head}{}{}\n", "/* ".repeat(3_700), "*/ ".repeat(3_700)),
+                "`/*` comments are nested more than 32 levels deep",
+            ),
+            (
+                format!("{head}{}\n", "/* ".repeat(3_700)),
+                "`/*` comments are nested more than 32 levels deep",
+            ),
+            (
+                format!("{head}/*{}*/\n", "*".repeat(20_000)),
+                "a `/* */` comment holds more than 128 `*` and `/` characters",
+            ),
+            (
+                format!("{head}/**\n{} */\n", " * one more line\n".repeat(5_000)),
+                "a `/* */` comment holds more than 128 `*` and `/` characters",
+            ),
+            (
+                format!(
+                    "{head}rule \"x\" {}{}\n",
+                    "{ /- ".repeat(20),
+                    "}".repeat(20)
+                ),
+                "blocks are nested more than 32 levels deep",
+            ),
+        ];
+        for (text, message) in cases {
+            let err = load_text(&text).unwrap_err();
+            assert!(
+                err.contains(message),
+                "{message}: {}",
+                err.chars().take(400).collect::<String>()
+            );
+        }
+    });
+}
+
+/// The deepest pipeline the limits accept parses on the small stack of a
+/// debug build: 31 blocks, and in them a comment (level 32) with 128 marks.
+#[test]
+fn the_deepest_accepted_pipeline_parses_on_a_small_stack() {
+    on_small_stack(|| {
+        let comment = format!("/*{} */", " *".repeat(124));
+        let text = format!(
+            "cloesce version=1\nrule \"x\" {{\n    outputs \"o\"\n    run \"echo\"\n}}\nnot-a-node {}{comment}{}\n",
+            "{ a ".repeat(31),
+            "}".repeat(31)
+        );
+        // Past the depth check, the loader reports the unknown node.
+        let err = load_text(&text).unwrap_err();
+        assert!(
+            !err.contains("nested") && !err.contains("holds more"),
+            "{err}"
+        );
+        assert!(
+            err.contains("not-a-node"),
+            "{}",
+            err.chars().take(400).collect::<String>()
+        );
+        // A long comment of plain text, and slashdashes that do not chain.
+        let text = format!(
+            "cloesce version=1\n/* {} */\n{}rule \"x\" {{\n    outputs \"o\"\n    run \"echo\"\n}}\n",
+            "words, words\n".repeat(20_000),
+            "/- rule \"y\" { outputs \"p\"; run \"echo\"; }\n".repeat(100)
+        );
+        let (pipeline, _) = load_text(&text).unwrap();
+        assert_eq!(pipeline.rules.len(), 1);
+    });
+}
+
 #[test]
 fn deeply_nested_model_files_are_a_clear_error() {
     on_small_stack(|| {

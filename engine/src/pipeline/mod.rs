@@ -11,12 +11,13 @@
 //! `lower` turns one KDL document into rules, with `rule` for `rule` nodes
 //! and `syntax` for the checks every node shares; `check` finds problems
 //! across rules; `params` substitutes `${NAME}`; `paths` checks globs and
-//! output paths; `suggest` says "did you mean"; `error` holds the
+//! output paths; `suggest` says "did you mean"; `depth` bounds the parser's recursion; `error` holds the
 //! diagnostics. The format is documented in `docs/pipeline.md`.
 
 mod cache;
 mod check;
 mod chunked;
+pub mod depth;
 mod error;
 mod load;
 mod lower;
