@@ -108,16 +108,28 @@ fn fuzz_crashes_of_workspace_path_stay_fixed() {
     }
 }
 
+/// Each input that once crashed or blew up (`issue-12-*`: a stack overflow,
+/// a report quadratic in the file's size) loads or extracts on a small
+/// stack, and a failure's report stays linear in the input's size.
 #[test]
 fn fuzz_crashes_of_the_loader_and_extractor_stay_fixed() {
-    for (_, bytes) in fuzz_inputs("pipeline_load") {
-        if let Ok(text) = std::str::from_utf8(&bytes) {
-            let _ = load_text(text);
+    on_small_stack(|| {
+        for (_, bytes) in fuzz_inputs("pipeline_load") {
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = load_text(text);
+            }
         }
-    }
-    for (_, bytes) in fuzz_inputs("extract") {
-        let _ = extract(&bytes);
-    }
+        for (name, bytes) in fuzz_inputs("extract") {
+            if let Err(failure) = run_extract(&bytes) {
+                let rendered = render(&failure);
+                assert!(
+                    rendered.len() < 20 * bytes.len().max(1_000),
+                    "{name}: {} bytes of report",
+                    rendered.len()
+                );
+            }
+        }
+    });
 }
 
 // Large and deep inputs run on a thread with a 2 MiB stack (the test

@@ -63,7 +63,7 @@ impl TooDeep {
     }
 
     /// The bytes to underline: the `{`, `/-`, `/*`, `*` or `/`.
-    pub fn len(&self) -> usize {
+    pub fn width(&self) -> usize {
         match self.excess {
             Excess::Blocks | Excess::LongComment => 1,
             Excess::Comments | Excess::Slashdashes => 2,

@@ -125,7 +125,7 @@ impl<'a> Loader<'a> {
             self.errors.push(PipelineError::Syntax {
                 message: too_deep.message(),
                 src: file.named_source(),
-                span: (too_deep.at, too_deep.len()).into(),
+                span: (too_deep.at, too_deep.width()).into(),
                 label: too_deep.label().to_string(),
                 help: Some(too_deep.help()),
             });
