@@ -14,7 +14,7 @@ use cloesce_engine::path::is_absolute;
 use cloesce_engine::pipeline::{load, LoadOptions, Pipeline, SourceFile};
 use cloesce_engine::WorkspacePath;
 
-use crate::common::render;
+use crate::common::{deepest_accepted_kdl, kdl_attacks, render};
 
 fn fuzz_inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -232,45 +232,7 @@ fn deeply_nested_kdl_is_a_clear_error() {
 #[test]
 fn chained_slashdashes_and_deep_or_long_comments_are_a_clear_error() {
     on_small_stack(|| {
-        let head = "cloesce version=1\n";
-        let cases = [
-            (
-                format!("{head}{}x\n", "/- ".repeat(2_100)),
-                "more than 32 `/-` follow one another",
-            ),
-            (
-                format!("{head}x {}y\n", "/- ".repeat(2_100)),
-                "more than 32 `/-` follow one another",
-            ),
-            (
-                format!("{head}x {{ {}y }}\n", "/-\n".repeat(50)),
-                "more than 32 `/-` follow one another",
-            ),
-            (
-                format!("{head}{}{}\n", "/* ".repeat(3_700), "*/ ".repeat(3_700)),
-                "`/*` comments are nested more than 32 levels deep",
-            ),
-            (
-                format!("{head}{}\n", "/* ".repeat(3_700)),
-                "`/*` comments are nested more than 32 levels deep",
-            ),
-            (
-                format!("{head}/*{}*/\n", "*".repeat(20_000)),
-                "a `/* */` comment holds more than 128 `*` and `/` characters",
-            ),
-            (
-                format!("{head}/**\n{} */\n", " * one more line\n".repeat(5_000)),
-                "a `/* */` comment holds more than 128 `*` and `/` characters",
-            ),
-            (
-                format!(
-                    "{head}rule \"x\" {}{}\n",
-                    "{ /- ".repeat(20),
-                    "}".repeat(20)
-                ),
-                "blocks are nested more than 32 levels deep",
-            ),
-        ];
+        let cases = kdl_attacks();
         for (text, message) in cases {
             let err = load_text(&text).unwrap_err();
             assert!(
@@ -287,23 +249,21 @@ fn chained_slashdashes_and_deep_or_long_comments_are_a_clear_error() {
 #[test]
 fn the_deepest_accepted_pipeline_parses_on_a_small_stack() {
     on_small_stack(|| {
-        let comment = format!("/*{} */", " *".repeat(124));
-        let text = format!(
-            "cloesce version=1\nrule \"x\" {{\n    outputs \"o\"\n    run \"echo\"\n}}\nnot-a-node {}{comment}{}\n",
-            "{ a ".repeat(31),
-            "}".repeat(31)
-        );
-        // Past the depth check, the loader reports the unknown node.
-        let err = load_text(&text).unwrap_err();
-        assert!(
-            !err.contains("nested") && !err.contains("holds more"),
-            "{err}"
-        );
-        assert!(
-            err.contains("not-a-node"),
-            "{}",
-            err.chars().take(400).collect::<String>()
-        );
+        for (text, says) in deepest_accepted_kdl() {
+            // Past the depth check, the loader reports what is wrong.
+            let err = load_text(&text).unwrap_err();
+            assert!(
+                !err.contains("nested")
+                    && !err.contains("holds more")
+                    && !err.contains("follow one another"),
+                "{err}"
+            );
+            assert!(
+                err.contains(says),
+                "{}",
+                err.chars().take(400).collect::<String>()
+            );
+        }
         // A long comment of plain text, and slashdashes that do not chain.
         let text = format!(
             "cloesce version=1\n/* {} */\n{}rule \"x\" {{\n    outputs \"o\"\n    run \"echo\"\n}}\n",

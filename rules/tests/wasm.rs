@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::build;
+use crate::common::{build, deepest_accepted_kdl, kdl_attacks};
 
 /// The wasm probe and node, or `None` (after saying so, loudly).
 fn probe() -> Option<PathBuf> {
@@ -59,37 +59,12 @@ fn hostile_pipelines_load_in_wasm_without_overflowing() {
     let Some(probe) = probe() else {
         return;
     };
-    let head = "cloesce version=1\n";
-    let rule = "rule \"x\" {\n    outputs \"o\"\n    run \"echo\"\n}\n";
-    let comment = format!("/*{} */", " *".repeat(124));
-    let cases = [
-        (
-            format!("{head}{}x\n", "/- ".repeat(2_100)),
-            "more than 32 `/-`",
-        ),
-        (
-            format!("{head}{}{}\n", "/* ".repeat(3_700), "*/ ".repeat(3_700)),
-            "comments are nested more than 32",
-        ),
-        (
-            format!("{head}/*{}*/\n", "*".repeat(20_000)),
-            "holds more than 128",
-        ),
-        // The deepest accepted: past the depth check, an unknown node.
-        (
-            format!(
-                "{head}{rule}not-a-node {}{comment}{}\n",
-                "{ a ".repeat(31),
-                "}".repeat(31)
-            ),
-            "not-a-node",
-        ),
-        (
-            format!("{head}{rule}n {}{comment} x\n", "/- ".repeat(31)),
-            "Syntax",
-        ),
-        (format!("{head}{rule}"), "\"rules\":1"),
-    ];
+    let mut cases = kdl_attacks();
+    cases.extend(deepest_accepted_kdl());
+    cases.push((
+        "cloesce version=1\nrule \"x\" {\n    outputs \"o\"\n    run \"echo\"\n}\n".to_string(),
+        "\"rules\":1",
+    ));
     let dir = std::env::temp_dir().join(format!("cloesce-wasm-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (i, (text, expected)) in cases.iter().enumerate() {
