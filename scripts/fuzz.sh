@@ -9,9 +9,17 @@
 # Short runs (the default) suit CI; run longer by hand, e.g.
 # `scripts/fuzz.sh 600 extract`. The corpus grows in fuzz/corpus/<target>/
 # (seeded from the repo's fixtures on every run) and is kept between runs.
-# A crash leaves its input in fuzz/artifacts/<target>/; turn it into a plain
-# #[test] (see rules/tests/hostile.rs) before fixing it. Exits non-zero
-# when any target found a crash; prints the executions per target.
+# A crash leaves its input in fuzz/artifacts/<target>/; copy it to
+# rules/tests/fixtures/fuzz/<target>/ (replayed by rules/tests/hostile.rs in
+# every `cargo test`) before fixing it. Exits non-zero when any target found
+# a crash; prints the executions per target.
+#
+# The defaults once missed crashes that need a few KB of repetition (6 KB of
+# chained `/-`, 14 KB of nested `/*`, 64 KB of `@D1`; issue #12): inputs may
+# be 256 KB long, the seeds (fuzz/seeds/) hold deep nesting and long
+# repetition just inside the limits for mutations to push past them, and a
+# dictionary per target (fuzz/dict/) lets mutations insert whole tokens
+# (`/-`, `/*`, `{`, `@D1 `) rather than single bytes.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -66,10 +74,14 @@ for target in "${targets[@]}"; do
   log="fuzz/logs/$target.log"
   echo "fuzz.sh: $target for ${secs}s" >&2
   set +e
+  dict=()
+  if [ -f "fuzz/dict/$target.dict" ]; then
+    dict=(-dict="dict/$target.dict")
+  fi
   (cd fuzz && cargo "${toolchain[@]}" fuzz run "${sanitizer[@]}" -O "$target" \
     "corpus/$target" -- \
-    -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1) >"$log" 2>&1
+    -max_total_time="$secs" -max_len=262144 -timeout=10 -rss_limit_mb=2048 \
+    "${dict[@]}" -print_final_stats=1) >"$log" 2>&1
   code=$?
   set -e
   runs=$(grep -Eo 'Done [0-9]+ runs' "$log" | tail -1 | grep -Eo '[0-9]+' || true)

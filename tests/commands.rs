@@ -120,8 +120,24 @@ fn cache_stats_verify_and_gc() {
         .unwrap()
         .path();
     std::fs::write(&blob, b"bad").unwrap();
+    // Damage found is a problem found: exit 1, saying what was removed
+    // (issue #12); verifying again finds the rest intact.
     let verify = p.cloesce(&["cache", "verify"]);
-    verify.expect_code(0);
+    verify.expect_code(1);
+    assert!(
+        verify
+            .stdout
+            .contains("the store was damaged: removed 1 blob(s) and 1 action entr(ies)"),
+        "{}",
+        verify.stdout
+    );
+    let again = p.cloesce(&["cache", "verify"]);
+    again.expect_code(0);
+    assert!(
+        again.stdout.contains("the store is intact"),
+        "{}",
+        again.stdout
+    );
     assert!(
         verify.stdout.contains("content does not match"),
         "{}",

@@ -122,6 +122,141 @@ fn model_error() {
     assert_good_error(&run, 1, "src/m.cloesce.ts");
 }
 
+/// Issue #12: chained `/-` and deeply nested `/*` in `cloesce.kdl` overflowed
+/// the stack (exit 134) in `run`, `graph` and `doctor`. Now each names the
+/// place in cloesce.kdl, with a fix, and exits 2 (`doctor`: 1, a check that
+/// failed).
+#[test]
+fn deep_slashdashes_and_comments_are_a_pipeline_error() {
+    let p = Project::new("");
+    for (text, cause, at) in [
+        (
+            format!("cloesce version=1\n{}x\n", "/- ".repeat(2_100)),
+            "more than 32 `/-` follow one another",
+            "cloesce.kdl:2:97",
+        ),
+        (
+            format!(
+                "cloesce version=1\n{}{}\n",
+                "/* ".repeat(3_700),
+                "*/ ".repeat(3_700)
+            ),
+            "`/*` comments are nested more than 32 levels deep",
+            "cloesce.kdl:2:97",
+        ),
+    ] {
+        p.write("cloesce.kdl", &text);
+        for command in ["run", "graph"] {
+            let run = p.cloesce(&[command]);
+            assert_good_error(&run, 2, cause);
+            assert!(run.flat_stderr().contains(at), "{command}: {}", run.stderr);
+        }
+        // `doctor` reports on stdout.
+        let doctor = p.cloesce(&["doctor"]);
+        doctor.expect_code(1);
+        assert!(
+            doctor.stdout.contains(cause) && doctor.stdout.contains(at),
+            "{}",
+            doctor.stdout
+        );
+        assert_no_panic(&doctor.stderr);
+    }
+}
+
+/// Issue #12: rule names and argv with control characters (an OSC title
+/// sequence, colours, a bidi override) were printed raw to the terminal.
+/// Every human-facing output shows them escaped; `--json` keeps them exact.
+#[test]
+fn control_characters_in_names_and_argv_are_shown_escaped() {
+    let evil = r"\u{1b}]0;pwned\u{7}\u{1b}[31mred\u{202e}";
+    let shown = r"\u{1b}]0;pwned\u{7}\u{1b}[31mred\u{202e}";
+    let p = Project::new(&format!(
+        "cloesce version=1\nrule \"ok{evil}\" {{\n    outputs \"a.txt\"\n    run \"sh\" \"-c\" \"echo > a.txt\" \"arg{evil}\"\n}}\nrule \"bad{evil}\" {{\n    deps \"ok{evil}\"\n    outputs \"b.txt\"\n    run \"sh\" \"-c\" \"exit 3\" \"arg{evil}\"\n}}\n"
+    ));
+    let raw = |text: &str| {
+        text.chars()
+            .any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{202e}')
+    };
+    let runs = [
+        p.cloesce(&["run", "--verbose"]),
+        p.cloesce(&["run", "--dry-run", "--explain"]),
+        p.cloesce(&["graph"]),
+        p.cloesce(&["graph", "--status"]),
+        p.cloesce(&["graph", "--format", "dot"]),
+        p.cloesce(&["graph", "--format", "mermaid"]),
+        p.cloesce(&["explain", "ok\u{1b}]0;pwned\u{7}\u{1b}[31mred\u{202e}"]),
+        p.cloesce(&["run", "nope"]),
+        p.cloesce(&["doctor"]),
+    ];
+    for run in &runs {
+        assert!(
+            !raw(&run.stdout) && !raw(&run.stderr),
+            "raw control characters:\n{:?}\n{:?}",
+            run.stdout,
+            run.stderr
+        );
+        assert_no_panic(&run.stderr);
+    }
+    // The failure names the rule and its command, escaped.
+    let failed = &runs[0];
+    failed.expect_code(1);
+    assert!(
+        failed.stderr.contains(&format!("rule `bad{shown}` failed")),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        failed.stderr.contains(&format!("'arg{shown}'")),
+        "{}",
+        failed.stderr
+    );
+    assert!(
+        runs[2].stdout.contains(&format!("ok{shown}")),
+        "{}",
+        runs[2].stdout
+    );
+    assert!(
+        runs[7].stderr.contains(&format!("ok{shown}")),
+        "{}",
+        runs[7].stderr
+    );
+    // JSON keeps the exact name: it escapes control characters itself (a
+    // bidi override is not a control character to JSON, and stays).
+    let json = p.cloesce(&["run", "--json"]);
+    assert!(
+        !json.stdout.contains(['\u{1b}', '\u{7}']),
+        "{}",
+        json.stdout
+    );
+    assert!(
+        json.stdout
+            .contains(r#""rule":"bad\u001b]0;pwned\u0007\u001b[31mred"#),
+        "{}",
+        json.stdout
+    );
+}
+
+/// Issue #12: a NUL in an argument reached the spawn and was reported as
+/// "install the program". It is a pipeline error at load, with a span.
+#[test]
+fn a_nul_in_argv_is_a_pipeline_error_at_load() {
+    let p = Project::new(
+        "cloesce version=1\nrule \"x\" {\n    outputs \"o\"\n    run \"tou\\u{0}ch\" \"o\"\n}\n",
+    );
+    for command in ["run", "graph"] {
+        let run = p.cloesce(&[command]);
+        assert_good_error(
+            &run,
+            2,
+            "argument 0 of `run` in rule `x` holds a NUL character",
+        );
+        let flat = run.flat_stderr();
+        assert!(flat.contains("cloesce.kdl:4:9"), "{flat}");
+        assert!(!flat.contains("install"), "{flat}");
+    }
+    assert!(!p.exists("o"));
+}
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()

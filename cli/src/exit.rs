@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | success |
-//! | 1 | a rule failed (its command, a built-in's diagnostics, or a missing output) |
+//! | 1 | a rule failed (its command, a built-in's diagnostics, or a missing output); `doctor` or `cache verify` found a problem |
 //! | 2 | the user's input is wrong: arguments, `cloesce.kdl` |
 //! | 3 | the environment is wrong: files, permissions, disk, the lock, a missing tool |
 //! | 70 | an internal error: a bug in cloesce |

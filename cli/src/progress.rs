@@ -9,11 +9,13 @@
 //! the line is erased for good before the summary. Elsewhere (pipes, CI,
 //! `--json`, `--quiet`, `--dry-run`) this prints nothing at all.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use cloesce_engine::build::Event;
 use cloesce_engine::pipeline::Pipeline;
+use cloesce_engine::shown::shown;
 
 use crate::platform::{Platform, Stream};
 use crate::render::Renderer;
@@ -132,7 +134,7 @@ pub fn status_line<'n>(
     running: impl Iterator<Item = &'n str>,
     elapsed_ns: u64,
 ) -> String {
-    let names: Vec<&str> = running.collect();
+    let names: Vec<Cow<str>> = running.map(shown).collect();
     let elapsed = format!("{:.1}s", elapsed_ns as f64 / 1e9);
     let head = format!("[{done}/{total}]");
     let mut middle = if names.is_empty() {
@@ -163,5 +165,8 @@ mod tests {
         let line = status_line(1, 40, long.iter().map(String::as_str), 0);
         assert!(line.chars().count() <= 78, "{line}");
         assert!(line.contains('…'));
+        // A name cannot send the terminal an escape sequence (issue #12).
+        let line = status_line(0, 1, ["t\u{1b}]0;x\u{7}"].into_iter(), 0);
+        assert_eq!(line, "[0/1] running t\\u{1b}]0;x\\u{7}  0.0s");
     }
 }

@@ -7,6 +7,7 @@
 use cloesce_engine::build::{Event, Failure, RuleReport, RuleStatus, Summary};
 use cloesce_engine::explain::Reason;
 use cloesce_engine::pipeline::{Action, Pipeline, Rule};
+use cloesce_engine::shown::shown;
 use miette::{Diagnostic, LabeledSpan, NamedSource};
 use serde_json::json;
 
@@ -64,8 +65,8 @@ impl<P: Platform> Reporter<'_, P> {
                     self.out(&format!(
                         "{} {:<10} {}\n",
                         self.renderer.dim("start   "),
-                        rule.name.value,
-                        describe_action(rule)
+                        shown(&rule.name.value),
+                        shown(&describe_action(rule))
                     ));
                 }
             }
@@ -107,7 +108,7 @@ impl<P: Platform> Reporter<'_, P> {
     }
 
     fn text_finished(&self, report: RuleReport) {
-        let name = self.rule(&report).name.value.clone();
+        let name = shown(&self.rule(&report).name.value).into_owned();
         let verbose = self.verbosity == Verbosity::Verbose;
         let show_line = match report.status {
             RuleStatus::Fresh => verbose,
@@ -154,7 +155,8 @@ impl<P: Platform> Reporter<'_, P> {
                     stream,
                     &format!(
                         "         {}\n",
-                        self.renderer.dim(&format!("because {reason}"))
+                        self.renderer
+                            .dim(&format!("because {}", shown(&reason.to_string())))
                     ),
                 );
             }
@@ -169,7 +171,8 @@ impl<P: Platform> Reporter<'_, P> {
         }
     }
 
-    /// A rule's captured output, indented under its line.
+    /// A rule's captured output, indented under its line (as the command
+    /// wrote it, colours included: it is the command's own output).
     fn block(&self, stream: Stream, text: &str) {
         if text.is_empty() {
             return;

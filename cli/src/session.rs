@@ -6,6 +6,7 @@ use cloesce_engine::fingerprint::Digest;
 use cloesce_engine::graph::Graph;
 use cloesce_engine::host::Host;
 use cloesce_engine::pipeline::{self, LoadOptions, Pipeline, SourceFile};
+use cloesce_engine::shown::shown_lines;
 use cloesce_engine::WorkspacePath;
 
 use crate::exit::Exit;
@@ -128,6 +129,6 @@ impl<H> Session<H> {
             message.push_str(&format!("  help: did you mean `{best}`?\n"));
         }
         message.push_str(&format!("  rules: {}\n", all.join(", ")));
-        Err(Exit::user(message))
+        Err(Exit::user(shown_lines(&message)))
     }
 }

@@ -37,6 +37,7 @@ pub mod path;
 pub mod pipeline;
 pub mod remote;
 pub mod scheduler;
+pub mod shown;
 pub mod state;
 pub mod store;
 pub mod testing;

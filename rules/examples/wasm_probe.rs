@@ -5,7 +5,9 @@
 //! ABI: `alloc(len)` returns a buffer to write the request into; `build(ptr,
 //! len)` takes `{"files": [[path, text], …]}` (JSON) and returns a pointer to
 //! the JSON result `{path: text}` or `{"error": text}`, whose length
-//! `result_len()` gives.
+//! `result_len()` gives. `load(ptr, len)` takes a `cloesce.kdl` text instead
+//! and returns `{"rules": N}` or `{"error": text}`: the pipeline loader in
+//! wasm32's 1 MiB stack, for hostile input.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -147,6 +149,34 @@ pub unsafe extern "C" fn build(ptr: *mut u8, len: usize) -> *const u8 {
     .unwrap_or_default();
     let mut slot = RESULT.lock().unwrap_or_else(|e| e.into_inner());
     *slot = json;
+    slot.as_ptr()
+}
+
+/// Loads the `cloesce.kdl` text at `ptr..ptr+len` with the real built-ins
+/// and library.
+///
+/// # Safety
+/// `ptr` must come from `alloc(len)` and hold `len` initialised bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn load(ptr: *mut u8, len: usize) -> *const u8 {
+    // SAFETY: the caller passes a buffer from `alloc(len)`.
+    let bytes = unsafe { Vec::from_raw_parts(ptr, len, len) };
+    let text = String::from_utf8_lossy(&bytes);
+    let builtins = cloesce_rules::registry();
+    let options = cloesce_engine::pipeline::LoadOptions {
+        user: Some(cloesce_engine::pipeline::SourceFile::new(
+            "cloesce.kdl",
+            &*text,
+        )),
+        library: cloesce_rules::library(),
+        builtins: &builtins,
+    };
+    let result = match cloesce_engine::pipeline::load(&options) {
+        Ok(pipeline) => serde_json::json!({ "rules": pipeline.rules.len() }),
+        Err(errors) => serde_json::json!({ "error": format!("{errors:?}") }),
+    };
+    let mut slot = RESULT.lock().unwrap_or_else(|e| e.into_inner());
+    *slot = serde_json::to_vec(&result).unwrap_or_default();
     slot.as_ptr()
 }
 

@@ -476,7 +476,7 @@ pub fn generate(
             format!("{path} could not be parsed: {msg}"),
         )
         .with_help("fix the syntax error in your wrangler config")
-        .with_span(path, text, offset, offset, "here")
+        .with_span(&diag::source(path, text), offset, offset, "here")
     };
     let (in_format, text) = match input {
         Some((path, text)) => (format_of(path).unwrap_or(Format::Toml), text),

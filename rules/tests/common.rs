@@ -156,3 +156,70 @@ pub fn build(name: &str) -> BTreeMap<String, String> {
     }
     out
 }
+
+/// The `cloesce.kdl` attacks of issue #12 and their kin, each with (part
+/// of) the diagnostic it must get: chained `/-`, `/*` nested thousands deep
+/// (closed or not), long `/* */` comments, and blocks mixed with `/-`.
+pub fn kdl_attacks() -> Vec<(String, &'static str)> {
+    let head = "cloesce version=1\n";
+    vec![
+        (
+            format!("{head}{}x\n", "/- ".repeat(2_100)),
+            "more than 32 `/-` follow one another",
+        ),
+        (
+            format!("{head}x {}y\n", "/- ".repeat(2_100)),
+            "more than 32 `/-` follow one another",
+        ),
+        (
+            format!("{head}x {{ {}y }}\n", "/-\n".repeat(50)),
+            "more than 32 `/-` follow one another",
+        ),
+        (
+            format!("{head}{}{}\n", "/* ".repeat(3_700), "*/ ".repeat(3_700)),
+            "`/*` comments are nested more than 32 levels deep",
+        ),
+        (
+            format!("{head}{}\n", "/* ".repeat(3_700)),
+            "`/*` comments are nested more than 32 levels deep",
+        ),
+        (
+            format!("{head}/*{}*/\n", "*".repeat(20_000)),
+            "a `/* */` comment holds more than 128 `*` and `/` characters",
+        ),
+        (
+            format!("{head}/**\n{} */\n", " * one more line\n".repeat(5_000)),
+            "a `/* */` comment holds more than 128 `*` and `/` characters",
+        ),
+        (
+            format!(
+                "{head}rule \"x\" {}{}\n",
+                "{ /- ".repeat(20),
+                "}".repeat(20)
+            ),
+            "blocks are nested more than 32 levels deep",
+        ),
+    ]
+}
+
+/// The deepest `cloesce.kdl` documents the depth limits accept (32 levels
+/// ending in a comment of 128 marks), each with (part of) what loading it
+/// says once past the depth check.
+pub fn deepest_accepted_kdl() -> Vec<(String, &'static str)> {
+    let head = "cloesce version=1\nrule \"x\" {\n    outputs \"o\"\n    run \"echo\"\n}\n";
+    let comment = format!("/*{} */", " *".repeat(124));
+    vec![
+        (
+            format!(
+                "{head}not-a-node {}{comment}{}\n",
+                "{ a ".repeat(31),
+                "}".repeat(31)
+            ),
+            "not-a-node",
+        ),
+        (
+            format!("{head}n {}{comment} x\n", "/- ".repeat(31)),
+            "Syntax",
+        ),
+    ]
+}

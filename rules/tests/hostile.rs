@@ -8,11 +8,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cloesce_engine::builtin::BuiltinRequest;
+use cloesce_engine::builtin::{BuiltinFailure, BuiltinRequest};
 use cloesce_engine::graph::Graph;
 use cloesce_engine::path::is_absolute;
 use cloesce_engine::pipeline::{load, LoadOptions, Pipeline, SourceFile};
 use cloesce_engine::WorkspacePath;
+
+use crate::common::{deepest_accepted_kdl, kdl_attacks, render};
 
 fn fuzz_inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,6 +61,16 @@ fn load_text(text: &str) -> Result<(Pipeline, Graph), String> {
 }
 
 fn extract(model: &[u8]) -> Result<Vec<u8>, String> {
+    run_extract(model).map_err(|f| {
+        f.diagnostics
+            .iter()
+            .map(|d| format!("{d:?}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+fn run_extract(model: &[u8]) -> Result<Vec<u8>, BuiltinFailure> {
     let registry = cloesce_rules::registry();
     let extract = registry.get("cloesce/extract").unwrap();
     let inputs = vec![
@@ -79,15 +91,7 @@ fn extract(model: &[u8]) -> Result<Vec<u8>, String> {
         outputs: &outputs,
         settings: &settings,
     };
-    match extract.run(&request) {
-        Ok(out) => Ok(out.files[0].1.clone()),
-        Err(f) => Err(f
-            .diagnostics
-            .iter()
-            .map(|d| format!("{d:?}"))
-            .collect::<Vec<_>>()
-            .join("\n")),
-    }
+    extract.run(&request).map(|out| out.files[0].1.clone())
 }
 
 #[test]
@@ -104,16 +108,28 @@ fn fuzz_crashes_of_workspace_path_stay_fixed() {
     }
 }
 
+/// Each input that once crashed or blew up (`issue-12-*`: a stack overflow,
+/// a report quadratic in the file's size) loads or extracts on a small
+/// stack, and a failure's report stays linear in the input's size.
 #[test]
 fn fuzz_crashes_of_the_loader_and_extractor_stay_fixed() {
-    for (_, bytes) in fuzz_inputs("pipeline_load") {
-        if let Ok(text) = std::str::from_utf8(&bytes) {
-            let _ = load_text(text);
+    on_small_stack(|| {
+        for (_, bytes) in fuzz_inputs("pipeline_load") {
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = load_text(text);
+            }
         }
-    }
-    for (_, bytes) in fuzz_inputs("extract") {
-        let _ = extract(&bytes);
-    }
+        for (name, bytes) in fuzz_inputs("extract") {
+            if let Err(failure) = run_extract(&bytes) {
+                let rendered = render(&failure);
+                assert!(
+                    rendered.len() < 20 * bytes.len().max(1_000),
+                    "{name}: {} bytes of report",
+                    rendered.len()
+                );
+            }
+        }
+    });
 }
 
 // Large and deep inputs run on a thread with a 2 MiB stack (the test
@@ -210,6 +226,55 @@ fn deeply_nested_kdl_is_a_clear_error() {
     });
 }
 
+/// Issue #12: 6 KB of chained `/-` or 14 KB of nested `/*` overflowed the
+/// stack (SIGABRT) in `run`, `graph` and `doctor`; so did a long `/* */`
+/// comment, since the KDL parser recurses once per `*` and `/` in one.
+#[test]
+fn chained_slashdashes_and_deep_or_long_comments_are_a_clear_error() {
+    on_small_stack(|| {
+        let cases = kdl_attacks();
+        for (text, message) in cases {
+            let err = load_text(&text).unwrap_err();
+            assert!(
+                err.contains(message),
+                "{message}: {}",
+                err.chars().take(400).collect::<String>()
+            );
+        }
+    });
+}
+
+/// The deepest pipeline the limits accept parses on the small stack of a
+/// debug build: 31 blocks, and in them a comment (level 32) with 128 marks.
+#[test]
+fn the_deepest_accepted_pipeline_parses_on_a_small_stack() {
+    on_small_stack(|| {
+        for (text, says) in deepest_accepted_kdl() {
+            // Past the depth check, the loader reports what is wrong.
+            let err = load_text(&text).unwrap_err();
+            assert!(
+                !err.contains("nested")
+                    && !err.contains("holds more")
+                    && !err.contains("follow one another"),
+                "{err}"
+            );
+            assert!(
+                err.contains(says),
+                "{}",
+                err.chars().take(400).collect::<String>()
+            );
+        }
+        // A long comment of plain text, and slashdashes that do not chain.
+        let text = format!(
+            "cloesce version=1\n/* {} */\n{}rule \"x\" {{\n    outputs \"o\"\n    run \"echo\"\n}}\n",
+            "words, words\n".repeat(20_000),
+            "/- rule \"y\" { outputs \"p\"; run \"echo\"; }\n".repeat(100)
+        );
+        let (pipeline, _) = load_text(&text).unwrap();
+        assert_eq!(pipeline.rules.len(), 1);
+    });
+}
+
 #[test]
 fn deeply_nested_model_files_are_a_clear_error() {
     on_small_stack(|| {
@@ -236,6 +301,57 @@ fn deeply_nested_model_files_are_a_clear_error() {
         model.push_str("}\n");
         extract(model.as_bytes()).unwrap();
     });
+}
+
+const MODEL_HEAD: &str = "import { D1, PrimaryKey, ForeignKey, OneToOne, WranglerEnv } from \"cloesce\";\n@WranglerEnv\nexport class Env { db!: D1Database; }\n";
+
+/// Issue #12: `@D1 ` × 16,000 before one class took 30 s, 1 GB of memory and
+/// 2 GB of stderr (every diagnostic held its own copy of the file, and all
+/// 15,999 were shown); × 100,000 ran out of memory. The report must stay
+/// linear in the file's size: at most 10 diagnostics of a cause, then a count.
+#[test]
+fn thousands_of_decorators_give_a_report_linear_in_the_file() {
+    for n in [2_000, 100_000] {
+        let model = format!(
+            "{MODEL_HEAD}{}export class M {{\n  @PrimaryKey\n  id!: number;\n}}\n",
+            "@D1 ".repeat(n)
+        );
+        let failure = run_extract(model.as_bytes()).unwrap_err();
+        assert_eq!(failure.diagnostics.len(), 11, "{n}");
+        let rendered = render(&failure);
+        let more = format!(
+            "… and {} more like this (cloesce::model::multiple_decorators)",
+            n - 1 - 10
+        );
+        assert!(
+            rendered.contains(&more),
+            "{n}: {}",
+            &rendered[rendered.len().saturating_sub(500)..]
+        );
+        assert!(
+            rendered.len() < 20 * model.len(),
+            "{n}: {} bytes of report for {} bytes of model",
+            rendered.len(),
+            model.len()
+        );
+    }
+    // 2,000 properties with four decorators each (147 KB; 864 MB before).
+    let mut model = format!("{MODEL_HEAD}@D1\nexport class M {{\n  @PrimaryKey\n  id!: number;\n");
+    for i in 0..2_000 {
+        model.push_str(&format!(
+            "  @PrimaryKey @ForeignKey(M) @OneToOne(\"id\") @Nope\n  f{i}!: number;\n"
+        ));
+    }
+    model.push_str("}\n");
+    let failure = run_extract(model.as_bytes()).unwrap_err();
+    let rendered = render(&failure);
+    assert!(rendered.contains("more like this"), "{}", &rendered[..500]);
+    assert!(
+        failure.diagnostics.len() <= 4 * 11,
+        "{}",
+        failure.diagnostics.len()
+    );
+    assert!(rendered.len() < 20 * model.len());
 }
 
 #[test]

@@ -50,8 +50,24 @@ pub async fn cache<P: Platform>(
             }
             if report.removed.is_empty() {
                 out.push_str("the store is intact\n");
+                platform.write(Stream::Stdout, &out);
+            } else {
+                // Damage is a problem found, like `doctor`'s: exit 1, after
+                // saying what was done about it.
+                let blobs = report
+                    .removed
+                    .iter()
+                    .filter(|(path, _)| path.as_str().starts_with(".cloesce/cas/"))
+                    .count();
+                let actions = report.removed.len() - blobs;
+                out.push_str(&format!(
+                    "the store was damaged: removed {blobs} blob(s) and {actions} action entr(ies); \
+                     what is left is intact, and a rule whose result was removed runs again \
+                     (or restores from the remote cache) at its next build\n"
+                ));
+                platform.write(Stream::Stdout, &out);
+                return Ok(exit::RULE_FAILED);
             }
-            platform.write(Stream::Stdout, &out);
         }
         CacheCommand::Gc { max_size } => {
             let cap = match max_size {

@@ -18,6 +18,7 @@ use cloesce_engine::host::{FileKind, Host};
 use cloesce_engine::job::resolve_program;
 use cloesce_engine::lock::Verdict;
 use cloesce_engine::pipeline::{self, Action, LoadOptions, Pipeline, Rule, SourceFile};
+use cloesce_engine::shown::shown;
 use cloesce_engine::store::{Store, DEFAULT_CAP_BYTES};
 use cloesce_engine::walk;
 use cloesce_engine::WorkspacePath;
@@ -123,15 +124,17 @@ pub fn doctor<P: Platform>(
             (Level::Warn, false) => "warn".to_string(),
             (Level::Fail, false) => "FAIL".to_string(),
         };
+        // Details are rendered diagnostics, escaped by the renderer.
         out.push_str(&format!(
             "{mark} {:<width$}  {}\n",
-            check.name, check.summary
+            shown(&check.name),
+            shown(&check.summary)
         ));
         for line in check.details.lines() {
             out.push_str(&format!("      {line}\n"));
         }
         if let Some(fix) = &check.fix {
-            out.push_str(&format!("      fix: {fix}\n"));
+            out.push_str(&format!("      fix: {}\n", shown(fix)));
         }
     }
     let failed = checks.iter().filter(|c| c.level == Level::Fail).count();

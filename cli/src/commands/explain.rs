@@ -2,6 +2,7 @@
 
 use cloesce_engine::build::RuleStatus;
 use cloesce_engine::host::Host;
+use cloesce_engine::shown::shown_lines;
 use cloesce_engine::state::State;
 
 use crate::args::ExplainArgs;
@@ -71,6 +72,6 @@ pub fn explain<P: Platform>(
         }
         None => out.push_str("  last successful run: none on record\n"),
     }
-    platform.write(Stream::Stdout, &out);
+    platform.write(Stream::Stdout, &shown_lines(&out));
     Ok(exit::SUCCESS)
 }

@@ -3,6 +3,7 @@
 use cloesce_engine::build::RuleStatus;
 use cloesce_engine::graph::render::{render, Format};
 use cloesce_engine::host::Host;
+use cloesce_engine::shown::shown_lines;
 
 use crate::args::{GraphArgs, GraphFormat};
 use crate::commands::plan;
@@ -23,6 +24,11 @@ pub fn graph<P: Platform>(
     };
     let status = args.status.then(|| statuses(session));
     let out = render(&session.pipeline, &session.graph, format, status.as_deref());
+    // JSON escapes control characters itself (and must stay exact).
+    let out = match format {
+        Format::Json => out.into(),
+        _ => shown_lines(&out),
+    };
     platform.write(Stream::Stdout, &out);
     Ok(exit::SUCCESS)
 }

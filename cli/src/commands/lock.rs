@@ -5,6 +5,7 @@
 
 use cloesce_engine::host::Host;
 use cloesce_engine::lock::{self, Attempt, HeldLock, Owner};
+use cloesce_engine::shown::shown_lines;
 use cloesce_engine::WorkspacePath;
 
 use crate::exit::Exit;
@@ -67,10 +68,11 @@ impl<'h, H: Host> ProjectLock<'h, H> {
             let help = hint.unwrap_or_else(|| {
                 "wait for it to finish, or run without --no-wait to wait automatically".into()
             });
-            return Err(Exit::environment(format!(
+            // The holder's host name comes from the lock file: shown escaped.
+            return Err(Exit::environment(shown_lines(&format!(
                 "error: another cloesce run holds the project lock ({LOCK_PATH}{})\n  help: {help}\n",
                 holder(&owner)
-            )));
+            ))));
         }
         if !silent {
             let pid = owner
@@ -82,7 +84,7 @@ impl<'h, H: Host> ProjectLock<'h, H> {
             if let Some(hint) = hint {
                 text.push_str(&format!("  note: {hint}\n"));
             }
-            platform.write(Stream::Stderr, &text);
+            platform.write(Stream::Stderr, &shown_lines(&text));
         }
         loop {
             platform.sleep(LOCK_POLL_MS).await;

@@ -8,6 +8,8 @@
 //! `node_modules/` or a declared output. A failing round keeps watching;
 //! Ctrl-C ends the process.
 
+use cloesce_engine::shown::shown;
+
 use crate::args::RunArgs;
 use crate::commands::run;
 use crate::exit::Exit;
@@ -80,7 +82,7 @@ pub async fn watch<P: Platform>(
                 })
                 .collect();
             if !relevant.is_empty() {
-                let list: Vec<&str> = relevant.iter().map(|s| s.as_str()).collect();
+                let list: Vec<_> = relevant.iter().map(|s| shown(s.as_str())).collect();
                 say(&format!("\ncloesce: changed: {}\n", list.join(", ")));
                 break;
             }

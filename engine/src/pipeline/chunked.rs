@@ -23,7 +23,8 @@ use std::ops::Range;
 
 use kdl::{KdlDocument, KdlIdentifier, KdlNode};
 
-use super::load::{block_comment_end, Loader, UseSite};
+use super::depth::block_comment;
+use super::load::{Loader, UseSite};
 use super::syntax::name_of;
 use super::SourceId;
 
@@ -185,7 +186,7 @@ pub(super) fn split(text: &str) -> Option<Vec<Chunk>> {
                 continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = block_comment_end(bytes, i)?;
+                i = block_comment(bytes, i, 0).end?;
                 continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'-') => {

@@ -216,6 +216,22 @@ pub enum PipelineError {
         span: SourceSpan,
     },
 
+    /// A `run` argument no process can be given: it holds a NUL.
+    #[error("argument {index} of `run` in rule `{rule}` holds a NUL character")]
+    #[diagnostic(
+        code(cloesce::pipeline::invalid_argument),
+        help("a process argument ends at a NUL, so the command would not get what is written here: remove the `\\u{{0}}`")
+    )]
+    InvalidArgument {
+        rule: String,
+        /// 0 is the program.
+        index: usize,
+        #[source_code]
+        src: Src,
+        #[label("holds a NUL")]
+        span: SourceSpan,
+    },
+
     /// Two rules with one name.
     #[error("two rules are named `{name}`")]
     #[diagnostic(

@@ -58,85 +58,6 @@ pub fn load(options: &LoadOptions<'_>) -> Result<Pipeline, PipelineErrors> {
     }
 }
 
-/// The offset just past the KDL block comment (`/* */`, nesting) that starts
-/// at `start`; `None` when it is never closed.
-pub(super) fn block_comment_end(bytes: &[u8], start: usize) -> Option<usize> {
-    let mut nested = 0usize;
-    let mut i = start;
-    while i < bytes.len() {
-        if bytes[i..].starts_with(b"/*") {
-            nested += 1;
-            i += 2;
-        } else if bytes[i..].starts_with(b"*/") {
-            nested -= 1;
-            i += 2;
-            if nested == 0 {
-                return Some(i);
-            }
-        } else {
-            i += 1;
-        }
-    }
-    None
-}
-
-/// The deepest block nesting a pipeline file may have.
-pub const MAX_NESTING: usize = 32;
-
-/// The byte offset of the first `{` nested more than `limit` deep, outside
-/// strings (`"…"`, raw `#"…"#`) and comments (`//`, nested `/* */`).
-pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut depth = 0usize;
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = block_comment_end(bytes, i).unwrap_or(bytes.len());
-                continue;
-            }
-            b'#' | b'"' => {
-                // Raw strings: `#"…"#`, `##"…"##`; plain ones escape with `\`.
-                let hashes = bytes[i..].iter().take_while(|b| **b == b'#').count();
-                if bytes.get(i + hashes) != Some(&b'"') {
-                    i += hashes.max(1);
-                    continue;
-                }
-                i += hashes + 1;
-                while i < bytes.len() {
-                    if hashes == 0 && bytes[i] == b'\\' {
-                        i += 2;
-                        continue;
-                    }
-                    if bytes[i] == b'"'
-                        && bytes[i + 1..].iter().take(hashes).all(|b| *b == b'#')
-                        && bytes.len() >= i + 1 + hashes
-                    {
-                        i += hashes;
-                        break;
-                    }
-                    i += 1;
-                }
-            }
-            b'{' => {
-                depth += 1;
-                if depth > limit {
-                    return Some(i);
-                }
-            }
-            b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-        i += 1;
-    }
-    None
-}
-
 /// A `use "NAME" { key "value" … }` site: the params it sets, and where.
 pub(super) struct UseSite {
     pub library: String,
@@ -197,19 +118,16 @@ impl<'a> Loader<'a> {
         };
         let id = SourceId(index);
         self.sources.push(file.clone());
-        // The KDL parser recurses once per `{`: thousands of nested blocks
-        // would overflow the stack (found by rules/tests/hostile.rs). A
-        // pipeline needs two or three levels.
-        if let Some(at) = too_deep(&file.text, MAX_NESTING) {
+        // The KDL parser recurses once per `{`, chained `/-` and piece of a
+        // `/* */` comment: a few KB of them overflow the stack (found by
+        // rules/tests/hostile.rs and an outside attack, issue #12).
+        if let Some(too_deep) = super::depth::check(&file.text) {
             self.errors.push(PipelineError::Syntax {
-                message: format!("blocks are nested more than {MAX_NESTING} levels deep"),
+                message: too_deep.message(),
                 src: file.named_source(),
-                span: (at, 1).into(),
-                label: "nested too deep here".to_string(),
-                help: Some(
-                    "a pipeline nests at most `rule { … }` inside `use { … }`; remove the extra `{ }` levels"
-                        .to_string(),
-                ),
+                span: (too_deep.at, too_deep.width()).into(),
+                label: too_deep.label().to_string(),
+                help: Some(too_deep.help()),
             });
             return;
         }

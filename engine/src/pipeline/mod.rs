@@ -11,12 +11,14 @@
 //! `lower` turns one KDL document into rules, with `rule` for `rule` nodes
 //! and `syntax` for the checks every node shares; `check` finds problems
 //! across rules; `params` substitutes `${NAME}`; `paths` checks globs and
-//! output paths; `suggest` says "did you mean"; `error` holds the
-//! diagnostics and `kdl_errors` rewrites the KDL parser's. The format is documented in `docs/pipeline.md`.
+//! output paths; `suggest` says "did you mean"; `depth` bounds the parser's
+//! recursion; `error` holds the diagnostics and `kdl_errors` rewrites the
+//! KDL parser's. The format is documented in `docs/pipeline.md`.
 
 mod cache;
 mod check;
 mod chunked;
+pub mod depth;
 mod error;
 mod kdl_errors;
 mod load;

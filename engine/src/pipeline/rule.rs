@@ -293,8 +293,17 @@ impl Loader<'_> {
         }
         let mut argv = Vec::new();
         let mut ok = true;
-        for entry in args {
+        for (index, entry) in args.into_iter().enumerate() {
             match self.string(cx, entry, "a `run` argument") {
+                Some(arg) if arg.contains('\0') => {
+                    self.errors.push(PipelineError::InvalidArgument {
+                        rule: rule.to_string(),
+                        index,
+                        src: cx.src.clone(),
+                        span: entry.span(),
+                    });
+                    ok = false;
+                }
                 Some(arg) => argv.push(arg),
                 None => ok = false,
             }

@@ -20,10 +20,16 @@ use crate::ir::{self, CloesceAst, Language, WranglerEnv};
 use crate::validate::{self, Anchor};
 use parse::{FileCtx, Found};
 
-/// One decoded model file.
+/// One decoded model file; its text is shared with every diagnostic.
 struct SourceFile {
     path: String,
-    text: String,
+    source: diag::Source,
+}
+
+impl SourceFile {
+    fn text(&self) -> &str {
+        self.source.inner()
+    }
 }
 
 /// Diagnostics plus the span side table, shared by the readers.
@@ -47,7 +53,7 @@ impl Collector {
         self.diags.push(
             RuleDiagnostic::new(&format!("cloesce::model::{code}"), message)
                 .with_help(help)
-                .with_span(f.path, f.src, span.start as usize, span.end as usize, label),
+                .with_span(f.source, span.start as usize, span.end as usize, label),
         );
     }
 }
@@ -205,7 +211,7 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
         match decode(path, bytes) {
             Ok(text) => files.push(SourceFile {
                 path: path.clone(),
-                text,
+                source: diag::source(path, text),
             }),
             Err(d) => c.diags.push(d),
         }
@@ -219,11 +225,12 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
         let f = FileCtx {
             idx,
             path: &file.path,
-            src: &file.text,
+            src: file.text(),
+            source: &file.source,
         };
         // The parser and the walk below recurse once per nesting level: a
         // hostile file nested thousands deep would overflow the stack.
-        if let Some(at) = too_deep(&file.text, MAX_NESTING) {
+        if let Some(at) = too_deep(file.text(), MAX_NESTING) {
             c.error(
                 &f,
                 Span::new(at as u32, at as u32 + 1),
@@ -239,7 +246,7 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
             continue;
         }
         let allocator = Allocator::default();
-        let ret = oxc_parser::Parser::new(&allocator, &file.text, SourceType::ts()).parse();
+        let ret = oxc_parser::Parser::new(&allocator, file.text(), SourceType::ts()).parse();
         if !ret.diagnostics.is_empty() || ret.panicked {
             unparsed = true;
             for d in ret.diagnostics.iter() {
@@ -261,13 +268,8 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
                     .and_then(|l| l.label().map(str::to_string))
                     .or(found)
                     .unwrap_or_else(|| "here".to_string());
-                let mut diagnostic = diagnostic.with_span(
-                    f.path,
-                    f.src,
-                    span.start as usize,
-                    span.end as usize,
-                    &label,
-                );
+                let mut diagnostic =
+                    diagnostic.with_span(f.source, span.start as usize, span.end as usize, &label);
                 if let Some(help) = &d.help {
                     diagnostic = diagnostic.with_help(help.to_string());
                 }
@@ -310,7 +312,8 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
                 let f = FileCtx {
                     idx: *idx,
                     path: &file.path,
-                    src: &file.text,
+                    src: file.text(),
+                    source: &file.source,
                 };
                 c.error(
                     &f,
@@ -357,8 +360,7 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
             Some((idx, span)) => {
                 let file = &files[*idx];
                 d.with_span(
-                    &file.path,
-                    &file.text,
+                    &file.source,
                     span.start as usize,
                     span.end as usize,
                     p.label.clone(),

@@ -53,6 +53,8 @@ pub struct FileCtx<'s> {
     pub idx: usize,
     pub path: &'s str,
     pub src: &'s str,
+    /// `src` as diagnostics share it.
+    pub source: &'s crate::diag::Source,
 }
 
 /// A class found in a file.
