@@ -785,3 +785,113 @@ fn a_rule_that_ignores_ctrl_c_is_killed_after_the_grace_period() {
         );
     }
 }
+
+/// `copy` copies src/in.txt to out.txt; while a file `hold` exists it first
+/// says it started (`started`) and waits for `hold` to go, so a test can
+/// edit its input while it runs, without guessing at timings.
+const HELD_COPY_RULE: &str = "rule \"copy\" {\n    inputs \"src/in.txt\"\n    outputs \"out.txt\"\n    run \"sh\" \"-c\" \"echo copy >> runs.log; if [ -e hold ]; then echo > started; while [ -e hold ]; do sleep 0.02; done; rm -f started; fi; cat src/in.txt > out.txt\"\n}\n";
+
+/// Runs cloesce with `args` while `copy` holds, rewriting src/in.txt to
+/// `edit` once it has started.
+#[cfg(unix)]
+fn run_editing_while_copy_runs(p: &Project, args: &[&str], edit: &str) -> crate::common::Run {
+    p.write("hold", "");
+    let child = p
+        .command(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(p, "started");
+    p.write("src/in.txt", edit);
+    p.remove("hold");
+    let out = child.wait_with_output().unwrap();
+    crate::common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Issue 12, part 1 (its reproduction): an input rewritten while its rule
+/// runs must not leave key(old input) → output(new input) in the store.
+#[cfg(unix)]
+#[test]
+fn an_input_edited_while_its_rule_runs_is_not_cached_and_a_revert_runs_again() {
+    let p = Project::new(&format!("cloesce version=1\n{HELD_COPY_RULE}"));
+    let mut clean = CleanBuilds(HashMap::new());
+    p.write("src/in.txt", "AAAA1\n");
+    p.cloesce(&["run"]).expect_code(0);
+    p.write("src/in.txt", "BBBB2\n");
+    let run = run_editing_while_copy_runs(&p, &["run"], "CCCC3\n");
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("warning: src/in.txt changed while `copy` ran, so its result was not cached"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("1 ran (1 not cached)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(p.read("out.txt"), "CCCC3\n");
+    assert!(
+        !p.path().join(".cloesce/ac").exists()
+            || files_of(&p.path().join(".cloesce/ac")).len() == 1,
+        "only key(AAAA1) may be recorded"
+    );
+    p.take_runs();
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(
+        p.take_runs(),
+        vec!["copy"],
+        "not recorded, so it runs again"
+    );
+    // The revert: a restore here would bring back CCCC3.
+    p.write("src/in.txt", "BBBB2\n");
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert_eq!(
+        p.take_runs(),
+        vec!["copy"],
+        "key(BBBB2) was cached: {}",
+        run.stdout
+    );
+    assert_same_files(
+        &files_of(p.path()),
+        &clean.of(sources_of(&p)),
+        "after the revert",
+    );
+
+    // The same under --json: the finished event names the file, the
+    // summary counts the rule, and the next run builds it again.
+    p.write("src/in.txt", "EEEE5\n");
+    let run = run_editing_while_copy_runs(&p, &["run", "--json"], "DDDD4\n");
+    run.expect_code(0);
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let finished = events.iter().find(|e| e["event"] == "finished").unwrap();
+    assert_eq!(finished["status"], "ran");
+    assert_eq!(
+        finished["changed_during_run"],
+        serde_json::json!(["src/in.txt"])
+    );
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(summary["unrecorded"], 1);
+    assert_eq!(summary["success"], true);
+    p.take_runs();
+    p.write("src/in.txt", "BBBB2\n");
+    p.cloesce(&["run"]).expect_code(0);
+    p.write("src/in.txt", "CCCC3\n");
+    p.cloesce(&["run"]).expect_code(0);
+    assert_same_files(
+        &files_of(p.path()),
+        &clean.of(sources_of(&p)),
+        "CCCC3 again",
+    );
+}

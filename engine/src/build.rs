@@ -35,6 +35,7 @@ use crate::path::WorkspacePath;
 use crate::pipeline::{Action, Pipeline, Rule, RuleId};
 use crate::remote::{decode_artifact, encode_artifact, Fetching, RemoteState};
 use crate::scheduler::{Outcome, Scheduler};
+use crate::settled;
 use crate::state::{RuleRecord, Stamp, State};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk::{self, Looked};
@@ -151,9 +152,15 @@ pub struct RuleReport {
     pub finished_ns: u64,
     /// The action key, when it could be computed.
     pub key: Option<Digest>,
+    /// Files that went into the key and changed while the rule ran (see
+    /// `settled.rs`): when not empty, the rule ran but nothing of it was
+    /// recorded, and the next run builds it again.
+    pub changed_during_run: Vec<WorkspacePath>,
 }
 
 /// Progress, for display and `--json`.
+// One `Finished` per rule, moved once: boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Event {
     /// A rule started executing (a process or a built-in).
@@ -175,6 +182,9 @@ pub struct Summary {
     pub remote_restored: usize,
     /// Artifacts uploaded to the remote cache (counted by the driver).
     pub uploaded: usize,
+    /// Of `ran`, the rules whose result was not recorded because a file
+    /// they keyed on changed while they ran.
+    pub unrecorded: usize,
     /// Selected rules that never started (a dependency failed, or fail-fast).
     pub not_started: Vec<RuleId>,
     pub elapsed_ns: u64,
@@ -963,6 +973,8 @@ impl<'a> Build<'a> {
         let now = self.host.now_ns();
         let mut records = Vec::with_capacity(rule.outputs.len());
         let mut missing = Vec::new();
+        // Outputs that changed while they were read (someone else wrote them).
+        let mut changed = Vec::new();
         for output in &rule.outputs {
             let path = &output.value;
             let stat = match self.host.stat(path) {
@@ -998,6 +1010,9 @@ impl<'a> Build<'a> {
                 }
             };
             let digest = Digest::of(&bytes);
+            if rule.cache && !matches!(self.host.stat(path), Ok(Some(after)) if after == stat) {
+                changed.push(path.clone());
+            }
             if rule.cache {
                 if let Err(e) = self.store.put_blob(&digest, &bytes) {
                     self.fail(
@@ -1029,6 +1044,36 @@ impl<'a> Build<'a> {
                 stderr,
                 Some(running.started_ns),
             );
+            return;
+        }
+        if rule.cache {
+            changed.extend(settled::changed_during_run(
+                &mut self.state,
+                self.host,
+                rule,
+                &running.key_input,
+                self.host.now_ns(),
+            ));
+        }
+        if rule.cache && !changed.is_empty() {
+            // Its outputs stay (what it made of what it read), but nothing
+            // says they belong to the key: the next run builds it again.
+            self.state.remove_rule(&rule.name.value);
+            self.summary.unrecorded += 1;
+            self.produced[id.index()] = Some(Produced::Known(records));
+            self.report(
+                id,
+                RuleStatus::Ran,
+                running.reasons,
+                stdout,
+                stderr,
+                None,
+                Some(running.started_ns),
+                Some(running.key),
+            );
+            if let Some(Event::Finished(report)) = self.events.back_mut() {
+                report.changed_during_run = changed;
+            }
             return;
         }
         if rule.cache {
@@ -1368,6 +1413,7 @@ impl<'a> Build<'a> {
             started_ns,
             finished_ns: self.host.now_ns(),
             key,
+            changed_during_run: Vec::new(),
         }));
     }
 }

@@ -38,6 +38,7 @@ pub mod path;
 pub mod pipeline;
 pub mod remote;
 pub mod scheduler;
+mod settled;
 pub mod state;
 pub mod store;
 pub mod testing;

@@ -268,6 +268,40 @@ impl State {
         Ok(Some(FileDigest { digest, stat }))
     }
 
+    /// Whether `path` still holds what a rule's key was computed from
+    /// (`expected`; `None`: no file), checked anew after the rule ran (see
+    /// `settled.rs`). Unlike [`State::digest`] it never trusts what this
+    /// build already saw: the file is stat-ed again, and hashed again when
+    /// its stamp differs from the stat cache's or the entry is racy. A new
+    /// digest is recorded, so later rules of this build key on it.
+    pub fn unchanged(
+        &mut self,
+        host: &dyn Host,
+        path: &WorkspacePath,
+        expected: Option<&Digest>,
+        now_ns: u64,
+    ) -> std::io::Result<bool> {
+        let stat = match host.stat(path)? {
+            Some(stat) if stat.kind != FileKind::Dir => stat,
+            _ => return Ok(expected.is_none()),
+        };
+        if let (FileKind::File, Some(entry)) = (stat.kind, self.files.get(path)) {
+            if Some(&entry.digest) == expected && entry.matches(&stat) && !entry.is_racy() {
+                return Ok(true);
+            }
+        }
+        let bytes = match host.read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(expected.is_none()),
+            Err(e) => return Err(e),
+        };
+        let digest = Digest::of(&bytes);
+        if stat.kind == FileKind::File {
+            self.record(path, &stat, digest, now_ns);
+        }
+        Ok(Some(&digest) == expected)
+    }
+
     /// Marks a file's digest as checked in this build (in place when the
     /// file was prefetched, so its path is not copied again).
     fn set_checked(&mut self, path: &WorkspacePath, known: FileDigest) {
