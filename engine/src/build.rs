@@ -36,7 +36,7 @@ use crate::pipeline::{Action, Pipeline, Rule, RuleId};
 use crate::remote::{decode_artifact, encode_artifact, Fetching, RemoteState};
 use crate::scheduler::{Outcome, Scheduler};
 use crate::settled;
-use crate::state::{RuleRecord, Stamp, State};
+use crate::state::{RuleRecord, Stamp, State, Symlink};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk::{self, Looked};
 use crate::witness::{self, Observed, Witness};
@@ -1134,17 +1134,18 @@ impl<'a> Build<'a> {
         for output in &entry.outputs {
             let current = self
                 .state
-                .digest(self.host, &output.path, now)
+                .digest_output(self.host, &output.path, now)
                 .map_err(|e| io_failure(&format!("reading {}", output.path), e))?;
             match current {
-                Some(d) if d.digest == output.digest => {}
-                Some(_) => {
+                Ok(Some(d)) if d.digest == output.digest => {}
+                // A symlink is replaced by the file, never followed.
+                Ok(Some(_)) | Err(Symlink) => {
                     reasons.push(Reason::OutputModified {
                         path: output.path.clone(),
                     });
                     to_restore.push(output);
                 }
-                None => {
+                Ok(None) => {
                     reasons.push(Reason::OutputMissing {
                         path: output.path.clone(),
                     });
