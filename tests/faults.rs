@@ -132,21 +132,6 @@ impl CleanBuilds {
     }
 }
 
-/// Files of the project minus temporary files a crash may leave (counted).
-fn outputs_without_litter(p: &Project) -> (Vec<(String, Vec<u8>)>, usize) {
-    let all = files_of(p.path());
-    let litter = all
-        .iter()
-        .filter(|(rel, _)| rel.contains(".cloesce-tmp."))
-        .count();
-    (
-        all.into_iter()
-            .filter(|(rel, _)| !rel.contains(".cloesce-tmp."))
-            .collect(),
-        litter,
-    )
-}
-
 #[track_caller]
 fn assert_same_files(got: &[(String, Vec<u8>)], want: &[(String, Vec<u8>)], context: &str) {
     let names = |v: &[(String, Vec<u8>)]| v.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>();
@@ -180,7 +165,6 @@ fn kill_9_at_seeded_random_points_never_leaves_a_wrong_output() {
     let p = layered_project();
     let mut clean = CleanBuilds(HashMap::new());
     let mut killed_mid_run = 0;
-    let mut litter_total = 0;
     for round in 0..iterations {
         let mut rng = Rng::new(0xC10E5CE + round);
         // Change up to two sources, so rounds cover runs, restores and
@@ -213,8 +197,8 @@ fn kill_9_at_seeded_random_points_never_leaves_a_wrong_output() {
         crate::common::reap_processes_in(p.path(), Duration::from_secs(5));
 
         p.cloesce(&["run", "--jobs", "2"]).expect_code(0);
-        let (got, litter) = outputs_without_litter(&p);
-        litter_total += litter;
+        // Every file: a temporary file left beside an output would differ.
+        let got = files_of(p.path());
         let want = clean.of(sources_of(&p));
         assert_same_files(&got, &want, &format!("round {round} after kill -9"));
         // And what is there now is recorded as fresh: a no-op follows.
@@ -226,7 +210,7 @@ fn kill_9_at_seeded_random_points_never_leaves_a_wrong_output() {
         );
     }
     eprintln!(
-        "kill -9 rounds: {iterations}, killed mid-run: {killed_mid_run}, clean builds: {}, temp files left by crashes: {litter_total}",
+        "kill -9 rounds: {iterations}, killed mid-run: {killed_mid_run}, clean builds: {}",
         clean.0.len()
     );
     assert!(
@@ -893,5 +877,100 @@ fn an_input_edited_while_its_rule_runs_is_not_cached_and_a_revert_runs_again() {
         &files_of(p.path()),
         &clean.of(sources_of(&p)),
         "CCCC3 again",
+    );
+}
+
+/// Issue 12, part 2: a `kill -9` while outputs are restored must leave no
+/// partial file where a glob (or a rule's own `ls`) looks. `big` writes four
+/// 8 MB outputs into `gen/`; `list` reads the glob `gen/*` and writes what
+/// `ls -A gen` shows. Each round flips the source between two values built
+/// before, so the run restores from the store, and kills it at a seeded
+/// random moment; `gen/` must then hold only declared outputs, and after
+/// the next run every file equals a clean build and no temporary file of a
+/// dead run is left in `.cloesce/tmp/`.
+#[cfg(target_os = "linux")]
+#[test]
+fn kill_9_during_restores_leaves_nothing_a_glob_picks_up() {
+    use std::os::unix::process::CommandExt;
+    let outputs: Vec<String> = (1..=4).map(|i| format!("gen/big{i}")).collect();
+    let writes: Vec<String> = outputs
+        .iter()
+        .map(|o| format!("yes \\\"$(cat src/s.txt)\\\" | head -c 8000000 > {o}"))
+        .collect();
+    let quoted = |v: &[String]| {
+        v.iter()
+            .map(|s| format!("\"{s}\""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let kdl = format!(
+        "cloesce version=1\nrule \"big\" {{\n    inputs \"src/s.txt\"\n    outputs {}\n    run \"sh\" \"-c\" \"mkdir -p gen; {}\"\n}}\nrule \"list\" {{\n    inputs \"gen/*\"\n    outputs \"listing.txt\"\n    run \"sh\" \"-c\" \"ls -A gen > listing.txt\"\n}}\n",
+        quoted(&outputs),
+        writes.join("; ")
+    );
+    let p = Project::new(&kdl);
+    let mut clean = CleanBuilds(HashMap::new());
+    for value in ["one\n", "two\n"] {
+        p.write("src/s.txt", value);
+        p.cloesce(&["run"]).expect_code(0);
+    }
+    let iterations: u64 = std::env::var("CLOESCE_FAULT_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let staged = |p: &Project| {
+        std::fs::read_dir(p.path().join(".cloesce/tmp"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let undeclared_in_gen = |p: &Project| -> Vec<String> {
+        std::fs::read_dir(p.path().join("gen"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !(n.starts_with("big") && n.len() == 4))
+            .collect()
+    };
+    let mut caught_staging = 0;
+    for round in 0..iterations {
+        let mut rng = Rng::new(0x5EED_0012 + round);
+        p.write("src/s.txt", ["one\n", "two\n"][(round % 2) as usize]);
+        let mut child = p
+            .command(&["run"])
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        if round % 2 == 0 {
+            std::thread::sleep(Duration::from_micros(20_000 + rng.below(180_000)));
+        } else {
+            // Aim: kill as soon as a temporary file shows up, wherever it is.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while staged(&p) == 0 && undeclared_in_gen(&p).is_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        kill_group(child.id(), libc::SIGKILL);
+        child.wait().unwrap();
+        let left = undeclared_in_gen(&p);
+        assert!(
+            left.is_empty(),
+            "round {round}: a kill left {left:?} in gen/"
+        );
+        if staged(&p) > 0 {
+            caught_staging += 1;
+        }
+        p.cloesce(&["run"]).expect_code(0);
+        assert_eq!(staged(&p), 0, "round {round}: the next run swept nothing");
+        assert_same_files(
+            &files_of(p.path()),
+            &clean.of(sources_of(&p)),
+            &format!("round {round} after kill -9"),
+        );
+    }
+    eprintln!("kill -9 during restores: {iterations} rounds, {caught_staging} caught a staged temporary file");
+    assert!(
+        caught_staging >= iterations / 4,
+        "too few kills landed while a file was staged ({caught_staging}/{iterations}): the test lost its teeth"
     );
 }

@@ -36,6 +36,7 @@ use crate::pipeline::{Action, Pipeline, Rule, RuleId};
 use crate::remote::{decode_artifact, encode_artifact, Fetching, RemoteState};
 use crate::scheduler::{Outcome, Scheduler};
 use crate::settled;
+use crate::staging;
 use crate::state::{RuleRecord, Stamp, State, Symlink};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk::{self, Looked};
@@ -285,6 +286,8 @@ impl<'a> Build<'a> {
             // This build may change the state the witness describes. (If it
             // cannot be removed, the state cannot be saved either.)
             let _ = witness::remove(host);
+            // Temporary files of writers killed before they renamed them.
+            staging::sweep_staging(host);
         }
         let mut state = State::load(host);
         state.prefetch(host, files_to_check(pipeline, &selected));

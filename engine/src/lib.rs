@@ -39,6 +39,7 @@ pub mod pipeline;
 pub mod remote;
 pub mod scheduler;
 mod settled;
+pub mod staging;
 pub mod state;
 pub mod store;
 pub mod testing;
