@@ -157,7 +157,6 @@ fn kill_group(leader: u32, signal: libc::c_int) {
 #[cfg(target_os = "linux")]
 #[test]
 fn kill_9_at_seeded_random_points_never_leaves_a_wrong_output() {
-    use std::os::unix::process::CommandExt;
     let iterations: u64 = std::env::var("CLOESCE_FAULT_ITERATIONS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -180,13 +179,7 @@ fn kill_9_at_seeded_random_points_never_leaves_a_wrong_output() {
         } else {
             &["run", "--jobs", "2"]
         };
-        let mut child = p
-            .command(args)
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = p.killable(args).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(20 + rng.below(400)));
         if child.try_wait().unwrap().is_none() {
             killed_mid_run += 1;
@@ -891,7 +884,6 @@ fn an_input_edited_while_its_rule_runs_is_not_cached_and_a_revert_runs_again() {
 #[cfg(target_os = "linux")]
 #[test]
 fn kill_9_during_restores_leaves_nothing_a_glob_picks_up() {
-    use std::os::unix::process::CommandExt;
     let outputs: Vec<String> = (1..=4).map(|i| format!("gen/big{i}")).collect();
     let writes: Vec<String> = outputs
         .iter()
@@ -934,13 +926,7 @@ fn kill_9_during_restores_leaves_nothing_a_glob_picks_up() {
     for round in 0..iterations {
         let mut rng = Rng::new(0x5EED_0012 + round);
         p.write("src/s.txt", ["one\n", "two\n"][(round % 2) as usize]);
-        let mut child = p
-            .command(&["run"])
-            .process_group(0)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = p.killable(&["run"]).spawn().unwrap();
         if round % 2 == 0 {
             std::thread::sleep(Duration::from_micros(20_000 + rng.below(180_000)));
         } else {
@@ -1017,7 +1003,6 @@ enum Step {
 #[cfg(target_os = "linux")]
 #[test]
 fn builds_edits_edits_during_runs_kills_and_restores_always_match_a_clean_build() {
-    use std::os::unix::process::CommandExt;
     let steps: u64 = std::env::var("CLOESCE_PROPERTY_STEPS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -1053,9 +1038,7 @@ fn builds_edits_edits_during_runs_kills_and_restores_always_match_a_clean_build(
         }
     };
     let start = |p: &Project| {
-        p.command(&["run", "--jobs", "2"])
-            .process_group(0)
-            .stdout(Stdio::null())
+        p.killable(&["run", "--jobs", "2"])
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()

@@ -1057,29 +1057,15 @@ impl<'a> Build<'a> {
                 &running.key_input,
                 self.host.now_ns(),
             ));
+            changed.extend(settled::appeared_during_run(
+                self.host,
+                rule,
+                &running.key_input,
+                &self.walk_looks,
+                self.walked_at,
+            ));
         }
-        if rule.cache && !changed.is_empty() {
-            // Its outputs stay (what it made of what it read), but nothing
-            // says they belong to the key: the next run builds it again.
-            self.state.remove_rule(&rule.name.value);
-            self.summary.unrecorded += 1;
-            self.produced[id.index()] = Some(Produced::Known(records));
-            self.report(
-                id,
-                RuleStatus::Ran,
-                running.reasons,
-                stdout,
-                stderr,
-                None,
-                Some(running.started_ns),
-                Some(running.key),
-            );
-            if let Some(Event::Finished(report)) = self.events.back_mut() {
-                report.changed_during_run = changed;
-            }
-            return;
-        }
-        if rule.cache {
+        if rule.cache && changed.is_empty() {
             let entry = ActionEntry {
                 rule: rule.name.value.clone(),
                 outputs: records.clone(),
@@ -1109,6 +1095,9 @@ impl<'a> Build<'a> {
                 },
             );
         } else {
+            // Not cached, or a file it keyed on changed while it ran: its
+            // outputs stay (what it made of what it read), but nothing says
+            // they belong to the key, so the next run builds it again.
             self.state.remove_rule(&rule.name.value);
         }
         self.produced[id.index()] = Some(Produced::Known(records));
@@ -1122,6 +1111,12 @@ impl<'a> Build<'a> {
             Some(running.started_ns),
             Some(running.key),
         );
+        if !changed.is_empty() {
+            self.summary.unrecorded += 1;
+            if let Some(Event::Finished(report)) = self.events.back_mut() {
+                report.changed_during_run = changed;
+            }
+        }
     }
 
     /// Checks a cached result's outputs on disk and restores the ones that

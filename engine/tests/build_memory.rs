@@ -898,3 +898,42 @@ fn a_touch_while_running_that_keeps_the_bytes_still_records() {
     let next = build(&host, &p, &g, BuildOptions::default());
     assert!(next.ran.is_empty());
 }
+
+#[test]
+fn a_file_a_glob_input_matches_added_while_running_is_not_recorded() {
+    let host = MemoryHost::new();
+    host.put("src/a.txt", "a");
+    host.put("src/keep.md", "not matched");
+    let p = pipeline(vec![rule(
+        "all",
+        &["concat", "all.out", "src/a.txt", "src/b.txt"],
+        &["src/*.txt"],
+        &["all.out"],
+    )]);
+    let g = graph(1, &[]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, BuildOptions::default());
+    // A file the glob does not match changes the folder, not the result.
+    host.put("src/a.txt", "a2");
+    let edit = |_: &str| host.put("src/other.md", "x");
+    let during = build_with(&host, &p, &g, BuildOptions::default(), &edit);
+    assert!(during.changed.is_empty(), "{:?}", during.changed);
+    assert_eq!(during.summary.unrecorded, 0);
+    // One it matches is an input the key did not have.
+    host.put("src/a.txt", "a3");
+    let edit = |_: &str| host.put("src/b.txt", "late");
+    let during = build_with(&host, &p, &g, BuildOptions::default(), &edit);
+    assert_eq!(
+        during.changed,
+        vec![("all".to_string(), vec!["src/b.txt".to_string()])]
+    );
+    host.remove_file(&WorkspacePath::new("src/b.txt").unwrap())
+        .unwrap();
+    let next = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(
+        next.ran,
+        vec!["all"],
+        "key(a3) without b.txt was not recorded"
+    );
+    assert_eq!(host.get("all.out").as_deref(), Some("a3"));
+}

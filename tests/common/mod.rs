@@ -158,6 +158,18 @@ impl Project {
         cmd
     }
 
+    /// [`Project::command`] in a process group of its own, output
+    /// discarded: a test can `kill -9` cloesce and its rules at once.
+    #[cfg(unix)]
+    pub fn killable(&self, args: &[&str]) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.command(args);
+        cmd.process_group(0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    }
+
     /// The rules that ran since the last call, in order, and clears the log.
     pub fn take_runs(&self) -> Vec<String> {
         let log = self.path().join("runs.log");
