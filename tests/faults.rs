@@ -1153,3 +1153,52 @@ fn builds_edits_edits_during_runs_kills_and_restores_always_match_a_clean_build(
         "no edit landed while a rule ran: the test lost its teeth"
     );
 }
+
+/// `--watch` and an input edited while its rule runs: the round warns and
+/// records nothing, the edit starts another round, which builds the rule
+/// again from what is there now.
+#[cfg(unix)]
+#[test]
+fn watch_goes_round_again_after_an_input_edited_while_its_rule_ran() {
+    let p = Project::new(&format!("cloesce version=1\n{HELD_COPY_RULE}"));
+    p.write("src/in.txt", "AAAA1\n");
+    p.write("hold", "");
+    let stderr_path = p.path().join(".cloesce-watch.err");
+    let mut child = p
+        .command(&["run", "--watch"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let rounds = || {
+        std::fs::read_to_string(&stderr_path)
+            .unwrap_or_default()
+            .matches("watching for changes")
+            .count()
+    };
+    wait_for_file(&p, "started");
+    p.write("src/in.txt", "BBBB2\n");
+    p.remove("hold");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rounds() < 2 {
+        assert!(Instant::now() < deadline, "no second round");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    child.wait().unwrap();
+    assert!(
+        stderr.contains("src/in.txt changed while `copy` ran"),
+        "{stderr}"
+    );
+    assert_eq!(p.take_runs(), vec!["copy", "copy"], "{stderr}");
+    assert_eq!(p.read("out.txt"), "BBBB2\n");
+    // The first round's result (read from BBBB2 under key(AAAA1)) was not kept.
+    p.write("src/in.txt", "AAAA1\n");
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(p.take_runs(), vec!["copy"]);
+    assert_eq!(p.read("out.txt"), "AAAA1\n");
+}
