@@ -937,3 +937,55 @@ fn a_file_a_glob_input_matches_added_while_running_is_not_recorded() {
     );
     assert_eq!(host.get("all.out").as_deref(), Some("a3"));
 }
+
+/// Builds the chain's rule A with a remote cache that always misses, with
+/// `while_running` called while A runs; returns the keys queued for upload.
+fn uploads_of_a_remote_build(
+    host: &MemoryHost,
+    p: &Pipeline,
+    g: &Graph,
+    while_running: &dyn Fn(),
+) -> Vec<Digest> {
+    let builtins = BuiltinRegistry::new();
+    let options = BuildOptions {
+        targets: vec![RuleId(0)],
+        ..BuildOptions::default()
+    };
+    let mut b = Build::new(host, p, g, &builtins, options);
+    b.enable_remote(false);
+    loop {
+        while let Some((id, _)) = b.poll_fetch() {
+            b.handle_fetched(id, None);
+        }
+        match b.poll() {
+            Poll::Spawn(job) => {
+                host.put(&job.argv[1], &host.get(&job.argv[2]).unwrap_or_default());
+                while_running();
+                b.handle_completed(Completion {
+                    id: job.id,
+                    status: ExitStatus::Code(0),
+                    stdout: vec![],
+                    stderr: vec![],
+                });
+            }
+            Poll::Wait => {}
+            Poll::Done => break,
+        }
+    }
+    let mut uploads = Vec::new();
+    while let Some((key, _)) = b.poll_upload() {
+        uploads.push(key);
+    }
+    b.finish().unwrap();
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    uploads
+}
+
+#[test]
+fn a_result_whose_input_changed_while_running_is_not_uploaded() {
+    let (host, p, g) = chain();
+    assert_eq!(uploads_of_a_remote_build(&host, &p, &g, &|| {}).len(), 1);
+    host.put("a.txt", "edited");
+    let uploads = uploads_of_a_remote_build(&host, &p, &g, &|| host.put("a.txt", "again"));
+    assert!(uploads.is_empty(), "uploaded {uploads:?}");
+}
