@@ -326,7 +326,7 @@ fn quiet_prints_nothing_on_success() {
 
 /// Every line of `out` validates against docs/events.schema.json; returns
 /// the events.
-fn validate_events(out: &str) -> Vec<serde_json::Value> {
+pub(crate) fn validate_events(out: &str) -> Vec<serde_json::Value> {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../docs/events.schema.json"))
             .expect("the schema is JSON");
