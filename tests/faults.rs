@@ -1160,33 +1160,21 @@ fn watch_goes_round_again_after_an_input_edited_while_its_rule_ran() {
     let p = Project::new(&format!("cloesce version=1\n{HELD_COPY_RULE}"));
     p.write("src/in.txt", "AAAA1\n");
     p.write("hold", "");
-    let stderr_path = p.path().join(".cloesce-watch.err");
-    let mut child = p
-        .command(&["run", "--watch"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
-    let rounds = || {
-        std::fs::read_to_string(&stderr_path)
-            .unwrap_or_default()
-            .matches("watching for changes")
-            .count()
-    };
+    let mut watch = p.watch();
     wait_for_file(&p, "started");
     p.write("src/in.txt", "BBBB2\n");
     p.remove("hold");
     let deadline = Instant::now() + Duration::from_secs(20);
-    while rounds() < 2 {
+    while watch.rounds() < 2 {
         assert!(Instant::now() < deadline, "no second round");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    let stderr = std::fs::read_to_string(&watch.stderr).unwrap();
     // SAFETY: kill has no memory-safety preconditions.
     unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+        libc::kill(watch.child.id() as i32, libc::SIGINT);
     }
-    child.wait().unwrap();
+    watch.child.wait().unwrap();
     assert!(
         stderr.contains("src/in.txt changed while `copy` ran"),
         "{stderr}"
