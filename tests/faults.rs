@@ -146,6 +146,14 @@ fn assert_same_files(got: &[(String, Vec<u8>)], want: &[(String, Vec<u8>)], cont
     }
 }
 
+/// `name` from the environment as a number (a soak by hand), else `default`.
+fn count_from_env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[cfg(unix)]
 fn kill_group(leader: u32, signal: libc::c_int) {
     // SAFETY: kill has no memory-safety preconditions.
@@ -157,10 +165,7 @@ fn kill_group(leader: u32, signal: libc::c_int) {
 #[cfg(target_os = "linux")]
 #[test]
 fn kill_9_at_seeded_random_points_never_leaves_a_wrong_output() {
-    let iterations: u64 = std::env::var("CLOESCE_FAULT_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let iterations: u64 = count_from_env("CLOESCE_FAULT_ITERATIONS", 30);
     let p = layered_project();
     let mut clean = CleanBuilds(HashMap::new());
     let mut killed_mid_run = 0;
@@ -903,10 +908,7 @@ fn kill_9_during_restores_leaves_nothing_a_glob_picks_up() {
         p.write("src/s.txt", value);
         p.cloesce(&["run"]).expect_code(0);
     }
-    let iterations: u64 = std::env::var("CLOESCE_FAULT_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
+    let iterations: u64 = count_from_env("CLOESCE_FAULT_ITERATIONS", 30);
     let staged = |p: &Project| {
         std::fs::read_dir(p.path().join(".cloesce/tmp"))
             .map(|d| d.count())
@@ -1000,10 +1002,7 @@ enum Step {
 #[cfg(target_os = "linux")]
 #[test]
 fn builds_edits_edits_during_runs_kills_and_restores_always_match_a_clean_build() {
-    let steps: u64 = std::env::var("CLOESCE_PROPERTY_STEPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(40);
+    let steps: u64 = count_from_env("CLOESCE_PROPERTY_STEPS", 40);
     let seed = 0x12_0012;
     let mut rng = Rng::new(seed);
     // The 15 rules, plus a 4 MB output (its restore is slow enough to be
