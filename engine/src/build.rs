@@ -24,9 +24,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
+use rustc_hash::FxHashSet;
+
 use crate::builtin::{BuiltinRegistry, BuiltinRequest};
 use crate::explain::{diff, Reason};
-use crate::fast_hash::FastSet;
 use crate::fingerprint::{env_value_digest, ActionKeyInput, Digest};
 use crate::graph::Graph;
 use crate::host::{FileKind, FileStat, Host};
@@ -392,7 +393,7 @@ impl<'a> Build<'a> {
         let Fetching { key, pending } = fetching;
         let mut why = pending.reasons.clone();
         why.push(Reason::RemoteHit);
-        match self.try_restore(rule, &entry, why) {
+        match self.try_restore(rule, &entry, why, false) {
             Ok(Some((_, why))) => {
                 self.state.set_rule(
                     &self.rule(rule).name.value,
@@ -758,7 +759,7 @@ impl<'a> Build<'a> {
                 },
             };
             if let Some((entry, why, same_as_last)) = hit {
-                match self.try_restore(id, &entry, why) {
+                match self.try_restore(id, &entry, why, same_as_last) {
                     Ok(Some((status, why))) => {
                         let (stdout, stderr) = if same_as_last {
                             if previous_has_logs {
@@ -1094,12 +1095,14 @@ impl<'a> Build<'a> {
                     has_logs: !(stdout.is_empty() && stderr.is_empty()),
                 },
             );
-        } else {
-            // Not cached, or a file it keyed on changed while it ran: its
-            // outputs stay (what it made of what it read), but nothing says
-            // they belong to the key, so the next run builds it again.
+        } else if !rule.cache {
             self.state.remove_rule(&rule.name.value);
         }
+        // (A file it keyed on changed while it ran: its outputs stay, what it
+        // made of what it read, but nothing says they belong to the key, so
+        // the next run builds it again. The last good run's record stays, as
+        // after a failure: it names other outputs, so it is never taken for
+        // these.)
         self.produced[id.index()] = Some(Produced::Known(records));
         self.report(
             id,
@@ -1121,11 +1124,17 @@ impl<'a> Build<'a> {
 
     /// Checks a cached result's outputs on disk and restores the ones that
     /// differ. `Ok(None)` when a blob needed is missing or corrupt.
+    ///
+    /// Only a hit on the last run's own key (`same_as_last`) blames the
+    /// outputs: then a differing output was touched by someone else. On any
+    /// other hit the outputs on disk are the last run's, for other inputs,
+    /// and the reasons already name what changed.
     fn try_restore(
         &mut self,
         _id: RuleId,
         entry: &ActionEntry,
         mut reasons: Vec<Reason>,
+        same_as_last: bool,
     ) -> Result<Option<(RuleStatus, Vec<Reason>)>, Failure> {
         let now = self.host.now_ns();
         let mut to_restore = Vec::new();
@@ -1134,22 +1143,20 @@ impl<'a> Build<'a> {
                 .state
                 .digest_output(self.host, &output.path, now)
                 .map_err(|e| io_failure(&format!("reading {}", output.path), e))?;
-            match current {
-                Ok(Some(d)) if d.digest == output.digest => {}
+            let blame = match current {
+                Ok(Some(d)) if d.digest == output.digest => continue,
                 // A symlink is replaced by the file, never followed.
-                Ok(Some(_)) | Err(Symlink) => {
-                    reasons.push(Reason::OutputModified {
-                        path: output.path.clone(),
-                    });
-                    to_restore.push(output);
-                }
-                Ok(None) => {
-                    reasons.push(Reason::OutputMissing {
-                        path: output.path.clone(),
-                    });
-                    to_restore.push(output);
-                }
+                Ok(Some(_)) | Err(Symlink) => Reason::OutputModified {
+                    path: output.path.clone(),
+                },
+                Ok(None) => Reason::OutputMissing {
+                    path: output.path.clone(),
+                },
+            };
+            if same_as_last {
+                reasons.push(blame);
             }
+            to_restore.push(output);
         }
         if to_restore.is_empty() {
             let status = if reasons.is_empty() {
@@ -1363,6 +1370,9 @@ impl<'a> Build<'a> {
         stderr: String,
         started_ns: Option<u64>,
     ) {
+        if started_ns.is_some() {
+            self.put_back_last_good(id);
+        }
         self.report(
             id,
             RuleStatus::Failed,
@@ -1373,6 +1383,46 @@ impl<'a> Build<'a> {
             started_ns,
             None,
         );
+    }
+
+    /// After a rule that started has failed: its declared outputs go back to
+    /// what its last successful run wrote (from the store), and whatever the
+    /// failed run wrote goes. The project is then the last good build, as
+    /// the rules after it (not started) left it; an output with no copy in
+    /// the store (`cache #false`, never built) stays removed. Best effort:
+    /// the failure is what gets reported.
+    fn put_back_last_good(&mut self, id: RuleId) {
+        let rule = self.rule(id);
+        let last: BTreeMap<&WorkspacePath, &OutputRecord> = self
+            .state
+            .rules
+            .get(&rule.name.value)
+            .map(|record| record.outputs.iter().map(|o| (&o.path, o)).collect())
+            .unwrap_or_default();
+        let now = self.host.now_ns();
+        let mut restored = Vec::new();
+        for output in &rule.outputs {
+            let path = &output.value;
+            let _ = self.host.remove_file(path);
+            let Some(record) = last.get(path) else {
+                continue;
+            };
+            let Ok(Some(bytes)) = self.store.get_blob(&record.digest) else {
+                continue;
+            };
+            if self
+                .host
+                .write_atomic(path, &bytes, record.executable)
+                .is_ok()
+            {
+                restored.push((path.clone(), record.digest));
+            }
+        }
+        for (path, digest) in restored {
+            if let Ok(Some(stat)) = self.host.stat(&path) {
+                self.state.record(&path, &stat, digest, now);
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1426,7 +1476,7 @@ fn io_failure(doing: &str, error: std::io::Error) -> Failure {
 /// The files a build of the selected rules will stat: their literal inputs
 /// and their outputs, each once (for [`State::prefetch`]).
 fn files_to_check(pipeline: &Pipeline, selected: &[bool]) -> Vec<WorkspacePath> {
-    let mut seen = FastSet::default();
+    let mut seen = FxHashSet::default();
     for (rule, _) in pipeline.rules.iter().zip(selected).filter(|(_, s)| **s) {
         let inputs = rule.inputs.iter().filter_map(|i| i.value.literal.as_ref());
         seen.extend(inputs.chain(rule.outputs.iter().map(|o| &o.value)));

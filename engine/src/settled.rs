@@ -19,8 +19,8 @@
 //!   of its last change, are they walked again).
 //!
 //! Any difference is named, the build records nothing for the rule (no
-//! action entry, no upload, no rule record), and the next run builds it
-//! again. What the check cannot see: a file changed and changed back to the
+//! action entry, no upload; the state keeps its last good run's record),
+//! and the next run builds it again. What the check cannot see: a file changed and changed back to the
 //! same bytes while the rule ran (its digest is what the key names). A rule
 //! that writes undeclared files its own globs match is told the same, once
 //! per change: its key does not describe what it read.
