@@ -88,6 +88,39 @@ fn clean_removes_outputs_and_store_then_everything_reruns() {
     assert_eq!(p.take_runs(), vec!["a"]);
 }
 
+/// Temporary files a killed run left (issue 12, part 2): a glob never
+/// lists them, the next run sweeps the staged ones, `clean` removes both
+/// kinds. Pid 4000000 is above Linux's largest pid, so its writer is gone.
+#[test]
+fn leftover_temporary_files_are_never_inputs_and_are_swept() {
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}{}",
+        step_rule("gen", &["src.txt"], &["gen/a.txt"], ""),
+        "rule \"all\" {\n    inputs \"gen/*\"\n    outputs \"all.out\"\n    run \"sh\" \"-c\" \"echo all >> runs.log; cat gen/* > all.out\"\n}\n"
+    ));
+    p.write("src.txt", "1\n");
+    p.cloesce(&["run"]).expect_code(0);
+    p.take_runs();
+    // A fallback temporary file beside an output, and a staged one.
+    p.write("gen/.a.txt.cloesce-tmp.4000000.7", "partial");
+    p.write(".cloesce/tmp/4000000.8", "partial");
+    let run = p.cloesce(&["run", "--explain"]);
+    run.expect_code(0);
+    assert!(
+        p.take_runs().is_empty(),
+        "a leftover was taken for an input: {}",
+        run.stdout
+    );
+    assert!(
+        !p.exists(".cloesce/tmp/4000000.8"),
+        "the staged leftover was not swept"
+    );
+    p.write(".cloesce/tmp/4000000.9", "partial");
+    p.cloesce(&["clean"]).expect_code(0);
+    assert!(!p.exists("gen/.a.txt.cloesce-tmp.4000000.7"));
+    assert!(!p.exists(".cloesce/tmp"));
+}
+
 #[test]
 fn cache_stats_verify_and_gc() {
     let p = Project::new(&format!(

@@ -393,7 +393,7 @@ fn quiet_prints_nothing_on_success() {
 
 /// Every line of `out` validates against docs/events.schema.json; returns
 /// the events.
-fn validate_events(out: &str) -> Vec<serde_json::Value> {
+pub(crate) fn validate_events(out: &str) -> Vec<serde_json::Value> {
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../docs/events.schema.json"))
             .expect("the schema is JSON");
@@ -557,54 +557,41 @@ fn watch_reruns_only_what_changed_and_restores_a_revert() {
     ));
     p.write("a.txt", "1\n");
     p.write("b.txt", "1\n");
-    let stderr_path = p.path().join("watch.err");
-    let stdout_path = p.path().join("watch.out");
-    let mut child = p
-        .command(&["run", "--watch"])
-        .stdout(std::fs::File::create(&stdout_path).unwrap())
-        .stderr(std::fs::File::create(&stderr_path).unwrap())
-        .spawn()
-        .unwrap();
-    let rounds = || {
-        std::fs::read_to_string(&stderr_path)
-            .unwrap_or_default()
-            .matches("watching for changes")
-            .count()
-    };
-    eventually("the first run", || rounds() == 1);
+    let mut watch = p.watch();
+    eventually("the first run", || watch.rounds() == 1);
     assert_eq!(p.take_runs_sorted(), ["a", "b", "c"]);
     // Writing an output, the log or a file in .cloesce does not start a round.
     p.write("runs.log.tmp", "");
     std::thread::sleep(std::time::Duration::from_millis(400));
-    assert_eq!(rounds(), 1);
+    assert_eq!(watch.rounds(), 1);
 
     p.write("a.txt", "2\n");
-    eventually("the second run", || rounds() == 2);
+    eventually("the second run", || watch.rounds() == 2);
     assert_eq!(p.take_runs(), ["a", "c"]);
-    let out = std::fs::read_to_string(&stdout_path).unwrap();
+    let out = std::fs::read_to_string(&watch.stdout).unwrap();
     assert!(out.contains("ran      a"), "{out}");
 
     p.write("a.txt", "1\n");
-    eventually("the third run", || rounds() == 3);
+    eventually("the third run", || watch.rounds() == 3);
     assert_eq!(p.take_runs(), Vec::<String>::new(), "a revert restores");
-    let out = std::fs::read_to_string(&stdout_path).unwrap();
+    let out = std::fs::read_to_string(&watch.stdout).unwrap();
     assert!(out.contains("restored a"), "{out}");
     assert_eq!(p.read("out/a"), "a\n1\n");
 
     // A failing round keeps watching.
     p.write("cloesce.kdl", "cloesce version=1\nrule \"x\" {}\n");
-    eventually("the failing round", || rounds() == 4);
-    let err = std::fs::read_to_string(&stderr_path).unwrap();
+    eventually("the failing round", || watch.rounds() == 4);
+    let err = std::fs::read_to_string(&watch.stderr).unwrap();
     assert!(err.contains("cloesce::pipeline::missing_action"), "{err}");
-    assert!(child.try_wait().unwrap().is_none(), "watch stopped");
+    assert!(watch.child.try_wait().unwrap().is_none(), "watch stopped");
 
     // Ctrl-C ends it, and leaves the project unlocked.
     std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &watch.child.id().to_string()])
         .status()
         .unwrap();
     let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    while watch.child.try_wait().unwrap().is_none() {
         assert!(
             start.elapsed() < std::time::Duration::from_secs(10),
             "SIGINT did not stop watch"

@@ -339,14 +339,7 @@ fn no_wait_fails_at_once_when_the_lock_is_held() {
 #[test]
 fn kill_9_in_the_middle_of_a_run_then_a_correct_run() {
     let p = slow_pipeline();
-    use std::os::unix::process::CommandExt;
-    let mut child = p
-        .command(&["run"])
-        .process_group(0)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = p.killable(&["run"]).spawn().unwrap();
     // Wait until the rule has written its partial output, then kill cloesce
     // and its children at once (as a crash of the whole session would).
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -153,17 +153,33 @@ fn a_symlinked_output_file_is_replaced_not_written_through() {
         step_rule("a", &["src.txt"], &["a.out"], "")
     ));
     p.write("src.txt", "x\n");
+    let replaced_and_target_untouched = || {
+        assert_eq!(p.read("a.out"), "a\nx\n");
+        assert!(!std::fs::symlink_metadata(p.path().join("a.out"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(outside.path().join("target.txt")).unwrap(),
+            "precious\n"
+        );
+    };
     symlink(&outside.path().join("target.txt"), &p.path().join("a.out"));
     p.cloesce(&["run"]).expect_code(0);
-    assert_eq!(p.read("a.out"), "a\nx\n");
-    assert!(!std::fs::symlink_metadata(p.path().join("a.out"))
-        .unwrap()
-        .file_type()
-        .is_symlink());
-    assert_eq!(
-        std::fs::read_to_string(outside.path().join("target.txt")).unwrap(),
-        "precious\n"
-    );
+    replaced_and_target_untouched();
+    // The rule is fresh now: a link planted in place of its output is
+    // replaced by the recorded file (issue 12: this was exit 3 until the
+    // input changed).
+    p.take_runs();
+    std::fs::remove_file(p.path().join("a.out")).unwrap();
+    symlink(&outside.path().join("target.txt"), &p.path().join("a.out"));
+    let run = p.cloesce(&["run", "--explain"]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("restored a"), "{}", run.stdout);
+    assert!(p.take_runs().is_empty(), "restored, not run");
+    replaced_and_target_untouched();
+    p.cloesce(&["run"]).expect_code(0);
+    assert!(p.take_runs().is_empty(), "fresh after the restore");
 }
 
 #[cfg(unix)]

@@ -104,6 +104,9 @@ impl<P: Platform> Reporter<'_, P> {
         if let Some(failure) = &report.failure {
             value["error"] = failure_json(failure);
         }
+        if !report.changed_during_run.is_empty() {
+            value["changed_during_run"] = json!(report.changed_during_run);
+        }
         self.out(&format!("{value}\n"));
     }
 
@@ -165,10 +168,24 @@ impl<P: Platform> Reporter<'_, P> {
             self.failure(&report);
             return;
         }
+        if !report.changed_during_run.is_empty() {
+            self.changed_during_run(&name, &report.changed_during_run);
+        }
         if show_line && replays_output(report.status, self.verbosity) {
             self.block(Stream::Stdout, &report.stdout);
             self.block(Stream::Stderr, &report.stderr);
         }
+    }
+
+    /// A rule whose result was not recorded: what changed while it ran.
+    fn changed_during_run(&self, name: &str, paths: &[cloesce_engine::WorkspacePath]) {
+        let list: Vec<&str> = paths.iter().map(|p| p.as_str()).collect();
+        self.err(&format!(
+            "{} {} changed while `{}` ran, so its result was not cached\n  help: its outputs may not match the current files; the next `cloesce run` builds it again\n",
+            self.renderer.warn("warning:"),
+            shown(&list.join(", ")),
+            shown(name),
+        ));
     }
 
     /// A rule's captured output, indented under its line (as the command
@@ -319,6 +336,7 @@ impl<P: Platform> Reporter<'_, P> {
                     "restored": summary.restored,
                     "remote_restored": summary.remote_restored,
                     "uploaded": summary.uploaded,
+                    "unrecorded": summary.unrecorded,
                     "failed": summary.failed,
                     "would_run": summary.would_run,
                     "would_restore": summary.would_restore,
@@ -365,6 +383,8 @@ pub fn summary_line(summary: &Summary) -> String {
     ] {
         if n > 0 && word == "restored" && summary.remote_restored > 0 {
             parts.push(format!("{n} {word} ({} remote)", summary.remote_restored));
+        } else if n > 0 && word == "ran" && summary.unrecorded > 0 {
+            parts.push(format!("{n} {word} ({} not cached)", summary.unrecorded));
         } else if n > 0 {
             parts.push(format!("{n} {word}"));
         }

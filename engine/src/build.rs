@@ -36,7 +36,9 @@ use crate::path::WorkspacePath;
 use crate::pipeline::{Action, Pipeline, Rule, RuleId};
 use crate::remote::{decode_artifact, encode_artifact, Fetching, RemoteState};
 use crate::scheduler::{Outcome, Scheduler};
-use crate::state::{RuleRecord, Stamp, State};
+use crate::settled;
+use crate::staging;
+use crate::state::{RuleRecord, Stamp, State, Symlink};
 use crate::store::{ActionEntry, OutputRecord, Store};
 use crate::walk::{self, Looked};
 use crate::witness::{self, Observed, Witness};
@@ -152,9 +154,15 @@ pub struct RuleReport {
     pub finished_ns: u64,
     /// The action key, when it could be computed.
     pub key: Option<Digest>,
+    /// Files that went into the key and changed while the rule ran (see
+    /// `settled.rs`): when not empty, the rule ran but nothing of it was
+    /// recorded, and the next run builds it again.
+    pub changed_during_run: Vec<WorkspacePath>,
 }
 
 /// Progress, for display and `--json`.
+// One `Finished` per rule, moved once: boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Event {
     /// A rule started executing (a process or a built-in).
@@ -176,6 +184,9 @@ pub struct Summary {
     pub remote_restored: usize,
     /// Artifacts uploaded to the remote cache (counted by the driver).
     pub uploaded: usize,
+    /// Of `ran`, the rules whose result was not recorded because a file
+    /// they keyed on changed while they ran.
+    pub unrecorded: usize,
     /// Selected rules that never started (a dependency failed, or fail-fast).
     pub not_started: Vec<RuleId>,
     pub elapsed_ns: u64,
@@ -276,6 +287,8 @@ impl<'a> Build<'a> {
             // This build may change the state the witness describes. (If it
             // cannot be removed, the state cannot be saved either.)
             let _ = witness::remove(host);
+            // Temporary files of writers killed before they renamed them.
+            staging::sweep_staging(host);
         }
         let mut state = State::load(host);
         state.prefetch(host, files_to_check(pipeline, &selected));
@@ -964,6 +977,8 @@ impl<'a> Build<'a> {
         let now = self.host.now_ns();
         let mut records = Vec::with_capacity(rule.outputs.len());
         let mut missing = Vec::new();
+        // Outputs that changed while they were read (someone else wrote them).
+        let mut changed = Vec::new();
         for output in &rule.outputs {
             let path = &output.value;
             let stat = match self.host.stat(path) {
@@ -999,6 +1014,9 @@ impl<'a> Build<'a> {
                 }
             };
             let digest = Digest::of(&bytes);
+            if rule.cache && !matches!(self.host.stat(path), Ok(Some(after)) if after == stat) {
+                changed.push(path.clone());
+            }
             if rule.cache {
                 if let Err(e) = self.store.put_blob(&digest, &bytes) {
                     self.fail(
@@ -1033,6 +1051,22 @@ impl<'a> Build<'a> {
             return;
         }
         if rule.cache {
+            changed.extend(settled::changed_during_run(
+                &mut self.state,
+                self.host,
+                rule,
+                &running.key_input,
+                self.host.now_ns(),
+            ));
+            changed.extend(settled::appeared_during_run(
+                self.host,
+                rule,
+                &running.key_input,
+                &self.walk_looks,
+                self.walked_at,
+            ));
+        }
+        if rule.cache && changed.is_empty() {
             let entry = ActionEntry {
                 rule: rule.name.value.clone(),
                 outputs: records.clone(),
@@ -1061,9 +1095,14 @@ impl<'a> Build<'a> {
                     has_logs: !(stdout.is_empty() && stderr.is_empty()),
                 },
             );
-        } else {
+        } else if !rule.cache {
             self.state.remove_rule(&rule.name.value);
         }
+        // (A file it keyed on changed while it ran: its outputs stay, what it
+        // made of what it read, but nothing says they belong to the key, so
+        // the next run builds it again. The last good run's record stays, as
+        // after a failure: it names other outputs, so it is never taken for
+        // these.)
         self.produced[id.index()] = Some(Produced::Known(records));
         self.report(
             id,
@@ -1075,6 +1114,12 @@ impl<'a> Build<'a> {
             Some(running.started_ns),
             Some(running.key),
         );
+        if !changed.is_empty() {
+            self.summary.unrecorded += 1;
+            if let Some(Event::Finished(report)) = self.events.back_mut() {
+                report.changed_during_run = changed;
+            }
+        }
     }
 
     /// Checks a cached result's outputs on disk and restores the ones that
@@ -1096,14 +1141,15 @@ impl<'a> Build<'a> {
         for output in &entry.outputs {
             let current = self
                 .state
-                .digest(self.host, &output.path, now)
+                .digest_output(self.host, &output.path, now)
                 .map_err(|e| io_failure(&format!("reading {}", output.path), e))?;
             let blame = match current {
-                Some(d) if d.digest == output.digest => continue,
-                Some(_) => Reason::OutputModified {
+                Ok(Some(d)) if d.digest == output.digest => continue,
+                // A symlink is replaced by the file, never followed.
+                Ok(Some(_)) | Err(Symlink) => Reason::OutputModified {
                     path: output.path.clone(),
                 },
-                None => Reason::OutputMissing {
+                Ok(None) => Reason::OutputMissing {
                     path: output.path.clone(),
                 },
             };
@@ -1416,6 +1462,7 @@ impl<'a> Build<'a> {
             started_ns,
             finished_ns: self.host.now_ns(),
             key,
+            changed_during_run: Vec::new(),
         }));
     }
 }

@@ -59,8 +59,11 @@ pub trait Host {
         paths.iter().map(|path| self.stat(path)).collect()
     }
 
-    /// Writes `bytes` to a temporary file beside `path` and renames it into
-    /// place, creating parent folders. A reader never sees a half-written file.
+    /// Writes `bytes` to a temporary file and renames it into place,
+    /// creating parent folders. A reader never sees a half-written file.
+    /// The temporary file goes in [`crate::staging::STAGING_DIR`] (beside
+    /// `path` only when that cannot be used), so a kill leaves nothing where
+    /// a glob looks.
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()>;
 
     /// Removes a file; a missing file is not an error.

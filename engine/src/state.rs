@@ -161,6 +161,10 @@ enum Seen {
     Checked(FileDigest),
 }
 
+/// A symlink where a regular file was expected ([`State::digest_output`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Symlink;
+
 /// A file's current digest and stat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileDigest {
@@ -223,8 +227,35 @@ impl State {
         path: &WorkspacePath,
         now_ns: u64,
     ) -> std::io::Result<Option<FileDigest>> {
+        self.digest_or_link(host, path, now_ns, true)
+            .map(|found| found.unwrap_or(None))
+    }
+
+    /// [`State::digest`] of a declared output. A symlink there is never what
+    /// a rule left (outputs are recorded only as regular files), so it is
+    /// not followed (it may lead outside the project): `Ok(Err(Symlink))`,
+    /// and the caller replaces it.
+    pub fn digest_output(
+        &mut self,
+        host: &dyn Host,
+        path: &WorkspacePath,
+        now_ns: u64,
+    ) -> std::io::Result<Result<Option<FileDigest>, Symlink>> {
+        self.digest_or_link(host, path, now_ns, false)
+    }
+
+    fn digest_or_link(
+        &mut self,
+        host: &dyn Host,
+        path: &WorkspacePath,
+        now_ns: u64,
+        follow: bool,
+    ) -> std::io::Result<Result<Option<FileDigest>, Symlink>> {
         let stat = match self.seen.get(path) {
-            Some(Seen::Checked(known)) => return Ok(Some(*known)),
+            Some(Seen::Checked(known)) if !follow && known.stat.kind == FileKind::Symlink => {
+                return Ok(Err(Symlink))
+            }
+            Some(Seen::Checked(known)) => return Ok(Ok(Some(*known))),
             // Used at most once: every way out below replaces or removes it.
             Some(Seen::Prefetched(stat)) => *stat,
             None => host.stat(path)?,
@@ -232,13 +263,13 @@ impl State {
         let Some(stat) = stat else {
             self.forget(path);
             self.no_file.insert(path.clone());
-            return Ok(None);
+            return Ok(Ok(None));
         };
         match stat.kind {
             FileKind::Dir => {
                 self.seen.remove(path);
                 self.no_file.insert(path.clone());
-                return Ok(None);
+                return Ok(Ok(None));
             }
             FileKind::File => {
                 if let Some(entry) = self.files.get(path) {
@@ -248,9 +279,13 @@ impl State {
                             stat,
                         };
                         self.set_checked(path, known);
-                        return Ok(Some(known));
+                        return Ok(Ok(Some(known)));
                     }
                 }
+            }
+            FileKind::Symlink if !follow => {
+                self.seen.remove(path);
+                return Ok(Err(Symlink));
             }
             // A symlink's own stat says nothing about its target: always hash.
             FileKind::Symlink => self.hashed_symlink = true,
@@ -258,14 +293,48 @@ impl State {
         self.seen.remove(path);
         let bytes = match host.read(path) {
             Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(None)),
             Err(e) => return Err(e),
         };
         let digest = Digest::of(&bytes);
         if stat.kind == FileKind::File {
             self.record(path, &stat, digest, now_ns);
         }
-        Ok(Some(FileDigest { digest, stat }))
+        Ok(Ok(Some(FileDigest { digest, stat })))
+    }
+
+    /// Whether `path` still holds what a rule's key was computed from
+    /// (`expected`; `None`: no file), checked anew after the rule ran (see
+    /// `settled.rs`). Unlike [`State::digest`] it never trusts what this
+    /// build already saw: the file is stat-ed again, and hashed again when
+    /// its stamp differs from the stat cache's or the entry is racy. A new
+    /// digest is recorded, so later rules of this build key on it.
+    pub fn unchanged(
+        &mut self,
+        host: &dyn Host,
+        path: &WorkspacePath,
+        expected: Option<&Digest>,
+        now_ns: u64,
+    ) -> std::io::Result<bool> {
+        let stat = match host.stat(path)? {
+            Some(stat) if stat.kind != FileKind::Dir => stat,
+            _ => return Ok(expected.is_none()),
+        };
+        if let (FileKind::File, Some(entry)) = (stat.kind, self.files.get(path)) {
+            if Some(&entry.digest) == expected && entry.matches(&stat) && !entry.is_racy() {
+                return Ok(true);
+            }
+        }
+        let bytes = match host.read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(expected.is_none()),
+            Err(e) => return Err(e),
+        };
+        let digest = Digest::of(&bytes);
+        if stat.kind == FileKind::File {
+            self.record(path, &stat, digest, now_ns);
+        }
+        Ok(Some(&digest) == expected)
     }
 
     /// Marks a file's digest as checked in this build (in place when the

@@ -9,6 +9,8 @@
 //! followed, and only regular files are returned. Files declared as outputs
 //! of rules are matched separately (see `build.rs`), so a glob such as
 //! `.generated/*.ts` finds generated files even when `.generated/` is ignored.
+//! Temporary files a host may leave beside an output
+//! ([`crate::staging::is_temporary`]) are never listed.
 
 use std::collections::BTreeSet;
 
@@ -216,7 +218,9 @@ fn walk_dir(
                 subdirs.push(path);
             }
             FileKind::File => {
-                if !is_ignored(&ignores, &path, false) {
+                // A host's fallback temporary file is never an input.
+                if !crate::staging::is_temporary(&entry.name) && !is_ignored(&ignores, &path, false)
+                {
                     files.insert(path);
                 }
             }

@@ -92,14 +92,47 @@ struct Run {
     summary: Summary,
     ran: Vec<String>,
     statuses: Vec<(String, RuleStatus, Vec<Reason>)>,
+    /// Per rule reported with files changed while it ran: those files.
+    changed: Vec<(String, Vec<String>)>,
+}
+
+impl Run {
+    fn note(&mut self, p: &Pipeline, event: Event) {
+        if let Event::Finished(r) = event {
+            let name = p.rules[r.rule.index()].name.value.clone();
+            if !r.changed_during_run.is_empty() {
+                let paths = r.changed_during_run.iter().map(|p| p.to_string());
+                self.changed.push((name.clone(), paths.collect()));
+            }
+            self.statuses.push((name, r.status, r.reasons));
+        }
+    }
 }
 
 fn build(host: &MemoryHost, p: &Pipeline, g: &Graph, options: BuildOptions) -> Run {
+    build_with(host, p, g, options, &|_| {})
+}
+
+/// [`build`], calling `while_running` with each job's rule name after the
+/// job did its work and before it is reported finished (an edit there is an
+/// edit while the rule runs).
+fn build_with(
+    host: &MemoryHost,
+    p: &Pipeline,
+    g: &Graph,
+    options: BuildOptions,
+    while_running: &dyn Fn(&str),
+) -> Run {
     let builtins = BuiltinRegistry::new();
     let ran = RefCell::new(Vec::new());
     let mut b = Build::new(host, p, g, &builtins, options);
     let mut pending = Vec::new();
-    let mut statuses = Vec::new();
+    let mut run = Run {
+        summary: Summary::default(),
+        ran: Vec::new(),
+        statuses: Vec::new(),
+        changed: Vec::new(),
+    };
     loop {
         match b.poll() {
             Poll::Spawn(job) => pending.push(job),
@@ -129,6 +162,7 @@ fn build(host: &MemoryHost, p: &Pipeline, g: &Graph, options: BuildOptions) -> R
                     "nothing" => ExitStatus::Code(0),
                     _ => ExitStatus::Code(1),
                 };
+                while_running(&job.rule);
                 b.handle_completed(Completion {
                     id: job.id,
                     status,
@@ -139,31 +173,16 @@ fn build(host: &MemoryHost, p: &Pipeline, g: &Graph, options: BuildOptions) -> R
             Poll::Done => break,
         }
         while let Some(e) = b.poll_event() {
-            if let Event::Finished(r) = e {
-                statuses.push((
-                    p.rules[r.rule.index()].name.value.clone(),
-                    r.status,
-                    r.reasons,
-                ));
-            }
+            run.note(p, e);
         }
     }
     while let Some(e) = b.poll_event() {
-        if let Event::Finished(r) = e {
-            statuses.push((
-                p.rules[r.rule.index()].name.value.clone(),
-                r.status,
-                r.reasons,
-            ));
-        }
+        run.note(p, e);
     }
-    let summary = b.finish().unwrap();
+    run.summary = b.finish().unwrap();
+    run.ran = ran.into_inner();
     host.advance(COARSE_RACY_WINDOW_NS * 2);
-    Run {
-        summary,
-        ran: ran.into_inner(),
-        statuses,
-    }
+    run
 }
 
 /// a.txt -> A (a.out) -> B (b.out, also reads b.txt)
@@ -766,4 +785,207 @@ fn the_witness_agrees_with_the_build_under_random_changes() {
     }
     // Both answers occur, so the property was exercised both ways.
     assert!(answered > 50 && declined > 50, "{answered} / {declined}");
+}
+
+/// The outputs and their bytes of a clean build of `sources` (path, text).
+fn clean_build(sources: &[(&str, &str)], p: &Pipeline, g: &Graph) -> Vec<(String, Option<String>)> {
+    let host = MemoryHost::new();
+    for (path, text) in sources {
+        host.put(path, text);
+    }
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, p, g, BuildOptions::default());
+    outputs_of(&host, p)
+}
+
+fn outputs_of(host: &MemoryHost, p: &Pipeline) -> Vec<(String, Option<String>)> {
+    p.rules
+        .iter()
+        .flat_map(|r| &r.outputs)
+        .map(|o| (o.value.to_string(), host.get(o.value.as_str())))
+        .collect()
+}
+
+#[test]
+fn an_input_edited_while_its_rule_runs_is_not_recorded_and_a_revert_runs_again() {
+    // Issue 12, part 1: a.txt holds "b" when A's key is computed and "c"
+    // once A has run. Recording A would map key("b") to outputs of "c".
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    host.put("a.txt", "b");
+    let edit = |rule: &str| {
+        if rule == "A" {
+            host.put("a.txt", "c");
+        }
+    };
+    let during = build_with(&host, &p, &g, BuildOptions::default(), &edit);
+    assert_eq!(during.ran, vec!["A", "B"]);
+    assert_eq!(
+        during.changed,
+        vec![("A".to_string(), vec!["a.txt".to_string()])]
+    );
+    assert_eq!(during.summary.unrecorded, 1);
+    let next = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(
+        next.ran,
+        vec!["A", "B"],
+        "A was not recorded, so it runs again"
+    );
+    host.put("a.txt", "b");
+    let reverted = build(&host, &p, &g, BuildOptions::default());
+    assert!(
+        reverted.ran.contains(&"A".to_string()),
+        "key(b) must not be a hit"
+    );
+    assert_eq!(
+        outputs_of(&host, &p),
+        clean_build(&[("a.txt", "b"), ("b.txt", "b")], &p, &g)
+    );
+}
+
+#[test]
+fn an_upstream_output_or_a_missing_literal_input_changed_while_running_is_not_recorded() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    host.put("b.txt", "B2");
+    // B reads a.out (A's output): something rewrites it while B runs.
+    let edit = |rule: &str| {
+        if rule == "B" {
+            host.put("a.out", "x");
+        }
+    };
+    let during = build_with(&host, &p, &g, BuildOptions::default(), &edit);
+    assert_eq!(
+        during.changed,
+        vec![("B".to_string(), vec!["a.out".to_string()])]
+    );
+
+    // A literal input missing when the key was computed appears meanwhile.
+    let host = MemoryHost::new();
+    host.put("a.txt", "a");
+    let p = pipeline(vec![rule(
+        "A",
+        &["concat", "a.out", "a.txt", "opt.txt"],
+        &["a.txt", "opt.txt"],
+        &["a.out"],
+    )]);
+    let g = graph(1, &[]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let edit = |_: &str| host.put("opt.txt", "late");
+    let during = build_with(&host, &p, &g, BuildOptions::default(), &edit);
+    assert_eq!(
+        during.changed,
+        vec![("A".to_string(), vec!["opt.txt".to_string()])]
+    );
+    host.remove_file(&WorkspacePath::new("opt.txt").unwrap())
+        .unwrap();
+    let next = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(next.ran, vec!["A"]);
+    assert_eq!(host.get("a.out").as_deref(), Some("a"));
+}
+
+#[test]
+fn a_touch_while_running_that_keeps_the_bytes_still_records() {
+    let (host, p, g) = chain();
+    let touch = |rule: &str| {
+        if rule == "A" {
+            host.touch("a.txt");
+        }
+    };
+    let during = build_with(&host, &p, &g, BuildOptions::default(), &touch);
+    assert!(during.changed.is_empty());
+    assert_eq!(during.summary.unrecorded, 0);
+    let next = build(&host, &p, &g, BuildOptions::default());
+    assert!(next.ran.is_empty());
+}
+
+#[test]
+fn a_file_a_glob_input_matches_added_while_running_is_not_recorded() {
+    let host = MemoryHost::new();
+    host.put("src/a.txt", "a");
+    host.put("src/keep.md", "not matched");
+    let p = pipeline(vec![rule(
+        "all",
+        &["concat", "all.out", "src/a.txt", "src/b.txt"],
+        &["src/*.txt"],
+        &["all.out"],
+    )]);
+    let g = graph(1, &[]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, BuildOptions::default());
+    // A file the glob does not match changes the folder, not the result.
+    host.put("src/a.txt", "a2");
+    let edit = |_: &str| host.put("src/other.md", "x");
+    let during = build_with(&host, &p, &g, BuildOptions::default(), &edit);
+    assert!(during.changed.is_empty(), "{:?}", during.changed);
+    assert_eq!(during.summary.unrecorded, 0);
+    // One it matches is an input the key did not have.
+    host.put("src/a.txt", "a3");
+    let edit = |_: &str| host.put("src/b.txt", "late");
+    let during = build_with(&host, &p, &g, BuildOptions::default(), &edit);
+    assert_eq!(
+        during.changed,
+        vec![("all".to_string(), vec!["src/b.txt".to_string()])]
+    );
+    host.remove_file(&WorkspacePath::new("src/b.txt").unwrap())
+        .unwrap();
+    let next = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(
+        next.ran,
+        vec!["all"],
+        "key(a3) without b.txt was not recorded"
+    );
+    assert_eq!(host.get("all.out").as_deref(), Some("a3"));
+}
+
+/// Builds the chain's rule A with a remote cache that always misses, with
+/// `while_running` called while A runs; returns the keys queued for upload.
+fn uploads_of_a_remote_build(
+    host: &MemoryHost,
+    p: &Pipeline,
+    g: &Graph,
+    while_running: &dyn Fn(),
+) -> Vec<Digest> {
+    let builtins = BuiltinRegistry::new();
+    let options = BuildOptions {
+        targets: vec![RuleId(0)],
+        ..BuildOptions::default()
+    };
+    let mut b = Build::new(host, p, g, &builtins, options);
+    b.enable_remote(false);
+    loop {
+        while let Some((id, _)) = b.poll_fetch() {
+            b.handle_fetched(id, None);
+        }
+        match b.poll() {
+            Poll::Spawn(job) => {
+                host.put(&job.argv[1], &host.get(&job.argv[2]).unwrap_or_default());
+                while_running();
+                b.handle_completed(Completion {
+                    id: job.id,
+                    status: ExitStatus::Code(0),
+                    stdout: vec![],
+                    stderr: vec![],
+                });
+            }
+            Poll::Wait => {}
+            Poll::Done => break,
+        }
+    }
+    let mut uploads = Vec::new();
+    while let Some((key, _)) = b.poll_upload() {
+        uploads.push(key);
+    }
+    b.finish().unwrap();
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    uploads
+}
+
+#[test]
+fn a_result_whose_input_changed_while_running_is_not_uploaded() {
+    let (host, p, g) = chain();
+    assert_eq!(uploads_of_a_remote_build(&host, &p, &g, &|| {}).len(), 1);
+    host.put("a.txt", "edited");
+    let uploads = uploads_of_a_remote_build(&host, &p, &g, &|| host.put("a.txt", "again"));
+    assert!(uploads.is_empty(), "uploaded {uploads:?}");
 }

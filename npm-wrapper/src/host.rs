@@ -23,12 +23,18 @@
 
 use std::io;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use cloesce_engine::containment::{self, Resolved};
 use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host, ProcessProbe};
 use cloesce_engine::job::{resolve_program, Os};
+use cloesce_engine::staging;
 use cloesce_engine::WorkspacePath;
 
 use crate::node::{get, io_error, Node};
+
+/// Temporary files get a name unique to this process and write.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// The JS host for one project root.
 pub struct JsHost {
@@ -149,10 +155,26 @@ impl Host for JsHost {
             .collect()
     }
 
+    /// Stages the temporary file in `.cloesce/tmp/` (see
+    /// `cloesce_engine::staging`); beside the target only when that fails.
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
         self.check_inside(path, false)?;
+        let pid = self.node.pid();
+        let counter = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let staged = staging::staging_dir()
+            .join(&staging::staged_name(pid, counter))
+            .map_err(io::Error::other)?;
+        if self.check_inside(&staged, false).is_ok()
+            && self
+                .node
+                .write_atomic(&self.abs(path), bytes, executable, &self.abs(&staged))
+                .is_ok()
+        {
+            return Ok(());
+        }
+        let beside = staging::beside_path(path, pid, counter).map_err(io::Error::other)?;
         self.node
-            .write_atomic(&self.abs(path), bytes, executable)
+            .write_atomic(&self.abs(path), bytes, executable, &self.abs(&beside))
             .map_err(|e| self.err(e))
     }
 

@@ -86,13 +86,15 @@ extern "C" {
     /// nothing is there.
     #[wasm_bindgen(method, js_name = statKind)]
     pub fn stat_kind(this: &Node, path: &str) -> Option<u32>;
-    /// Write to a temporary file beside `path`, then `renameSync` it into place.
+    /// Write to the new file `temp` (its folder and `path`'s are made),
+    /// then `renameSync` it to `path`; `temp` is removed on failure.
     #[wasm_bindgen(method, catch, js_name = writeAtomic)]
     pub fn write_atomic(
         this: &Node,
         path: &str,
         bytes: &[u8],
         executable: bool,
+        temp: &str,
     ) -> Result<(), JsValue>;
     /// `unlinkSync`, ignoring ENOENT.
     #[wasm_bindgen(method, catch, js_name = removeFile)]

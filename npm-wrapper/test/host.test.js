@@ -57,7 +57,8 @@ test('read, write_atomic, stat, list and remove', { skip: needsWasm }, () => {
     'ok',
     `ok File size=9 exec=${exec} mtime>0=true ino>0=true`,
     'ok a.txt:File,run.sh:File',
-    'ok out:Dir,package.json:File',
+    // Temporary files are written in .cloesce/tmp/ and renamed from there.
+    'ok .cloesce:Dir,out:Dir,package.json:File',
     'ok',
     'ok',
     process.platform === 'win32' ? got[12] : 'err NotFound: No such file or directory (os error 2)',
@@ -67,7 +68,8 @@ test('read, write_atomic, stat, list and remove', { skip: needsWasm }, () => {
     'ok none',
   ]);
   // No temp file is left behind, and nothing is written with CRLF.
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['package.json']);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['.cloesce', 'package.json']);
+  assert.deepEqual(fs.readdirSync(path.join(dir, '.cloesce', 'tmp')), []);
 });
 
 test('stat reports symlinks without following them', { skip: needsWasm || process.platform === 'win32' }, () => {

@@ -158,6 +158,36 @@ impl Project {
         cmd
     }
 
+    /// [`Project::command`] in a process group of its own, output
+    /// discarded: a test can `kill -9` cloesce and its rules at once.
+    #[cfg(unix)]
+    pub fn killable(&self, args: &[&str]) -> Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.command(args);
+        cmd.process_group(0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd
+    }
+
+    /// Starts `cloesce run --watch`, its stdout and stderr going to
+    /// `watch.out` and `watch.err` (neither is an input of anything).
+    pub fn watch(&self) -> Watch {
+        let stdout = self.path().join("watch.out");
+        let stderr = self.path().join("watch.err");
+        let child = self
+            .command(&["run", "--watch"])
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        Watch {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
     /// The rules that ran since the last call, in order, and clears the log.
     pub fn take_runs(&self) -> Vec<String> {
         let log = self.path().join("runs.log");
@@ -183,6 +213,23 @@ impl Project {
             .unwrap();
         file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
             .unwrap();
+    }
+}
+
+/// A running `cloesce run --watch` ([`Project::watch`]).
+pub struct Watch {
+    pub child: std::process::Child,
+    pub stdout: PathBuf,
+    pub stderr: PathBuf,
+}
+
+impl Watch {
+    /// The rounds finished so far (each ends saying it watches).
+    pub fn rounds(&self) -> usize {
+        std::fs::read_to_string(&self.stderr)
+            .unwrap_or_default()
+            .matches("watching for changes")
+            .count()
     }
 }
 

@@ -1,6 +1,8 @@
-//! `cloesce clean`: remove every declared output and the store.
+//! `cloesce clean`: remove every declared output, the store, and any
+//! temporary files a killed run left (see `cloesce_engine::staging`).
 
 use cloesce_engine::host::Host;
+use cloesce_engine::staging;
 use cloesce_engine::WorkspacePath;
 
 use crate::commands::lock::ProjectLock;
@@ -28,7 +30,10 @@ pub async fn clean<P: Platform>(platform: &P, session: &Session<P::Host>) -> Res
             }
         }
     }
-    for part in ["ac", "cas"] {
+    let outputs = session.pipeline.rules.iter().flat_map(|r| &r.outputs);
+    staging::sweep_beside(host, outputs.map(|o| &o.value))
+        .map_err(|e| env_error("temporary files", e))?;
+    for part in ["ac", "cas", "tmp"] {
         let path = WorkspacePath::new(&format!(".cloesce/{part}")).expect("constant path");
         host.remove_dir_all(&path)
             .map_err(|e| env_error(path.as_str(), e))?;

@@ -69,11 +69,13 @@ pub fn open(root: &OwnedFd, relative: &str, flags: libc::c_int) -> Beneath {
     }
 }
 
-/// Writes `bytes` to a new temporary file `temp` in the folder `dir` and
-/// renames it to `name` there; the temporary file is removed on failure.
+/// Writes `bytes` to a new temporary file `temp` in the folder `stage` and
+/// renames it to `name` in the folder `dir` (which may be `stage`); the
+/// temporary file is removed on failure.
 pub fn write_in(
-    dir: &OwnedFd,
+    stage: &OwnedFd,
     temp: &str,
+    dir: &OwnedFd,
     name: &str,
     bytes: &[u8],
     executable: bool,
@@ -85,7 +87,7 @@ pub fn write_in(
     // SAFETY: valid fd and NUL-terminated name; the result is checked.
     let fd = unsafe {
         libc::openat(
-            dir.as_raw_fd(),
+            stage.as_raw_fd(),
             temp.as_ptr(),
             libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
             0o666 as libc::c_uint,
@@ -106,7 +108,7 @@ pub fn write_in(
         // itself, never its target.
         if unsafe {
             libc::renameat(
-                dir.as_raw_fd(),
+                stage.as_raw_fd(),
                 temp.as_ptr(),
                 dir.as_raw_fd(),
                 name.as_ptr(),
@@ -119,7 +121,7 @@ pub fn write_in(
     })();
     if result.is_err() {
         // SAFETY: valid fd and name.
-        unsafe { libc::unlinkat(dir.as_raw_fd(), temp.as_ptr(), 0) };
+        unsafe { libc::unlinkat(stage.as_raw_fd(), temp.as_ptr(), 0) };
     }
     result
 }

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use cloesce_engine::containment::{self, Resolved};
 use cloesce_engine::host::{DirEntry, FileKind, FileStat, Host, ProcessProbe};
+use cloesce_engine::staging;
 use cloesce_engine::WorkspacePath;
 
 /// Temporary files get a name unique to this process and write.
@@ -143,6 +144,50 @@ impl NativeHost {
         })
     }
 
+    /// [`Host::write_atomic`] through a temporary file named `temp` in the
+    /// staging folder. An error means nothing was written: the caller falls
+    /// back to a temporary file beside the target.
+    fn write_staged(
+        &self,
+        path: &WorkspacePath,
+        temp: &str,
+        bytes: &[u8],
+        executable: bool,
+    ) -> io::Result<()> {
+        let stage = staging::staging_dir();
+        #[cfg(target_os = "linux")]
+        {
+            use super::beneath::Beneath;
+            let open_stage = || self.open_beneath(stage.as_str(), libc::O_PATH | libc::O_DIRECTORY);
+            let mut opened = open_stage();
+            if matches!(opened, Beneath::NotFound) {
+                self.check_inside(&stage, false)?;
+                fs::create_dir_all(self.abs(&stage))?;
+                opened = open_stage();
+            }
+            if let (Beneath::Opened(stage), Beneath::Opened(dir)) =
+                (opened, self.open_parent_beneath(path))
+            {
+                return super::beneath::write_in(
+                    &stage,
+                    temp,
+                    &dir,
+                    path.file_name(),
+                    bytes,
+                    executable,
+                );
+            }
+        }
+        let staged = stage.join(temp).map_err(io::Error::other)?;
+        self.check_inside(&staged, false)?;
+        self.check_inside(path, false)?;
+        let abs = self.abs(path);
+        let parent = abs.parent().unwrap_or(&self.root);
+        fs::create_dir_all(parent)?;
+        fs::create_dir_all(self.abs(&stage))?;
+        write_then_rename(&self.abs(&staged), &abs, bytes, executable)
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -150,6 +195,29 @@ impl NativeHost {
     fn abs(&self, path: &WorkspacePath) -> PathBuf {
         abs_path(&self.root, path)
     }
+}
+
+/// Writes `bytes` to the new file `temp` and renames it to `target`; `temp`
+/// is removed on failure.
+fn write_then_rename(temp: &Path, target: &Path, bytes: &[u8], executable: bool) -> io::Result<()> {
+    let result = (|| {
+        let mut file = File::create_new(temp)?;
+        file.write_all(bytes)?;
+        #[cfg(unix)]
+        if executable {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(fs::Permissions::from_mode(0o755))?;
+        }
+        #[cfg(not(unix))]
+        let _ = executable;
+        drop(file);
+        // rename replaces a symlink at `target` itself, never its target.
+        fs::rename(temp, target)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(temp);
+    }
+    result
 }
 
 /// Below this many paths, `stat_many` does not start threads.
@@ -274,41 +342,33 @@ impl Host for NativeHost {
         })
     }
 
+    /// Stages the temporary file in `.cloesce/tmp/` (see
+    /// `cloesce_engine::staging`); beside the target only when that fails.
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()> {
-        let temp_name = format!(
-            ".{}.cloesce-tmp.{}.{}",
-            path.file_name(),
-            std::process::id(),
-            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
+        let pid = std::process::id();
+        let counter = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let staged = staging::staged_name(pid, counter);
+        if self.write_staged(path, &staged, bytes, executable).is_ok() {
+            return Ok(());
+        }
+        let beside = staging::beside_name(path.file_name(), pid, counter);
         // The folder exists and is inside: write relative to it.
         #[cfg(target_os = "linux")]
         if let super::beneath::Beneath::Opened(dir) = self.open_parent_beneath(path) {
-            return super::beneath::write_in(&dir, &temp_name, path.file_name(), bytes, executable);
+            return super::beneath::write_in(
+                &dir,
+                &beside,
+                &dir,
+                path.file_name(),
+                bytes,
+                executable,
+            );
         }
         let abs = self.abs(path);
         self.check_inside(path, false)?;
         let parent = abs.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&parent)?;
-        let temp = parent.join(temp_name);
-        let result = (|| {
-            let mut file = File::create(&temp)?;
-            file.write_all(bytes)?;
-            #[cfg(unix)]
-            if executable {
-                use std::os::unix::fs::PermissionsExt;
-                file.set_permissions(fs::Permissions::from_mode(0o755))?;
-            }
-            #[cfg(not(unix))]
-            let _ = executable;
-            drop(file);
-            // rename replaces a symlink at `abs` itself, never its target.
-            fs::rename(&temp, &abs)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&temp);
-        }
-        result
+        write_then_rename(&parent.join(beside), &abs, bytes, executable)
     }
 
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {

@@ -44,7 +44,6 @@ function statFields(st, out, at) {
   out[at + 4] = st.ino;
   out[at + 5] = process.platform !== 'win32' && (st.mode & 0o111n) !== 0n ? 1n : 0n;
 }
-let tempCounter = 0;
 
 /** Blocks the thread for `ms` (only used while waiting for the project lock). */
 function sleepMs(ms) {
@@ -277,12 +276,11 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
       if (st === undefined) return undefined;
       return st.isFile() ? 0 : st.isDirectory() ? 1 : 2;
     },
-    writeAtomic(file, bytes, executable) {
-      const dir = path.dirname(file);
-      fs.mkdirSync(dir, { recursive: true });
-      const temp = path.join(dir, `.${path.basename(file)}.cloesce-tmp.${process.pid}.${++tempCounter}`);
+    writeAtomic(file, bytes, executable, temp) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.mkdirSync(path.dirname(temp), { recursive: true });
       try {
-        fs.writeFileSync(temp, bytes, { mode: executable ? 0o777 : 0o666 });
+        fs.writeFileSync(temp, bytes, { mode: executable ? 0o777 : 0o666, flag: 'wx' });
         renameWithRetry(temp, file);
       } catch (err) {
         try {
