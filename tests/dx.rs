@@ -632,18 +632,3 @@ fn run_help_does_not_call_watch_native_only() {
         run.stdout
     );
 }
-
-/// Issue #16: the hint after a run without model files named a file of this
-/// repository's examples, which a package user does not have.
-#[test]
-fn run_without_models_points_at_the_guide_and_says_what_to_run() {
-    let run = Project::empty().cloesce(&["run"]);
-    run.expect_code(1);
-    assert!(
-        run.stderr.contains(
-            "create a model file, e.g. src/dog.cloesce.ts (node_modules/cloesce/docs/guide.md has a complete one)\n  cloesce doctor    check the project\n  cloesce run       build again\n"
-        ),
-        "{}",
-        run.stderr
-    );
-}

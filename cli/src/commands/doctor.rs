@@ -28,6 +28,8 @@ use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
 use crate::render::Renderer;
 use crate::session::PIPELINE_FILE;
+use crate::DOCS;
+use cloesce_rules::tsconfig;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +112,7 @@ pub fn doctor<P: Platform>(
         checks.extend(check_tools(platform, host, &project.root, pipeline));
     }
     checks.push(check_wrangler(host));
+    checks.push(check_tsconfig(host));
     checks.extend(check_store(host));
     checks.push(check_gitignore(host, loaded.as_ref().map(|(p, _)| p)));
 
@@ -215,7 +218,9 @@ fn check_pipeline(
                     errors.len(),
                     codes.join(", ")
                 ),
-                "fix each problem shown above (docs/troubleshooting.md explains every code)",
+                format!(
+                    "fix each problem shown above ({DOCS}/troubleshooting.md explains every code)"
+                ),
             )
             .with_details(renderer.diagnostic(&errors));
             (None, check)
@@ -292,7 +297,7 @@ fn check_builtins(
                     Level::Fail,
                     "models",
                     format!("no model files match {}", globs.join(", ")),
-                    "add a model, e.g. src/dog.cloesce.ts (see docs/guide.md and examples/kennel), or set `models` in `use \"cloesce:default\" { … }`",
+                    format!("add a model, e.g. src/dog.cloesce.ts (see {DOCS}/guide.md), or set `models` in `use \"cloesce:default\" {{ … }}`"),
                 ));
                 blocked.insert(id.index());
                 continue;
@@ -474,7 +479,7 @@ fn check_wrangler(host: &dyn Host) -> Check {
             Level::Warn,
             name,
             "none (cloesce writes a minimal one with a D1 binding `db`)",
-            "add a wrangler.toml with your Worker's name and D1 database to deploy (see examples/kennel/wrangler.toml)",
+            format!("add a wrangler.toml with your Worker's name and D1 database to deploy (see {DOCS}/guide.md)"),
         ),
         [(file, bytes)] => {
             let Ok(text) = std::str::from_utf8(bytes) else {
@@ -517,6 +522,27 @@ fn check_wrangler(host: &dyn Host) -> Check {
             ),
             "keep exactly one of wrangler.toml, wrangler.json, wrangler.jsonc",
         ),
+    }
+}
+
+/// The project's tsconfig.json lets wrangler bundle the decorated models.
+fn check_tsconfig(host: &dyn Host) -> Check {
+    let path = WorkspacePath::new(tsconfig::PATH).expect("constant path");
+    let text = match host.read(&path) {
+        Ok(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Check::problem(
+                Level::Fail,
+                "tsconfig",
+                format!("cannot read {}: {e}", tsconfig::PATH),
+                "check the file's permissions",
+            )
+        }
+    };
+    match tsconfig::decorators_problem(text.as_deref()) {
+        None => Check::ok("tsconfig", "tsconfig.json lets wrangler compile decorators"),
+        Some(problem) => Check::problem(Level::Fail, "tsconfig", problem.message, problem.fix),
     }
 }
 
