@@ -80,17 +80,12 @@ fn build_all(files: Vec<(String, String)>) -> Result<BTreeMap<String, String>, S
     );
     run("cloesce/validate", &ir, None, &[])?;
     let mut produced = Vec::new();
-    produced.push(run(
-        "cloesce/d1",
-        &ir,
-        Some(".generated/migrations/0001_cloesce.sql"),
-        &[],
-    )?);
+    produced.push(run("cloesce/d1", &ir, Some(".generated/schema.sql"), &[])?);
     let wrangler = run(
         "cloesce/wrangler",
         &configs,
         Some(".generated/wrangler.toml"),
-        &[("main", "workers.ts"), ("migrations_dir", "migrations")],
+        &[("main", "workers.ts"), ("migrations", "migrations")],
     )?;
     let mut workers_in = ir.clone();
     workers_in.push((wrangler.files[0].0.to_string(), wrangler.files[0].1.clone()));

@@ -132,6 +132,7 @@ impl History {
                 ));
             }
         }
+        let mut hole = false;
         for (expected, n) in (1u32..).zip(numbered.keys()) {
             if *n != expected {
                 problems.push(history_error(
@@ -141,6 +142,7 @@ impl History {
                     ),
                     "restore the deleted migration and its snapshot from version control (git checkout -- the folder); a database created from a history with a hole differs from the models",
                 ));
+                hole = true;
                 break;
             }
         }
@@ -181,7 +183,7 @@ impl History {
             if sql_hash(sql) != snapshot.sql_hash {
                 problems.push(history_error(
                     format!("{prefix}{stem}.sql was edited by hand: it is not the SQL its snapshot recorded"),
-                    "restore it from version control (git checkout -- the file); to redo the latest migration before it is applied anywhere, run `cloesce migrate --amend`",
+                    "restore it from version control (git checkout -- the file); a migration that was never applied anywhere may instead be deleted with its snapshot and written again with `cloesce migrate NAME`",
                 ));
             }
             if snapshot.migration != format!("{stem}.sql") {
@@ -190,7 +192,8 @@ impl History {
                     "give the migration and its snapshot back their names; wrangler records applied migrations by name",
                 ));
             }
-            if snapshot.parent != parent {
+            // After a hole the chain is broken by definition: said above.
+            if snapshot.parent != parent && !hole {
                 problems.push(history_error(
                     format!("{prefix}{stem}.sql was written on top of a different history than the migrations before it"),
                     "two branches each added migrations: keep the ones already applied, delete the others' .sql and .json, and run `cloesce migrate NAME` again",

@@ -159,10 +159,21 @@ pub fn changes(old: &Schema, new: &Schema) -> Vec<String> {
             out.push(format!("{kind} {name} removed"));
         }
     }
+    // A view that changed only because a table it reads did is not listed.
+    let changed_tables: BTreeSet<&String> = new
+        .tables
+        .keys()
+        .chain(old.tables.keys())
+        .filter(|t| old.tables.get(*t) != new.tables.get(*t))
+        .collect();
     for (name, v) in &new.views {
         match old.views.get(name) {
             None => out.push(format!("data source view {name} added")),
-            Some(o) if o.select != v.select => out.push(format!("data source view {name} changed")),
+            Some(o)
+                if o.select != v.select && !v.tables.iter().any(|t| changed_tables.contains(t)) =>
+            {
+                out.push(format!("data source view {name} changed"))
+            }
             Some(_) => {}
         }
     }

@@ -13,7 +13,10 @@
 //!   path-valued keys the user wrote (`main`, `base_dir`, `tsconfig`,
 //!   `assets.directory`, `site.bucket`, `build.cwd`, `build.watch_dir`, each D1
 //!   `migrations_dir`) are rewritten relative to the output's folder. Values
-//!   cloesce adds are already relative to the output folder.
+//!   cloesce adds are already relative to the output folder: the `migrations`
+//!   setting names a project folder (`migrations`) and becomes
+//!   `../migrations` beside `.generated/wrangler.toml`, because wrangler
+//!   resolves `migrations_dir` from the config's folder.
 
 use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinRequest};
 use serde_json::{json, Value};
@@ -543,13 +546,13 @@ impl Builtin for Wrangler {
         "cloesce/wrangler"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn description(&self) -> &'static str {
         "merge the user's wrangler config with the D1 binding and entry point"
     }
     fn settings(&self) -> &'static [&'static str] {
-        &["main", "migrations_dir"]
+        &["main", "migrations", "migrations_dir"]
     }
     fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure> {
         let out = crate::single_output(request)?;
@@ -584,17 +587,23 @@ impl Builtin for Wrangler {
             None => None,
         };
         let input = input.as_ref().map(|(p, t)| (*p, t.as_str()));
+        // `migrations` is a project folder; `migrations_dir` (older
+        // pipelines) is already relative to the generated config's folder.
+        let migrations_dir = match request.settings.get("migrations") {
+            Some(dir) => crate::paths::relative_dir(crate::paths::parent(out.as_str()), Some(dir)),
+            None => request
+                .settings
+                .get("migrations_dir")
+                .cloned()
+                .unwrap_or_else(|| "migrations".to_string()),
+        };
         let opts = Options {
             main: request
                 .settings
                 .get("main")
                 .map(String::as_str)
                 .unwrap_or("workers.ts"),
-            migrations_dir: request
-                .settings
-                .get("migrations_dir")
-                .map(String::as_str)
-                .unwrap_or("migrations"),
+            migrations_dir: &migrations_dir,
             input_path: input.map(|i| i.0),
             output_path: out.as_str(),
         };

@@ -109,13 +109,8 @@ pub fn build(name: &str) -> BTreeMap<String, String> {
     );
     run("cloesce/validate", &ir, &[], &[])
         .unwrap_or_else(|f| panic!("validate failed:\n{}", render(&f)));
-    let d1 = run(
-        "cloesce/d1",
-        &ir,
-        &[".generated/migrations/0001_cloesce.sql"],
-        &[],
-    )
-    .unwrap_or_else(|f| panic!("d1 failed:\n{}", render(&f)));
+    let d1 = run("cloesce/d1", &ir, &[".generated/schema.sql"], &[])
+        .unwrap_or_else(|f| panic!("d1 failed:\n{}", render(&f)));
     let configs: Vec<(String, Vec<u8>)> = files
         .iter()
         .filter(|(p, _)| p.starts_with("wrangler."))
@@ -125,7 +120,7 @@ pub fn build(name: &str) -> BTreeMap<String, String> {
         "cloesce/wrangler",
         &configs,
         &[".generated/wrangler.toml"],
-        &[("main", "workers.ts"), ("migrations_dir", "migrations")],
+        &[("main", "workers.ts"), ("migrations", "migrations")],
     )
     .unwrap_or_else(|f| panic!("wrangler failed:\n{}", render(&f)));
     let (wpath, wbytes) = wrangler.files[0].clone();
