@@ -180,6 +180,8 @@ fn migrate_adds_a_nullable_column_with_alter_table_and_then_matches() {
         again.stdout
     );
     let run = p.cloesce(&["run"]);
+    // `migrate` left the d1 rule fresh: only the rules it did not need run.
+    assert!(!run.stdout.contains("ran      d1"), "{}", run.stdout);
     assert!(!run.stdout.contains("warning"), "{}", run.stdout);
 }
 

@@ -76,11 +76,6 @@ impl Builtin for D1 {
                 .map(|(p, b)| (p.as_str(), b.as_slice()))
                 .collect();
             let history = History::load(dir, &files).map_err(diag::failure)?;
-            if history.entries.is_empty() {
-                log.push_str(&format!(
-                    "note: {dir}/ holds no migrations yet; `cloesce run` writes the first one\n"
-                ));
-            }
             log.extend(drift_warning(&history, &schema));
         }
         let sql = format!("{HEADER}{}", schema.to_sql());

@@ -334,6 +334,18 @@ async fn migrate_in<P: Platform>(
         &migration.sql,
         &migration.changes,
     )?;
+    // The d1 rule read the folder before this migration: run it again, so
+    // the next `cloesce run` finds everything fresh and no drift.
+    let code = crate::commands::run::run(
+        platform,
+        session,
+        &RunArgs::quiet(vec![setup.rule.clone()]),
+        renderer,
+    )
+    .await?;
+    if code != exit::SUCCESS {
+        return Ok(code);
+    }
     let mut text = format!("{} {path}\n", if args.amend { "rewrote" } else { "wrote" });
     for c in &migration.changes {
         text.push_str(&format!("  {c}\n"));
