@@ -375,27 +375,21 @@ fn a_project_from_an_older_cloesce_adopts_its_first_migration() {
 #[test]
 fn bad_flags_are_user_errors() {
     let p = kennel();
-    let run: Run = p.cloesce(&["migrate", "bad name"]);
-    run.expect_code(2);
-    assert!(
-        run.stderr.contains("cannot name a migration"),
-        "{}",
-        run.stderr
-    );
-    let run = p.cloesce(&["migrate", "x", "--rename", "nonsense"]);
-    run.expect_code(2);
-    assert!(
-        run.stderr.contains("is not `Model.old=new`"),
-        "{}",
-        run.stderr
-    );
-    let run = p.cloesce(&["migrate", "x", "--rename", "Owner.nope=other"]);
-    run.expect_code(2);
-    assert!(
-        run.stderr.contains("cloesce::migrate::bad_rename"),
-        "{}",
-        run.stderr
-    );
-    let run = p.cloesce(&["migrate"]);
-    run.expect_code(2);
+    for (args, says) in [
+        (&["migrate", "bad name"][..], "cannot name a migration"),
+        (
+            &["migrate", "x", "--rename", "nonsense"][..],
+            "is not `Model.old=new`",
+        ),
+        (
+            &["migrate", "x", "--rename", "Owner.nope=other"][..],
+            "cloesce::migrate::bad_rename",
+        ),
+        (&["migrate"][..], "NAME"),
+    ] {
+        let run: Run = p.cloesce(args);
+        run.expect_code(2);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(files(&p).len(), 2, "nothing written");
 }

@@ -402,6 +402,15 @@ fn apply_renames(
     renamed
 }
 
+/// The tables of `a` that `b` does not have.
+fn tables_missing_from<'a>(a: &'a Schema, b: &Schema) -> BTreeSet<&'a str> {
+    a.tables
+        .keys()
+        .filter(|n| !b.tables.contains_key(*n))
+        .map(String::as_str)
+        .collect()
+}
+
 /// True when SQLite's `ALTER TABLE` turns `o` into exactly `n`: same keys
 /// and foreign keys, same columns in the same order except for dropped ones
 /// and nullable, foreign-key-free ones appended at the end.
@@ -441,18 +450,8 @@ pub fn diff(old: &Schema, new: &Schema, opts: &Options) -> Result<Migration, Vec
     );
     change_lines.extend(changes(&renamed, new));
 
-    let created: BTreeSet<&str> = new
-        .tables
-        .keys()
-        .filter(|n| !renamed.tables.contains_key(*n))
-        .map(String::as_str)
-        .collect();
-    let removed: BTreeSet<&str> = renamed
-        .tables
-        .keys()
-        .filter(|n| !new.tables.contains_key(*n))
-        .map(String::as_str)
-        .collect();
+    let created = tables_missing_from(new, &renamed);
+    let removed = tables_missing_from(&renamed, new);
     let mut rebuild: BTreeSet<&str> = BTreeSet::new();
     let mut altered: BTreeSet<&str> = BTreeSet::new();
     for (name, n) in &new.tables {

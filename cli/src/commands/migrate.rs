@@ -191,6 +191,20 @@ fn parse_options(args: &MigrateArgs) -> Result<Options, Exit> {
     }
 }
 
+/// Builds the d1 rule (and what it needs), printing only errors.
+async fn build_d1<P: Platform>(
+    platform: &P,
+    session: &Session<P::Host>,
+    setup: &Setup,
+    renderer: Renderer,
+) -> Result<i32, Exit> {
+    let args = RunArgs::quiet(vec![setup.rule.clone()]);
+    Box::pin(crate::commands::run::run(
+        platform, session, &args, renderer,
+    ))
+    .await
+}
+
 /// `cloesce migrate`.
 pub async fn migrate<P: Platform>(
     platform: &P,
@@ -227,13 +241,7 @@ async fn migrate_in<P: Platform>(
     })?;
     // Bring the IR up to date by building the d1 rule and what it needs;
     // errors in the model files are printed as `cloesce run` would.
-    let code = crate::commands::run::run(
-        platform,
-        session,
-        &RunArgs::quiet(vec![setup.rule.clone()]),
-        renderer,
-    )
-    .await?;
+    let code = build_d1(platform, session, &setup, renderer).await?;
     if code != exit::SUCCESS {
         return Ok(code);
     }
@@ -336,13 +344,7 @@ async fn migrate_in<P: Platform>(
     )?;
     // The d1 rule read the folder before this migration: run it again, so
     // the next `cloesce run` finds everything fresh and no drift.
-    let code = crate::commands::run::run(
-        platform,
-        session,
-        &RunArgs::quiet(vec![setup.rule.clone()]),
-        renderer,
-    )
-    .await?;
+    let code = build_d1(platform, session, &setup, renderer).await?;
     if code != exit::SUCCESS {
         return Ok(code);
     }
