@@ -31,6 +31,15 @@ fn edit(p: &Project, from: &str, to: &str) {
     p.write(MODEL, &text.replacen(from, to, 1));
 }
 
+/// Adds the field `decl` (`email: string | null`) to Owner, after `phone`.
+fn add_field(p: &Project, decl: &str) {
+    edit(
+        p,
+        "  phone: string | null;\n",
+        &format!("  phone: string | null;\n  {decl};\n"),
+    );
+}
+
 /// Compares `text` with `tests/golden/migrate/NAME.txt` (or writes it with
 /// `SNAPSHOTS=overwrite`).
 fn golden(name: &str, text: &str) {
@@ -99,11 +108,7 @@ fn the_first_run_writes_the_first_migration_and_wrangler_points_at_it() {
 #[test]
 fn drift_is_named_by_run_doctor_and_check() {
     let p = kennel();
-    edit(
-        &p,
-        "  phone: string | null;\n",
-        "  phone: string | null;\n  email: string | null;\n",
-    );
+    add_field(&p, "email: string | null");
     let run = p.cloesce(&["run"]);
     run.expect_code(0);
     assert!(
@@ -143,11 +148,7 @@ fn drift_is_named_by_run_doctor_and_check() {
 #[test]
 fn migrate_adds_a_nullable_column_with_alter_table_and_then_matches() {
     let p = kennel();
-    edit(
-        &p,
-        "  phone: string | null;\n",
-        "  phone: string | null;\n  email: string | null;\n",
-    );
+    add_field(&p, "email: string | null");
     let run = p.cloesce(&["migrate", "add_email"]);
     run.expect_code(0);
     assert!(
@@ -224,11 +225,7 @@ fn allow_drop_lets_a_removed_field_go() {
 #[test]
 fn a_not_null_field_needs_a_value_for_existing_rows() {
     let p = kennel();
-    edit(
-        &p,
-        "  phone: string | null;\n",
-        "  phone: string | null;\n  age: number;\n",
-    );
+    add_field(&p, "age: number");
     let refused = p.cloesce(&["migrate", "age"]);
     refused.expect_code(2);
     golden("not_null_without_value", &refused.stderr);
@@ -280,11 +277,7 @@ fn an_edited_migration_or_snapshot_is_an_error() {
 #[test]
 fn a_hole_or_two_branches_in_the_history_is_an_error() {
     let p = kennel();
-    edit(
-        &p,
-        "  phone: string | null;\n",
-        "  phone: string | null;\n  a: string | null;\n",
-    );
+    add_field(&p, "a: string | null");
     p.cloesce(&["migrate", "a"]).expect_code(0);
     edit(
         &p,
@@ -316,11 +309,7 @@ fn a_hole_or_two_branches_in_the_history_is_an_error() {
 #[test]
 fn amend_rewrites_the_latest_migration() {
     let p = kennel();
-    edit(
-        &p,
-        "  phone: string | null;\n",
-        "  phone: string | null;\n  email: string | null;\n",
-    );
+    add_field(&p, "email: string | null");
     p.cloesce(&["migrate", "add_email"]).expect_code(0);
     edit(
         &p,
