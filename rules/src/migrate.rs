@@ -713,3 +713,54 @@ fn missing_values(new: &Schema, items: &[(String, String, bool)]) -> RuleDiagnos
         "make the field nullable in the model (`{column}: … | null`), or give existing rows a value: --default {table}.{column}={example}"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{is_sql_literal, parse_default, Rename};
+
+    #[test]
+    fn renames_parse() {
+        assert_eq!(
+            Rename::parse("Writer.bio=biography"),
+            Ok(Rename::Column {
+                table: "Writer".into(),
+                from: "bio".into(),
+                to: "biography".into()
+            })
+        );
+        assert_eq!(
+            Rename::parse("Label=Tag"),
+            Ok(Rename::Table {
+                from: "Label".into(),
+                to: "Tag".into()
+            })
+        );
+        for bad in ["x", "=y", "a.b=", "a.b.c=d", "a=b=c", "a.=b"] {
+            assert!(Rename::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_sql_literals() {
+        for ok in ["0", "-12", "1.5", "''", "'it''s'", "X'00ff'", "x''"] {
+            assert!(is_sql_literal(ok), "{ok}");
+        }
+        for bad in [
+            "zero",
+            "1.",
+            ".5",
+            "'a'b'",
+            "X'0'",
+            "X'zz'",
+            "NULL",
+            "1; DROP TABLE x",
+        ] {
+            assert!(!is_sql_literal(bad), "{bad}");
+        }
+        assert_eq!(
+            parse_default("Writer.phone='none'"),
+            Ok((("Writer".into(), "phone".into()), "'none'".into()))
+        );
+        assert!(parse_default("Writer=1").is_err());
+    }
+}

@@ -189,3 +189,30 @@ fn jsonc_edge_cases() {
     let (c, _) = merge(Some(("wrangler.json", "")), ".generated/wrangler.json");
     assert!(c.contains("\"binding\": \"db\""));
 }
+
+#[test]
+fn the_migrations_folder_is_written_relative_to_the_generated_config() {
+    // wrangler resolves `migrations_dir` from the config's own folder.
+    for (output, folder, want) in [
+        (".generated/wrangler.toml", "migrations", "../migrations"),
+        (
+            "out/deep/wrangler.toml",
+            "db/migrations",
+            "../../db/migrations",
+        ),
+        ("wrangler.gen.toml", "migrations", "./migrations"),
+    ] {
+        let out = run(
+            "cloesce/wrangler",
+            &[],
+            &[output],
+            &[("main", "workers.ts"), ("migrations", folder)],
+        )
+        .unwrap_or_else(|f| panic!("{}", render(&f)));
+        let text = String::from_utf8(out.files[0].1.clone()).unwrap();
+        assert!(
+            text.contains(&format!("migrations_dir = \"{want}\"")),
+            "{output}: {text}"
+        );
+    }
+}
