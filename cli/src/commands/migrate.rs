@@ -372,11 +372,16 @@ pub fn write_first_if_missing(
     let Some(setup) = Setup::find(pipeline) else {
         return Ok(None);
     };
-    let Ok(history) = setup.history(host) else {
-        // The d1 rule reported it; nothing to add.
-        return Ok(None);
-    };
-    if !history.entries.is_empty() {
+    // Only the folder is listed: a run with a history reads no more.
+    let has_files = WorkspacePath::new(&setup.dir)
+        .ok()
+        .and_then(|dir| host.list_dir(Some(&dir)).ok())
+        .is_some_and(|entries| {
+            entries
+                .iter()
+                .any(|e| e.name.ends_with(".sql") || e.name.ends_with(".json"))
+        });
+    if has_files {
         return Ok(None);
     }
     let Ok(current) = setup.current_schema(host) else {
