@@ -149,5 +149,31 @@ pub fn build(name: &str) -> BTreeMap<String, String> {
             out.insert(p.to_string(), String::from_utf8(b).unwrap());
         }
     }
+    let migrations = migrations(out[".generated/cidl.json"].as_bytes());
+    out.extend(migrations);
     out
+}
+
+/// The migrations the fixtures' models give, for the snapshots and the
+/// wasm-vs-native comparison: the first one with its snapshot, and a
+/// rebuild of every table (from a schema where every column was NOT NULL).
+pub fn migrations(cidl: &[u8]) -> Vec<(String, String)> {
+    use cloesce_rules::{history, migrate, schema::Schema};
+    let ast = cloesce_rules::ir::from_json(cidl).unwrap();
+    let schema = Schema::from_ast(&ast).unwrap();
+    let init = migrate::diff(&Schema::default(), &schema, &migrate::Options::default()).unwrap();
+    let (sql, json) = history::write("0001_init", None, &schema, &init.sql, &init.changes);
+    let mut strict = schema.clone();
+    for t in strict.tables.values_mut() {
+        for c in &mut t.columns {
+            c.not_null = true;
+        }
+    }
+    let rebuild = migrate::diff(&strict, &schema, &migrate::Options::default()).unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    vec![
+        ("migrations/0001_init.sql".into(), text(sql)),
+        ("migrations/0001_init.json".into(), text(json)),
+        ("migrations/rebuild.sql".into(), rebuild.sql),
+    ]
 }
