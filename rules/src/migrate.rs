@@ -507,8 +507,9 @@ pub fn diff(old: &Schema, new: &Schema, opts: &Options) -> Result<Migration, Vec
             }
         }
         let new_key = n.primary_key.iter().any(|k| o.column(k).is_none());
-        let auto_key = matches!(n.primary_key.as_slice(), [k] if n.column(k).is_some_and(|c| c.sql_type == "integer"));
-        if new_key && !auto_key {
+        // New key values cannot be made up (rows pointing at the old ones
+        // would dangle): a primary key that was renamed needs --rename.
+        if new_key {
             lost.push(format!(
                 "table {name} (all its rows: its primary key ({}) is new)",
                 n.primary_key.join(", ")
