@@ -92,7 +92,7 @@ pub fn parse_default(text: &str) -> Result<((String, String), String), String> {
     }
     if !is_sql_literal(value) {
         return Err(format!(
-            "`--default {text}`: `{value}` is not a SQL literal; write a number (42, 1.5), a quoted text ('none') or a blob (X'00')"
+            "`--default {text}`: `{value}` is not a SQL literal; write a number (42, 1.5), a quoted text ('none') or a blob (X'00'), and quote it for your shell: --default \"{left}='{value}'\""
         ));
     }
     Ok(((table.to_string(), column.to_string()), value.to_string()))
