@@ -382,3 +382,36 @@ fn bad_flags_are_user_errors() {
     }
     assert_eq!(files(&p).len(), 2, "nothing written");
 }
+
+#[test]
+fn a_model_error_stops_migrate_with_the_same_diagnostic_as_run() {
+    let p = kennel();
+    edit(
+        &p,
+        "@D1\nexport class Dog {\n  @PrimaryKey\n",
+        "@D1\nexport class Dog {\n",
+    );
+    let run = p.cloesce(&["migrate", "x"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("cloesce::model::missing_primary_key"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(files(&p).len(), 2, "nothing written");
+}
+
+#[test]
+fn amend_can_redo_the_first_migration() {
+    let p = kennel();
+    add_field(&p, "email: string | null");
+    p.cloesce(&["migrate", "--amend"]).expect_code(0);
+    assert_eq!(files(&p), ["0001_init.json", "0001_init.sql"]);
+    let sql = p.read("migrations/0001_init.sql");
+    assert!(sql.contains("\"email\" text"), "{sql}");
+    assert!(
+        !sql.contains("ALTER TABLE"),
+        "a first migration creates: {sql}"
+    );
+    p.cloesce(&["migrate", "--check"]).expect_code(0);
+}
