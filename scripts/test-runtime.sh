@@ -8,4 +8,4 @@ cd "$ROOT/tests/runtime"
 if ! node -e 'require("better-sqlite3"); require("typescript")' >/dev/null 2>&1; then
   npm install --no-audit --no-fund --loglevel=error
 fi
-exec node --test runtime.test.js typecheck.test.js
+exec node --test runtime.test.js client.test.js typecheck.test.js

@@ -380,6 +380,7 @@ fn json_events_match_the_schema() {
     record(&validate_events(
         &p.cloesce(&["run", "--json", "--dry-run"]).stdout,
     ));
+    record(&validate_events(&p.cloesce(&["run", "--json"]).stdout));
     record(&validate_events(
         &p.cloesce(&["run", "--json", "--no-cache"]).stdout,
     ));

@@ -26,3 +26,6 @@ mod errors;
 mod migrate;
 // The remote cache against a real turborepo-remote-cache server.
 mod remote;
+// Golden output: the exact text of run for fresh, restored, ran and failed
+// rules, explanations and the messages of issue #16.
+mod golden;

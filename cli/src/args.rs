@@ -124,7 +124,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_remote_cache: bool,
 
-    /// Print every rule, its command and its cache decision.
+    /// Print every rule, its command, its cache decision and the replayed
+    /// output of fresh and restored rules.
     #[arg(short = 'v', long, conflicts_with = "quiet")]
     pub verbose: bool,
 

@@ -87,6 +87,10 @@ pub trait Platform {
     /// True when `path` (absolute) is a file that could be run.
     fn is_executable(&self, path: &str) -> bool;
 
+    /// The names in folder `dir` (absolute); empty when it cannot be read.
+    /// Only asked after a program was not found, to say "did you mean".
+    fn list_names(&self, dir: &str) -> Vec<String>;
+
     /// The conventions programs are resolved with.
     fn os(&self) -> Os;
 

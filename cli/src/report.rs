@@ -7,7 +7,7 @@
 use cloesce_engine::build::{Event, Failure, RuleReport, RuleStatus, Summary};
 use cloesce_engine::explain::Reason;
 use cloesce_engine::pipeline::{Action, Pipeline, Rule};
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, LabeledSpan, NamedSource};
 use serde_json::json;
 
 use crate::platform::{Platform, Stream};
@@ -132,13 +132,15 @@ impl<P: Platform> Reporter<'_, P> {
             RuleStatus::WouldRun => self.renderer.warn("would run"),
             RuleStatus::WouldRestore => self.renderer.good("would restore"),
         };
+        // A failed rule's line, reasons and report all go to stderr.
+        let stream = if report.status == RuleStatus::Failed {
+            Stream::Stderr
+        } else {
+            Stream::Stdout
+        };
         if show_line {
-            let line = format!("{word} {name}{duration}\n");
-            if report.status == RuleStatus::Failed {
-                self.err(&line);
-            } else {
-                self.out(&line);
-            }
+            self.platform
+                .write(stream, &format!("{word} {name}{duration}\n"));
         }
         let show_reasons = self.explain
             || verbose
@@ -148,17 +150,20 @@ impl<P: Platform> Reporter<'_, P> {
             );
         if show_line && show_reasons {
             for reason in &report.reasons {
-                self.out(&format!(
-                    "         {}\n",
-                    self.renderer.dim(&format!("because {reason}"))
-                ));
+                self.platform.write(
+                    stream,
+                    &format!(
+                        "         {}\n",
+                        self.renderer.dim(&format!("because {reason}"))
+                    ),
+                );
             }
         }
         if report.status == RuleStatus::Failed {
             self.failure(&report);
             return;
         }
-        if self.verbosity != Verbosity::Quiet {
+        if show_line && replays_output(report.status, self.verbosity) {
             self.block(Stream::Stdout, &report.stdout);
             self.block(Stream::Stderr, &report.stderr);
         }
@@ -217,6 +222,10 @@ impl<P: Platform> Reporter<'_, P> {
         let (message, label, help) = match failure {
             Failure::Process { argv, status } => {
                 let help = match status {
+                    cloesce_engine::job::ExitStatus::SpawnFailed(why) if why.contains("did you mean") => format!(
+                        "the command was `{}`; fix the program's name in this rule's `run` line",
+                        shell_words(argv),
+                    ),
                     cloesce_engine::job::ExitStatus::SpawnFailed(_) => format!(
                         "the command was `{}`; install the program (e.g. `npm install -D {}`) or fix this rule's `run` line",
                         shell_words(argv),
@@ -235,7 +244,7 @@ impl<P: Platform> Reporter<'_, P> {
                     rule.name.value,
                     paths.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
                 ),
-                "declared here",
+                "not written",
                 "make the command write every declared output, or remove the ones it does not write from `outputs`".to_string(),
             ),
             Failure::Tool { name, message } => (
@@ -250,17 +259,46 @@ impl<P: Platform> Reporter<'_, P> {
             ),
             Failure::Builtin { .. } => return,
         };
-        let span = match &rule.action {
-            Action::Run { argv } if matches!(failure, Failure::Process { .. }) => argv.span,
-            _ => rule.span,
+        // Where to point: the command that failed, each declared output that
+        // was not written, the tool's declaration, or else the whole rule.
+        let spans: Vec<_> = match (failure, &rule.action) {
+            (Failure::Process { .. }, Action::Run { argv }) => vec![argv.span],
+            (Failure::MissingOutputs { paths }, _) => rule
+                .outputs
+                .iter()
+                .filter(|o| paths.contains(&o.value))
+                .map(|o| o.span)
+                .collect(),
+            (Failure::Tool { name, .. }, _) => rule
+                .tools
+                .iter()
+                .chain(&self.pipeline.tools)
+                .filter(|t| &t.name.value == name)
+                .map(|t| t.name.span)
+                .take(1)
+                .collect(),
+            _ => Vec::new(),
         };
-        let source = self.pipeline.source(span.source);
+        let (spans, label): (Vec<_>, _) = match spans.first() {
+            Some(first) => (
+                spans
+                    .iter()
+                    .filter(|s| s.source == first.source)
+                    .copied()
+                    .collect(),
+                label,
+            ),
+            None => (vec![rule.span], "this rule"),
+        };
+        let source = self.pipeline.source(spans[0].source);
         let diagnostic = RuleFailed {
             message,
-            label,
             help,
             src: source.named_source(),
-            span: span.span,
+            labels: spans
+                .iter()
+                .map(|s| LabeledSpan::new_with_span(Some(label.to_string()), s.span))
+                .collect(),
         };
         self.err(&self.renderer.diagnostic(&diagnostic));
     }
@@ -295,6 +333,18 @@ impl<P: Platform> Reporter<'_, P> {
         } else {
             self.err(&line);
         }
+    }
+}
+
+/// Whether a rule's captured output is printed under its line: always for a
+/// rule that ran; for a fresh or restored rule (whose logs come from the
+/// store) only with `--verbose`, so a rule's output is shown under its own
+/// header or not at all.
+fn replays_output(status: RuleStatus, verbosity: Verbosity) -> bool {
+    match status {
+        RuleStatus::Ran => verbosity != Verbosity::Quiet,
+        RuleStatus::Fresh | RuleStatus::Restored => verbosity == Verbosity::Verbose,
+        RuleStatus::Failed | RuleStatus::WouldRun | RuleStatus::WouldRestore => false,
     }
 }
 
@@ -334,11 +384,10 @@ struct RuleFailed {
     message: String,
     #[help]
     help: String,
-    label: &'static str,
     #[source_code]
     src: NamedSource<std::sync::Arc<str>>,
-    #[label("{label}")]
-    span: SourceSpan,
+    #[label(collection)]
+    labels: Vec<LabeledSpan>,
 }
 
 fn describe_action(rule: &Rule) -> String {

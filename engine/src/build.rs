@@ -24,9 +24,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
+use rustc_hash::FxHashSet;
+
 use crate::builtin::{BuiltinRegistry, BuiltinRequest};
 use crate::explain::{diff, Reason};
-use crate::fast_hash::FastSet;
 use crate::fingerprint::{env_value_digest, ActionKeyInput, Digest};
 use crate::graph::Graph;
 use crate::host::{FileKind, FileStat, Host};
@@ -379,7 +380,7 @@ impl<'a> Build<'a> {
         let Fetching { key, pending } = fetching;
         let mut why = pending.reasons.clone();
         why.push(Reason::RemoteHit);
-        match self.try_restore(rule, &entry, why) {
+        match self.try_restore(rule, &entry, why, false) {
             Ok(Some((_, why))) => {
                 self.state.set_rule(
                     &self.rule(rule).name.value,
@@ -745,7 +746,7 @@ impl<'a> Build<'a> {
                 },
             };
             if let Some((entry, why, same_as_last)) = hit {
-                match self.try_restore(id, &entry, why) {
+                match self.try_restore(id, &entry, why, same_as_last) {
                     Ok(Some((status, why))) => {
                         let (stdout, stderr) = if same_as_last {
                             if previous_has_logs {
@@ -1078,11 +1079,17 @@ impl<'a> Build<'a> {
 
     /// Checks a cached result's outputs on disk and restores the ones that
     /// differ. `Ok(None)` when a blob needed is missing or corrupt.
+    ///
+    /// Only a hit on the last run's own key (`same_as_last`) blames the
+    /// outputs: then a differing output was touched by someone else. On any
+    /// other hit the outputs on disk are the last run's, for other inputs,
+    /// and the reasons already name what changed.
     fn try_restore(
         &mut self,
         _id: RuleId,
         entry: &ActionEntry,
         mut reasons: Vec<Reason>,
+        same_as_last: bool,
     ) -> Result<Option<(RuleStatus, Vec<Reason>)>, Failure> {
         let now = self.host.now_ns();
         let mut to_restore = Vec::new();
@@ -1091,21 +1098,19 @@ impl<'a> Build<'a> {
                 .state
                 .digest(self.host, &output.path, now)
                 .map_err(|e| io_failure(&format!("reading {}", output.path), e))?;
-            match current {
-                Some(d) if d.digest == output.digest => {}
-                Some(_) => {
-                    reasons.push(Reason::OutputModified {
-                        path: output.path.clone(),
-                    });
-                    to_restore.push(output);
-                }
-                None => {
-                    reasons.push(Reason::OutputMissing {
-                        path: output.path.clone(),
-                    });
-                    to_restore.push(output);
-                }
+            let blame = match current {
+                Some(d) if d.digest == output.digest => continue,
+                Some(_) => Reason::OutputModified {
+                    path: output.path.clone(),
+                },
+                None => Reason::OutputMissing {
+                    path: output.path.clone(),
+                },
+            };
+            if same_as_last {
+                reasons.push(blame);
             }
+            to_restore.push(output);
         }
         if to_restore.is_empty() {
             let status = if reasons.is_empty() {
@@ -1319,6 +1324,9 @@ impl<'a> Build<'a> {
         stderr: String,
         started_ns: Option<u64>,
     ) {
+        if started_ns.is_some() {
+            self.put_back_last_good(id);
+        }
         self.report(
             id,
             RuleStatus::Failed,
@@ -1329,6 +1337,46 @@ impl<'a> Build<'a> {
             started_ns,
             None,
         );
+    }
+
+    /// After a rule that started has failed: its declared outputs go back to
+    /// what its last successful run wrote (from the store), and whatever the
+    /// failed run wrote goes. The project is then the last good build, as
+    /// the rules after it (not started) left it; an output with no copy in
+    /// the store (`cache #false`, never built) stays removed. Best effort:
+    /// the failure is what gets reported.
+    fn put_back_last_good(&mut self, id: RuleId) {
+        let rule = self.rule(id);
+        let last: BTreeMap<&WorkspacePath, &OutputRecord> = self
+            .state
+            .rules
+            .get(&rule.name.value)
+            .map(|record| record.outputs.iter().map(|o| (&o.path, o)).collect())
+            .unwrap_or_default();
+        let now = self.host.now_ns();
+        let mut restored = Vec::new();
+        for output in &rule.outputs {
+            let path = &output.value;
+            let _ = self.host.remove_file(path);
+            let Some(record) = last.get(path) else {
+                continue;
+            };
+            let Ok(Some(bytes)) = self.store.get_blob(&record.digest) else {
+                continue;
+            };
+            if self
+                .host
+                .write_atomic(path, &bytes, record.executable)
+                .is_ok()
+            {
+                restored.push((path.clone(), record.digest));
+            }
+        }
+        for (path, digest) in restored {
+            if let Ok(Some(stat)) = self.host.stat(&path) {
+                self.state.record(&path, &stat, digest, now);
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1381,7 +1429,7 @@ fn io_failure(doing: &str, error: std::io::Error) -> Failure {
 /// The files a build of the selected rules will stat: their literal inputs
 /// and their outputs, each once (for [`State::prefetch`]).
 fn files_to_check(pipeline: &Pipeline, selected: &[bool]) -> Vec<WorkspacePath> {
-    let mut seen = FastSet::default();
+    let mut seen = FxHashSet::default();
     for (rule, _) in pipeline.rules.iter().zip(selected).filter(|(_, s)| **s) {
         let inputs = rule.inputs.iter().filter_map(|i| i.value.literal.as_ref());
         seen.extend(inputs.chain(rule.outputs.iter().map(|o| &o.value)));

@@ -5,7 +5,7 @@
 //! time it succeeded (kept in the state file). `cloesce explain` and
 //! `cloesce run --explain` print them; `--json` emits them as data.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,10 @@ impl fmt::Display for Reason {
                 write!(f, "tool {name} changed ({old} → {new})")
             }
             Reason::DependencyRuns { rule } => write!(f, "dependency `{rule}` runs first"),
-            Reason::SeenBefore => write!(f, "these inputs were built before"),
+            Reason::SeenBefore => write!(
+                f,
+                "these inputs were built before, so the outputs come from the store"
+            ),
             Reason::OutputMissing { path } => write!(f, "output {path} is missing"),
             Reason::OutputModified { path } => write!(f, "output {path} was modified"),
             Reason::CacheEntryUnusable => write!(f, "the cached outputs are missing or corrupt"),
@@ -109,8 +112,10 @@ pub fn diff(old: &ActionKeyInput, new: &ActionKeyInput) -> Vec<Reason> {
         Reason::InputChanged { path, old, new }
     });
     let old_up: BTreeMap<_, _> = old.upstream.iter().cloned().collect();
+    // A dependency output the rule also reads as an input was named above.
+    let read: BTreeSet<_> = new.inputs.iter().map(|(path, _)| path).collect();
     for (path, digest) in &new.upstream {
-        if old_up.get(path) != Some(digest) {
+        if old_up.get(path) != Some(digest) && !read.contains(path) {
             reasons.push(Reason::UpstreamChanged { path: path.clone() });
         }
     }

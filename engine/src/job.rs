@@ -165,23 +165,67 @@ pub fn resolve_program(
         };
         return try_candidates(base);
     }
-    let bin = join(&join(root, "node_modules"), ".bin");
-    if let Some(found) = try_candidates(join(&bin, program)) {
-        return Some(found);
-    }
-    let list_sep = match os {
-        Os::Unix => ':',
-        Os::Windows => ';',
+    search_dirs(root, path_var, os)
+        .iter()
+        .find_map(|dir| try_candidates(join(dir, program)))
+}
+
+/// The folders a bare program name is searched in, in order: the project's
+/// `node_modules/.bin`, then each folder of `path_var`.
+pub fn search_dirs(root: &str, path_var: Option<&str>, os: Os) -> Vec<String> {
+    let (sep, list_sep) = match os {
+        Os::Unix => ("/", ':'),
+        Os::Windows => ("\\", ';'),
     };
-    for dir in path_var.unwrap_or("").split(list_sep) {
-        if dir.is_empty() {
-            continue;
-        }
-        if let Some(found) = try_candidates(join(dir, program)) {
-            return Some(found);
+    let mut dirs = vec![format!(
+        "{}{sep}node_modules{sep}.bin",
+        root.trim_end_matches(['/', '\\'])
+    )];
+    dirs.extend(
+        path_var
+            .unwrap_or("")
+            .split(list_sep)
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| dir.trim_end_matches(['/', '\\']).to_string()),
+    );
+    dirs
+}
+
+/// For a bare program name that was not found: the program a typo away
+/// from it in the search folders ([`search_dirs`]), for "did you mean".
+/// `list` names the entries of a folder (empty when it cannot be read).
+/// On Windows `node.exe` and `tsc.cmd` count as `node` and `tsc`.
+pub fn closest_program(
+    program: &str,
+    dirs: &[String],
+    os: Os,
+    list: &dyn Fn(&str) -> Vec<String>,
+) -> Option<String> {
+    if program.contains(['/', '\\']) {
+        return None;
+    }
+    let mut names: Vec<String> = Vec::new();
+    for dir in dirs {
+        for name in list(dir) {
+            let name = match os {
+                Os::Unix => name,
+                Os::Windows => {
+                    let lower = name.to_ascii_lowercase();
+                    match [".exe", ".cmd", ".bat", ".com"]
+                        .iter()
+                        .find(|ext| lower.ends_with(*ext))
+                    {
+                        Some(ext) => name[..name.len() - ext.len()].to_string(),
+                        None => continue,
+                    }
+                }
+            };
+            if name != program && !names.contains(&name) {
+                names.push(name);
+            }
         }
     }
-    None
+    crate::pipeline::did_you_mean(program, names.iter().map(String::as_str)).map(str::to_string)
 }
 
 #[cfg(test)]
@@ -191,6 +235,36 @@ mod tests {
     fn set(paths: &[&str]) -> impl Fn(&str) -> bool {
         let owned: Vec<String> = paths.iter().map(|s| s.to_string()).collect();
         move |p: &str| owned.iter().any(|o| o == p)
+    }
+
+    #[test]
+    fn a_misspelt_program_is_matched_against_node_modules_bin_and_path() {
+        let dirs = search_dirs("/proj", Some("/usr/bin:/bin"), Os::Unix);
+        assert_eq!(dirs, ["/proj/node_modules/.bin", "/usr/bin", "/bin"]);
+        let list = |dir: &str| -> Vec<String> {
+            match dir {
+                "/proj/node_modules/.bin" => vec!["wrangler".into(), "tsc".into()],
+                "/usr/bin" => vec!["node".into(), "nodejs".into(), "sh".into()],
+                _ => Vec::new(),
+            }
+        };
+        assert_eq!(
+            closest_program("nodee", &dirs, Os::Unix, &list).as_deref(),
+            Some("node")
+        );
+        assert_eq!(
+            closest_program("wrangle", &dirs, Os::Unix, &list).as_deref(),
+            Some("wrangler")
+        );
+        assert_eq!(closest_program("zzzzzzzz", &dirs, Os::Unix, &list), None);
+        assert_eq!(closest_program("./nodee", &dirs, Os::Unix, &list), None);
+        let win =
+            |_: &str| -> Vec<String> { vec!["node.EXE".into(), "tsc.cmd".into(), "README".into()] };
+        let dirs = search_dirs("C:\\p", Some("C:\\bin"), Os::Windows);
+        assert_eq!(
+            closest_program("nod", &dirs, Os::Windows, &win).as_deref(),
+            Some("node")
+        );
     }
 
     #[test]

@@ -27,7 +27,6 @@ pub mod build;
 pub mod builtin;
 pub mod containment;
 pub mod explain;
-mod fast_hash;
 pub mod fingerprint;
 pub mod glob;
 pub mod graph;

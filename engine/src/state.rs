@@ -25,10 +25,10 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::explain::Reason;
-use crate::fast_hash::{FastMap, FastSet};
 use crate::fingerprint::Digest;
 use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
@@ -134,19 +134,19 @@ struct OnDisk {
 /// The loaded state.
 #[derive(Debug, Default)]
 pub struct State {
-    files: FastMap<WorkspacePath, StatEntry>,
+    files: FxHashMap<WorkspacePath, StatEntry>,
     pub rules: HashMap<String, RuleRecord>,
     dirty: bool,
     /// What this build already knows of a file (not saved). One map for
     /// both kinds, so a prefetched stat becomes a checked digest in place.
-    seen: FastMap<WorkspacePath, Seen>,
+    seen: FxHashMap<WorkspacePath, Seen>,
     /// Whether `seen` may hold a prefetched stat: `drop_prefetched` runs
     /// before every rule that executes and is a no-op once they are gone
     /// (a scan of `seen` per rule was quadratic on a cold build).
     prefetched: bool,
     /// Paths this build found to be no file (missing, or a folder), and
     /// whether it hashed a symlink: with `seen`, what a witness records.
-    no_file: FastSet<WorkspacePath>,
+    no_file: FxHashSet<WorkspacePath>,
     hashed_symlink: bool,
 }
 

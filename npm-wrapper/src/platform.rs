@@ -217,6 +217,15 @@ impl Platform for JsPlatform {
         self.node.is_executable(path)
     }
 
+    fn list_names(&self, dir: &str) -> Vec<String> {
+        // Each entry is its kind letter followed by its name.
+        let entries = self.node.list_dir(dir).unwrap_or_default();
+        entries
+            .into_iter()
+            .filter_map(|entry| entry.get(1..).map(str::to_string))
+            .collect()
+    }
+
     fn os(&self) -> Os {
         self.os
     }

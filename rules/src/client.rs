@@ -1,56 +1,125 @@
 //! `cloesce/client`: a typed fetch client (`client.ts`, MODEL-LANGUAGE §4.5,
-//! with the R fixes: the real primary-key name in instance URLs, and the
-//! returned model's class for instantiation).
+//! with the R fixes and docs/runtime.md's "The generated client").
+//!
+//! Each model gets a `<Model>Data` interface (what a model parameter
+//! accepts: plain object literals), a class whose methods call the API, and a
+//! `static ref(key)`. The requests, the base URL and fetch, and turning
+//! answers into instances at every depth are the runtime's `defineClient`
+//! (tested in tests/runtime); this file only describes the models to it.
 //!
 //! Runtime contract (also in docs/ir.md): the file imports exactly
-//! `import { type HttpResult, instantiateModelArray } from "cloesce";`.
+//! `import { type HttpResult, type ClientOptions, defineClient } from "cloesce";`.
 
 use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinRequest};
 
 use crate::diag::{self, RuleDiagnostic};
-use crate::ir::{CidlType, CloesceAst, HttpVerb, Model, ModelMethod, NavigationKind};
+use crate::ir::{
+    CidlType, CloesceAst, DeclaredAs, HttpVerb, Model, ModelMethod, NamedTypedValue, NavigationKind,
+};
 use crate::validate;
 use crate::workers::GENERATED_HEADER;
 
 /// The client's import of the runtime package.
 pub const RUNTIME_IMPORT: &str =
-    "import { type HttpResult, instantiateModelArray } from \"cloesce\";\n";
+    "import { type HttpResult, type ClientOptions, defineClient } from \"cloesce\";\n";
 
-/// The TypeScript type of an IR type, as seen by the client.
-pub fn ts_type(ty: &CidlType) -> String {
+/// The module-level binding that holds the client's model description.
+const CLIENT_CONST: &str = "cloesceClient";
+
+/// Which side of the wire a TypeScript type describes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// What a method returns: model classes.
+    Returned,
+    /// What a parameter accepts: the models' `<Model>Data` shapes.
+    Sent,
+}
+
+/// The TypeScript type of an IR type, as seen by the client; `declared` is
+/// what its root scalar was declared as (`boolean`, `Date`).
+pub fn ts_type(ty: &CidlType, declared: Option<DeclaredAs>, side: Side) -> String {
     match ty {
         CidlType::Void => "void".into(),
+        CidlType::Integer if declared == Some(DeclaredAs::Boolean) => "boolean".into(),
+        CidlType::Text if declared == Some(DeclaredAs::Date) => "Date".into(),
         CidlType::Integer | CidlType::Real => "number".into(),
         CidlType::Text => "string".into(),
         CidlType::Blob => "Uint8Array".into(),
+        CidlType::Model(n) if side == Side::Sent => data_name(n),
         CidlType::Inject(n) | CidlType::Model(n) => n.clone(),
         CidlType::Array(inner) => match **inner {
-            CidlType::Nullable(_) => format!("({})[]", ts_type(inner)),
-            _ => format!("{}[]", ts_type(inner)),
+            CidlType::Nullable(_) => format!("({})[]", ts_type(inner, declared, side)),
+            _ => format!("{}[]", ts_type(inner, declared, side)),
         },
-        CidlType::HttpResult(inner) => ts_type(inner),
+        CidlType::HttpResult(inner) => ts_type(inner, declared, side),
         CidlType::Nullable(inner) => match **inner {
             CidlType::Void => "null".into(),
-            _ => format!("{} | null", ts_type(inner)),
+            _ => format!("{} | null", ts_type(inner, declared, side)),
         },
     }
+}
+
+/// The name of a model's data-shape interface.
+pub fn data_name(model: &str) -> String {
+    format!("{model}Data")
 }
 
 fn js_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-fn class(ast: &CloesceAst, model: &Model, domain: &str) -> String {
-    let mut out = format!("export class {} {{\n", model.name);
-    let pk = &model.primary_key;
-    out.push_str(&format!("  {}!: {};\n", pk.name, ts_type(&pk.cidl_type)));
-    for attr in &model.attributes {
-        out.push_str(&format!(
-            "  {}!: {};\n",
-            attr.value.name,
-            ts_type(&attr.value.cidl_type)
-        ));
+fn value_type(v: &NamedTypedValue, side: Side) -> String {
+    ts_type(&v.cidl_type, v.declared_as, side)
+}
+
+/// The primary key and the columns, one declaration a line: definite (`!`)
+/// in the class; in `<Model>Data` the key and the nullable columns optional.
+fn columns(model: &Model, side: Side) -> String {
+    let pk = std::iter::once((&model.primary_key, true));
+    let attrs = model.attributes.iter().map(|a| (&a.value, false));
+    let mut out = String::new();
+    for (v, is_pk) in pk.chain(attrs) {
+        let mark = match side {
+            Side::Returned => "!",
+            Side::Sent if is_pk || matches!(v.cidl_type, CidlType::Nullable(_)) => "?",
+            Side::Sent => "",
+        };
+        out.push_str(&format!("  {}{mark}: {};\n", v.name, value_type(v, side)));
     }
+    out
+}
+
+/// `<Model>Data`: the columns (the primary key and nullable columns may be
+/// left out, as the runtime allows) and the relations, optional.
+fn data_interface(model: &Model) -> String {
+    let mut out = format!(
+        "/** The data of one {m}: what a {m} parameter accepts (plain objects work). */\nexport interface {} {{\n",
+        data_name(&model.name),
+        m = model.name
+    );
+    out.push_str(&columns(model, Side::Sent));
+    for nav in &model.navigation_properties {
+        let data = data_name(&nav.model_name);
+        match nav.kind {
+            NavigationKind::OneToOne { .. } => {
+                out.push_str(&format!("  {}?: {data} | null;\n", nav.var_name))
+            }
+            _ => out.push_str(&format!("  {}?: {data}[];\n", nav.var_name)),
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// The model class: columns, relations, `ref`, one method per API method.
+fn class(ast: &CloesceAst, model: &Model) -> String {
+    let mut out = format!(
+        "export class {} implements {} {{\n",
+        model.name,
+        data_name(&model.name)
+    );
+    out.push_str(&columns(model, Side::Returned));
+    let pk = &model.primary_key;
     for nav in &model.navigation_properties {
         match nav.kind {
             NavigationKind::OneToOne { .. } => out.push_str(&format!(
@@ -60,6 +129,12 @@ fn class(ast: &CloesceAst, model: &Model, domain: &str) -> String {
             _ => out.push_str(&format!("  {}: {}[] = [];\n", nav.var_name, nav.model_name)),
         }
     }
+    out.push_str(&format!(
+        "\n  /** The {m} with this primary key, to call its instance methods on. */\n  static ref(key: {}): {m} {{\n    const it = new this();\n    it.{} = key;\n    return it;\n  }}\n",
+        value_type(pk, Side::Returned),
+        pk.name,
+        m = model.name
+    ));
     let data_sources: Vec<String> = model.data_sources.keys().map(|k| js_string(k)).collect();
     let ds_type = if data_sources.is_empty() {
         "null".to_string()
@@ -68,19 +143,26 @@ fn class(ast: &CloesceAst, model: &Model, domain: &str) -> String {
     };
     for method in model.methods.values() {
         out.push('\n');
-        out.push_str(&method_text(ast, model, method, domain, &ds_type));
+        out.push_str(&method_text(ast, model, method, &ds_type));
     }
     out.push_str("}\n");
     out
 }
 
-fn method_text(
-    ast: &CloesceAst,
-    model: &Model,
-    method: &ModelMethod,
-    domain: &str,
-    ds_type: &str,
-) -> String {
+/// How the runtime turns a method's answer into what it declares.
+fn returns_spec(ast: &CloesceAst, method: &ModelMethod) -> Option<String> {
+    match method.return_type.root() {
+        CidlType::Model(x) if ast.models.contains_key(x) => {
+            Some(format!("{{ model: {} }}", js_string(x)))
+        }
+        CidlType::Integer | CidlType::Text => method
+            .return_declared_as
+            .map(|d| format!("{{ as: {} }}", js_string(d.as_str()))),
+        _ => None,
+    }
+}
+
+fn method_text(ast: &CloesceAst, model: &Model, method: &ModelMethod, ds_type: &str) -> String {
     let params: Vec<_> = method
         .parameters
         .iter()
@@ -88,79 +170,102 @@ fn method_text(
         .collect();
     let mut sig: Vec<String> = params
         .iter()
-        .map(|p| format!("{}: {}", p.name, ts_type(&p.cidl_type)))
+        .map(|p| format!("{}: {}", p.name, value_type(p, Side::Sent)))
         .collect();
     sig.push(format!("dataSource: {ds_type} = null"));
-    let inner = match &method.return_type {
-        CidlType::HttpResult(inner) => &**inner,
-        other => other,
-    };
-    let ret = ts_type(inner);
+    let ret = ts_type(
+        &method.return_type,
+        method.return_declared_as,
+        Side::Returned,
+    );
     let mut s = format!(
         "  {}async {}({}): Promise<HttpResult<{ret}>> {{\n",
         if method.is_static { "static " } else { "" },
         method.name,
         sig.join(", ")
     );
-    // The domain is user text: escape it for a template literal.
-    let base = domain
-        .replace('\\', "\\\\")
-        .replace('`', "\\`")
-        .replace("${", "\\${");
-    let path = if method.is_static {
-        format!("{base}/{}/{}", model.name, method.name)
-    } else {
-        format!(
-            "{base}/{}/${{encodeURIComponent(String(this.{}))}}/{}",
-            model.name, model.primary_key.name, method.name
-        )
-    };
-    s.push_str(&format!("    const url = new URL(`{path}`);\n"));
-    s.push_str(
-        "    if (dataSource !== null) url.searchParams.append(\"dataSource\", dataSource);\n",
-    );
-    if method.http_verb == HttpVerb::GET {
-        for p in &params {
-            s.push_str(&format!(
-                "    url.searchParams.append({}, String({}));\n",
-                js_string(&p.name),
-                p.name
-            ));
-        }
-        s.push_str("    const res = await fetch(url, { method: \"GET\" });\n");
-    } else {
-        let body: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-        let body = if body.is_empty() {
-            "{}".to_string()
-        } else {
-            format!("{{ {} }}", body.join(", "))
-        };
-        s.push_str(&format!(
-            "    const res = await fetch(url, {{\n      method: \"{}\",\n      headers: {{ \"Content-Type\": \"application/json\" }},\n      body: JSON.stringify({body}),\n    }});\n",
-            method.http_verb.as_str()
-        ));
+    let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
+    let models: Vec<String> = params
+        .iter()
+        .filter_map(|p| match p.cidl_type.root() {
+            CidlType::Model(x) => Some(format!("{}: {}", p.name, js_string(x))),
+            _ => None,
+        })
+        .collect();
+    s.push_str(&format!("    return {CLIENT_CONST}.call(this, {{\n"));
+    s.push_str(&format!("      model: {},\n", js_string(&model.name)));
+    s.push_str(&format!("      method: {},\n", js_string(&method.name)));
+    s.push_str(&format!(
+        "      verb: \"{}\",\n      instance: {},\n",
+        method.http_verb.as_str(),
+        !method.is_static
+    ));
+    s.push_str(&format!("      params: {},\n", object_literal(&names)));
+    if !models.is_empty() && method.http_verb != HttpVerb::GET {
+        s.push_str(&format!("      models: {},\n", object_literal(&models)));
     }
-    s.push_str("    const raw: any = await res.json();\n    if (!raw.ok) return raw;\n");
-    match inner.non_null() {
-        CidlType::Model(x) if ast.models.contains_key(x) => {
-            s.push_str(&format!(
-                "    if (raw.data != null) raw.data = Object.assign(new {x}(), raw.data);\n"
-            ));
-        }
-        CidlType::Array(el) => {
-            if let CidlType::Model(x) = el.non_null() {
-                if ast.models.contains_key(x) {
-                    s.push_str(&format!("    if (raw.data != null) raw.data = instantiateModelArray(raw.data, {x});\n"));
-                }
-            }
-        }
-        _ => {}
+    s.push_str("      dataSource,\n");
+    if let Some(returns) = returns_spec(ast, method) {
+        s.push_str(&format!("      returns: {returns},\n"));
     }
-    s.push_str("    return raw;\n  }\n");
+    s.push_str("    });\n  }\n");
     s
 }
 
-/// Renders `client.ts` for the API at `domain` (e.g. `http://localhost:8787/api`).
+/// `{ a, b }` on one line, `{}` when empty.
+fn object_literal(entries: &[String]) -> String {
+    if entries.is_empty() {
+        "{}".into()
+    } else {
+        format!("{{ {} }}", entries.join(", "))
+    }
+}
+
+/// The model description `defineClient` works from: each model's primary key,
+/// its `boolean`/`Date` columns and its relations' models.
+fn client_definition(ast: &CloesceAst, domain: &str) -> String {
+    let names: Vec<&str> = ast.models.keys().map(String::as_str).collect();
+    let mut out = format!(
+        "\nconst {CLIENT_CONST} = defineClient(\n  {{ {} }},\n  {{\n",
+        names.join(", ")
+    );
+    for model in ast.models.values() {
+        let fields: Vec<String> = model
+            .attributes
+            .iter()
+            .filter_map(|a| {
+                let declared = a.value.declared_as?;
+                Some(format!(
+                    "{}: {}",
+                    js_string(&a.value.name),
+                    js_string(declared.as_str())
+                ))
+            })
+            .collect();
+        let relations: Vec<String> = model
+            .navigation_properties
+            .iter()
+            .map(|n| format!("{}: {}", js_string(&n.var_name), js_string(&n.model_name)))
+            .collect();
+        out.push_str(&format!(
+            "    {}: {{ key: {}, fields: {}, relations: {} }},\n",
+            model.name,
+            js_string(&model.primary_key.name),
+            object_literal(&fields),
+            object_literal(&relations)
+        ));
+    }
+    out.push_str(&format!("  }},\n  {},\n);\n", js_string(domain)));
+    let types: Vec<String> = names.iter().map(|n| format!("{n}: typeof {n}")).collect();
+    out.push_str(&format!(
+        "\n/**\n * The models with their own base URL and fetch (docs/runtime.md), e.g.\n * `const api = createClient({{ baseUrl: \"/api\" }})`.\n */\nexport function createClient(options: ClientOptions): {{ {} }} {{\n  return {CLIENT_CONST}.bind(options);\n}}\n",
+        types.join("; ")
+    ));
+    out
+}
+
+/// Renders `client.ts` for the API at `domain` (e.g. `http://localhost:8787/api`),
+/// the base URL used unless one is set at run time.
 pub fn generate(ast: &CloesceAst, domain: &str) -> Result<String, RuleDiagnostic> {
     let domain = domain.trim_end_matches('/');
     if !(domain.starts_with("http://") || domain.starts_with("https://")) {
@@ -176,8 +281,11 @@ pub fn generate(ast: &CloesceAst, domain: &str) -> Result<String, RuleDiagnostic
     out.push_str(RUNTIME_IMPORT);
     for model in ast.models.values() {
         out.push('\n');
-        out.push_str(&class(ast, model, domain));
+        out.push_str(&data_interface(model));
+        out.push('\n');
+        out.push_str(&class(ast, model));
     }
+    out.push_str(&client_definition(ast, domain));
     Ok(out)
 }
 
@@ -189,7 +297,7 @@ impl Builtin for Client {
         "cloesce/client"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn description(&self) -> &'static str {
         "write the typed fetch client"

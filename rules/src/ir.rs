@@ -75,6 +75,30 @@ pub struct ModelAttribute {
 pub struct NamedTypedValue {
     pub name: String,
     pub cidl_type: CidlType,
+    /// Extension: what the scalar at the root of `cidl_type` was declared as,
+    /// when the IR type alone loses it (`boolean` is Integer, `Date` is Text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared_as: Option<DeclaredAs>,
+}
+
+/// Extension: a TypeScript scalar that the IR stores as another type. The
+/// wire and SQL keep the IR type; the generated client converts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeclaredAs {
+    /// `boolean`: Integer 0/1 in SQL and in responses.
+    Boolean,
+    /// `Date`: ISO 8601 Text in SQL and on the wire.
+    Date,
+}
+
+impl DeclaredAs {
+    /// The name used in the IR and in the generated client.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeclaredAs::Boolean => "Boolean",
+            DeclaredAs::Date => "Date",
+        }
+    }
 }
 
 /// A navigation property (not a column).
@@ -137,6 +161,9 @@ pub struct ModelMethod {
     pub http_verb: HttpVerb,
     pub return_type: CidlType,
     pub parameters: Vec<NamedTypedValue>,
+    /// Extension: [`NamedTypedValue::declared_as`] for the return type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_declared_as: Option<DeclaredAs>,
 }
 
 /// A named include tree.

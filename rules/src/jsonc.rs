@@ -5,6 +5,27 @@
 //! text into the original string, so everything the user wrote stays as it
 //! was; callers re-parse after each edit. [`to_value`] gives a plain
 //! `serde_json::Value` for reading and for format conversion.
+//!
+//! # Why not `jsonc-parser`
+//!
+//! dprint's `jsonc-parser` (0.34, feature `cst`) was tried in its place
+//! (issue #16): `wrangler.rs`'s `Jsonc` config over `CstRootNode`, with
+//! `CstObject::append`, `CstArray::append` and `CstObjectProp::set_value`.
+//! It does not keep the generated configs byte-identical: four of the nine
+//! wrangler tests' snapshots changed (natively; the wasm32 build was not
+//! tried, as the native output already differs):
+//!
+//! - an array of objects is written `[{ … }]` (the bracket and the brace on
+//!   one line), where the user's and our style is `[`, newline, `{`;
+//! - appending a member to an object written on one line
+//!   (`{ "binding": "db", … } // one db`) spreads it over several lines;
+//! - once the document has one trailing comma anywhere, it adds one after
+//!   every new last member (`"compatibility_date": "…",`).
+//!
+//! None of these is configurable in 0.34, so the switch would rewrite
+//! every user's existing `wrangler.jsonc` output (and change every cached
+//! key's output). This module stays until the crate can insert in the
+//! surrounding style.
 
 use serde_json::Value;
 

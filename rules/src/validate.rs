@@ -92,6 +92,10 @@ const RESERVED_NAMES: &[&str] = &[
     "JSON",
     "Promise",
     "String",
+    "cloesceClient",
+    "defineClient",
+    "createClient",
+    "ClientOptions",
 ];
 
 /// Runs every check and returns all problems, in a deterministic order.
@@ -112,6 +116,20 @@ pub fn check(ast: &CloesceAst) -> Vec<Problem> {
                     RESERVED_NAMES.join(", ")
                 ),
             ));
+        }
+        if let Some(other) = model.name.strip_suffix("Data") {
+            if ast.models.contains_key(other) {
+                out.push(problem(
+                    "reserved_model_name",
+                    Anchor::Model(model.name.clone()),
+                    format!(
+                        "The model name {} is taken: the client calls the data shape of the model {other} `{}`",
+                        model.name, model.name
+                    ),
+                    "name taken",
+                    format!("rename {} or {other}", model.name),
+                ));
+            }
         }
         if key != &model.name {
             out.push(problem(
@@ -414,6 +432,15 @@ fn check_methods(ast: &CloesceAst, model: &Model, out: &mut Vec<Problem>) {
                 format!("Method {m}.{me} cannot return the injected type {x}"),
                 "unsupported return type",
                 "return void, a scalar, a @D1 model, an array or HttpResult of those",
+            ));
+        }
+        if method.is_static && me == "ref" {
+            out.push(problem(
+                "reserved_method",
+                Anchor::Method(m.clone(), me.clone()),
+                format!("The static method name `ref` is reserved: {m}.{me}"),
+                "reserved name",
+                format!("rename the method; the client's `{m}.ref(key)` gives the {m} with that primary key"),
             ));
         }
         for p in &method.parameters {

@@ -98,3 +98,70 @@ fn default_pipeline_names_only_registered_builtins_and_settings() {
         }
     }
 }
+
+/// `declared_as` names `boolean` and `Date` through every wrapper the type
+/// mapping looks through, on columns, parameters and returns; other types have
+/// none, and an IR without it still loads (docs/ir.md).
+#[test]
+fn declared_as_names_booleans_and_dates_through_wrappers() {
+    let src = r#"
+@WranglerEnv
+export class Env { db: D1Database; }
+@D1
+export class A {
+  @PrimaryKey id: number;
+  flag: boolean;
+  maybe?: Boolean;
+  either: true | false | null;
+  when: Date | null;
+  name: string;
+  count: number;
+  @POST static async f(on: Date[], ok: boolean | undefined, n: number, @Inject env: Env): Promise<HttpResult<(Date | null)[]>> { return { ok: true, status: 200, data: [] }; }
+  @GET static async g(): Promise<boolean> { return true; }
+  @GET static async h(): Promise<string> { return ""; }
+}
+"#;
+    let inputs = vec![("src/a.cloesce.ts".to_string(), src.as_bytes().to_vec())];
+    let out = run("cloesce/extract", &inputs, &[".generated/cidl.json"], &[]).unwrap();
+    let ast = cloesce_rules::ir::from_json(&out.files[0].1).unwrap();
+    let a = &ast.models["A"];
+    let declared = |v: &cloesce_rules::ir::NamedTypedValue| v.declared_as.map(|d| d.as_str());
+    let columns: Vec<_> = a
+        .attributes
+        .iter()
+        .map(|x| (x.value.name.as_str(), declared(&x.value)))
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            ("flag", Some("Boolean")),
+            ("maybe", Some("Boolean")),
+            ("either", Some("Boolean")),
+            ("when", Some("Date")),
+            ("name", None),
+            ("count", None),
+        ]
+    );
+    assert_eq!(declared(&a.primary_key), None);
+    let f = &a.methods["f"];
+    let params: Vec<_> = f.parameters.iter().map(declared).collect();
+    assert_eq!(params, [Some("Date"), Some("Boolean"), None, None]);
+    assert_eq!(f.return_declared_as.map(|d| d.as_str()), Some("Date"));
+    assert_eq!(
+        a.methods["g"].return_declared_as.map(|d| d.as_str()),
+        Some("Boolean")
+    );
+    assert_eq!(a.methods["h"].return_declared_as, None);
+
+    // Absent, the field is left out of the JSON, and the IR reads without it.
+    let json = String::from_utf8(out.files[0].1.clone()).unwrap();
+    assert_eq!(json.matches("\"declared_as\"").count(), 6);
+    let old = json
+        .replace(
+            ",\n                        \"declared_as\": \"Boolean\"",
+            "",
+        )
+        .replace(",\n                        \"declared_as\": \"Date\"", "");
+    let old_ast = cloesce_rules::ir::from_json(old.as_bytes()).unwrap();
+    assert_eq!(old_ast.models["A"].attributes[0].value.declared_as, None);
+}

@@ -119,6 +119,8 @@ case!(get_model_parameter, "get_model_parameter", "@D1\nexport class A {\n  @Pri
 case!(get_array_parameter, "get_array_parameter", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @GET static async f(ids: number[]): Promise<void> {}\n}\n");
 case!(inject_not_env, "inject_not_env", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @GET static async f(@Inject env: NotEnv): Promise<void> {}\n}\n");
 case!(inject_wrapped, "inject_wrapped", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @GET static async f(@Inject env: Env | null): Promise<void> {}\n}\n");
+case!(reserved_method, "reserved_method", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @GET static async ref(): Promise<void> {}\n}\n");
+case!(reserved_data_name, "reserved_model_name", "@D1\nexport class A {\n  @PrimaryKey id: number;\n}\n@D1\nexport class AData {\n  @PrimaryKey id: number;\n}\n");
 case!(reserved_parameter, "reserved_parameter", "@D1\nexport class A {\n  @PrimaryKey id: number;\n  @GET static async f(dataSource: string): Promise<void> {}\n}\n");
 case!(
     missing_return_type,
@@ -167,6 +169,11 @@ case!(
     parse_error,
     "parse_error",
     "@D1\nexport class A {\n  @PrimaryKey id: number\n  name: string = ;\n}\n"
+);
+case!(
+    parse_error_expected,
+    "parse_error",
+    "@D1\nexport class A {\n  @PrimaryKey id: number;\n  get(x: number {\n    return x;\n  }\n}\n"
 );
 
 #[test]

@@ -6,7 +6,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { prepareWorkspace, checkSql, typecheck, migrate, startWrangler, client, d1Execute, loadClient } from "./lib/harness.js";
+import { prepareWorkspace, checkSql, typecheck, migrate, startWrangler, client, d1Execute, loadClient, runUserScript } from "./lib/harness.js";
 
 let ws;
 let server;
@@ -259,7 +259,7 @@ test("the generated client.ts talks to the runtime (GET params, text PK, PUT/PAT
   assert.equal(summary.data, "Good Omens (1990) by Neil & Terry, Fiction @ Central; also by them: Mort, Neverwhere");
   const revised = await omens.revise("Good Omens!", 1990, null);
   assert.equal(revised.data.title, "Good Omens!");
-  const central = Object.assign(new Branch(), { id: 1 });
+  const central = Branch.ref(1);
   const featured = await central.feature(1, null);
   assert.equal(featured.status, 200);
   assert.equal(featured.data.featuredShelfId, 1);
@@ -269,6 +269,26 @@ test("the generated client.ts talks to the runtime (GET params, text PK, PUT/PAT
   assert.equal(lent.status, 201);
   assert.ok(lent.data instanceof Loan);
   assert.deepEqual(await lent.data.giveBack(null), { ok: true, status: 200 });
-  const neil = Object.assign(new Author(), { id: 3 });
+  const neil = Author.ref(3);
   assert.deepEqual((await neil.bibliography("withBooks")).data, ["Good Omens!", "Neverwhere"]);
+});
+
+test("a user's script (tests/e2e/user/library.ts): tsc --strict without casts, then against wrangler dev", async (t) => {
+  up();
+  if (!existsSync(join(ws.app, ".generated", "client.ts"))) return t.skip("no generated client.ts");
+  const seen = await runUserScript(ws, server.base, "library");
+  assert.deepEqual(seen, [
+    "catalogued Odes by Mary & Percy",
+    "one-to-many: Sonnets (1818) by Percy, Poetry @ Eastside; also by them: Odes",
+    "many-to-many: Sonnets (1818) by Percy, Poetry @ Eastside; also by them: Odes",
+    "bibliography: Odes, Sonnets",
+    "one-to-one: Essays @ Eastside (featured)",
+    "refused: 409 Book 978-1-000 is already lent",
+    "due: 2026-01-15T00:00:00.000Z",
+    "unset key: CloesceClientError",
+    // 7 to set up, feature() on the returned branch, Shelf.ref().load() and
+    // whereAmI() on the shelf nested in its answer: a bound client hydrates
+    // into its own classes.
+    "requests through the per-client fetch: 10",
+  ]);
 });

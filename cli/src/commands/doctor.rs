@@ -457,7 +457,10 @@ fn check_tools<P: Platform>(
             None => checks.push(Check::problem(
                 Level::Fail,
                 name,
-                format!("not found in node_modules/.bin or on PATH (rule `{rule}` runs it)"),
+                format!(
+                    "{} (rule `{rule}` runs it)",
+                    super::run::program_not_found(platform, &program, root, Some(&path_var))
+                ),
                 format!(
                     "install it (e.g. `npm install -D {program}`) or fix the rule's `run` line"
                 ),
@@ -804,28 +807,6 @@ fn input_globs(rule: &Rule) -> Vec<&str> {
         .filter(|i| i.value.literal.is_none())
         .map(|i| i.value.glob.as_str())
         .collect()
-}
-
-/// When the pipeline's `cloesce/extract` rule matches no model file, a
-/// "what to do next" block for `cloesce run` to print after it failed.
-pub fn no_models_hint(host: &dyn Host, pipeline: &Pipeline) -> Option<String> {
-    let rule = pipeline.rules.iter().find(
-        |r| matches!(&r.action, Action::Builtin { name, .. } if name.value == "cloesce/extract"),
-    )?;
-    let globs = input_globs(rule);
-    let files = walk::walk(host, &[None]).ok()?;
-    let any = files.iter().any(|f| {
-        rule.inputs
-            .iter()
-            .any(|i| i.value.literal.is_none() && i.value.matches(f))
-    });
-    if any {
-        return None;
-    }
-    Some(format!(
-        "\ncloesce found no model files: nothing matches {}.\nNext:\n  create a model file, e.g. src/dog.cloesce.ts (examples/kennel/src/kennel.cloesce.ts is a complete one)\n  cloesce doctor    check the project\n  cloesce run       build again\n",
-        globs.join(", ")
-    ))
 }
 
 #[cfg(test)]

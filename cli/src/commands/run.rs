@@ -2,7 +2,9 @@
 
 use cloesce_engine::build::{Build, BuildOptions, Event, Failure, Poll, Summary};
 use cloesce_engine::host::Host;
-use cloesce_engine::job::{resolve_program, Completion, ExitStatus, Os};
+use cloesce_engine::job::{
+    closest_program, resolve_program, search_dirs, Completion, ExitStatus, Os,
+};
 use cloesce_engine::witness;
 
 use crate::args::RunArgs;
@@ -186,10 +188,14 @@ pub async fn run<P: Platform>(
                     Some(program) => platform.spawn(root, &program, job),
                     None => {
                         let name = job.argv.first().cloned().unwrap_or_default();
+                        let path_var = job.env.get("PATH").or(job.env.get("Path"));
                         build.handle_completed(Completion {
                             id: job.id,
-                            status: ExitStatus::SpawnFailed(format!(
-                                "program `{name}` was not found in node_modules/.bin or on PATH"
+                            status: ExitStatus::SpawnFailed(program_not_found(
+                                platform,
+                                &name,
+                                root,
+                                path_var.map(String::as_str),
                             )),
                             stdout: Vec::new(),
                             stderr: Vec::new(),
@@ -273,11 +279,6 @@ pub async fn run<P: Platform>(
     } else if environment_failure {
         Ok(exit::ENVIRONMENT_ERROR)
     } else {
-        if !args.json && !args.quiet {
-            if let Some(hint) = crate::commands::doctor::no_models_hint(host, &session.pipeline) {
-                platform.write(Stream::Stderr, &hint);
-            }
-        }
         Ok(exit::RULE_FAILED)
     }
 }
@@ -329,4 +330,22 @@ fn store_cap(host: &dyn Host) -> u64 {
     host.env_var("CLOESCE_CACHE_MAX_SIZE")
         .and_then(|text| crate::commands::cache::parse_size(&text))
         .unwrap_or(cloesce_engine::store::DEFAULT_CAP_BYTES)
+}
+
+/// Why `program` could not start: it is not in node_modules/.bin or on
+/// `path_var`; with "did you mean" when a program a typo away is there.
+pub(crate) fn program_not_found<P: Platform>(
+    platform: &P,
+    program: &str,
+    root: &str,
+    path_var: Option<&str>,
+) -> String {
+    let dirs = search_dirs(root, path_var, platform.os());
+    let list = |dir: &str| platform.list_names(dir);
+    match closest_program(program, &dirs, platform.os(), &list) {
+        Some(near) => format!(
+            "program `{program}` was not found in node_modules/.bin or on PATH; did you mean `{near}`?"
+        ),
+        None => format!("program `{program}` was not found in node_modules/.bin or on PATH"),
+    }
 }

@@ -186,6 +186,14 @@ impl Platform for NativePlatform {
         path.is_file()
     }
 
+    fn list_names(&self, dir: &str) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect()
+    }
+
     fn os(&self) -> Os {
         native_os()
     }

@@ -220,19 +220,9 @@ impl<'a> Loader<'a> {
         }
         match kdl::KdlDocument::parse_v2(&file.text) {
             Ok(doc) => self.lower_document(id, &doc, site.as_ref()),
-            Err(error) => {
-                for diagnostic in error.diagnostics {
-                    self.errors.push(PipelineError::Syntax {
-                        message: diagnostic
-                            .message
-                            .unwrap_or_else(|| "invalid KDL".to_string()),
-                        src: file.named_source(),
-                        span: diagnostic.span,
-                        label: diagnostic.label.unwrap_or_else(|| "here".to_string()),
-                        help: diagnostic.help,
-                    });
-                }
-            }
+            Err(error) => self
+                .errors
+                .extend(super::kdl_errors::syntax_errors(&file, error)),
         }
     }
 }

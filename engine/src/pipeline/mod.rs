@@ -12,12 +12,13 @@
 //! and `syntax` for the checks every node shares; `check` finds problems
 //! across rules; `params` substitutes `${NAME}`; `paths` checks globs and
 //! output paths; `suggest` says "did you mean"; `error` holds the
-//! diagnostics. The format is documented in `docs/pipeline.md`.
+//! diagnostics and `kdl_errors` rewrites the KDL parser's. The format is documented in `docs/pipeline.md`.
 
 mod cache;
 mod check;
 mod chunked;
 mod error;
+mod kdl_errors;
 mod load;
 mod lower;
 mod params;

@@ -42,7 +42,7 @@ impl Builtin for Fake {
 pub fn registry() -> BuiltinRegistry {
     let mut registry = BuiltinRegistry::new();
     for (name, settings) in [
-        ("cloesce/extract", &[][..]),
+        ("cloesce/extract", &["models"][..]),
         ("cloesce/validate", &[][..]),
         ("cloesce/d1", &["migrations"][..]),
         (

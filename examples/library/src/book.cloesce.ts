@@ -99,6 +99,12 @@ export class Book {
     return this;
   }
 
+  /** This book with the relations of the data source (?dataSource=full loads its shelf, branch, authors and their books). */
+  @GET
+  load(): Book {
+    return this;
+  }
+
   /** "Title (year) by A & B, shelf @ branch; also by them: ..."; best with ?dataSource=full. */
   @GET
   summary(): string {

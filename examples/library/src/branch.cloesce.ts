@@ -58,6 +58,12 @@ export class Branch {
     return env.LIBRARY_MOTTO;
   }
 
+  /** This branch with the relations of the data source (?dataSource=catalog loads shelves, books, authors). */
+  @GET
+  load(): Branch {
+    return this;
+  }
+
   /** Every book on every shelf, as "shelf: title (authors)"; needs ?dataSource=catalog. */
   @GET
   overview(): string[] {
@@ -111,6 +117,12 @@ export class Shelf {
       .bind(shelf.label, shelf.branchId)
       .first();
     return modelsFromSql(Shelf, [row as Record<string, unknown>], null)[0];
+  }
+
+  /** This shelf with the relations of the data source (?dataSource=withBranch loads its branch and featured shelf). */
+  @GET
+  load(): Shelf {
+    return this;
   }
 
   /** Where the shelf is; needs ?dataSource=withBranch. */

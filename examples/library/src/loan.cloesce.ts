@@ -33,6 +33,12 @@ export class Loan {
     return { ok: true, status: 201, data: modelsFromSql(Loan, [row as Record<string, unknown>], null)[0] };
   }
 
+  /** When a loan made on `lentOn` is due back. A Date parameter reaches the Worker as ISO text. */
+  @GET
+  static dueDate(lentOn: Date, days: number): Date {
+    return new Date(new Date(lentOn).getTime() + days * 86_400_000);
+  }
+
   @GET
   label(): string {
     return `${this.book?.title ?? this.bookIsbn} -> ${this.patron}${this.returned ? " (returned)" : ""}`;

@@ -57,11 +57,15 @@ export type IncludeTree<T> = {
 
 /**
  * The JSON envelope of every response, and what an `HttpResult<T>` method
- * returns: the HTTP status of the response is `status`.
+ * returns: the HTTP status of the response is `status`. A discriminated union
+ * on `ok`: after `if (r.ok)`, `r.data` is a `T`. `data` may be left out only
+ * when `T` admits `undefined` (`void`, `unknown`). The last member is apart
+ * so that generic code can still build `{ ok: true, status, data }` for a `T`.
  */
 export type HttpResult<T = unknown> =
-  | { ok: true; status: number; data?: T }
-  | { ok: false; status: number; message: string };
+  | { ok: true; status: number; data: T }
+  | { ok: false; status: number; message: string }
+  | (undefined extends T ? { ok: true; status: number; data?: undefined } : never);
 
 /** A CidlType of the IR (MODEL-LANGUAGE §2). */
 export type CidlType =
@@ -164,3 +168,68 @@ export declare function instantiateModelArray<T extends object>(data: unknown, c
 
 /** Makes an IR known to modelsFromSql() outside a request (cloesce() does it per request). */
 export declare function registerModels(cidl: CloesceAst, constructorRegistry?: ConstructorRegistry): void;
+
+// ---------------------------------------------------------------------------
+// The generated client (client.ts)
+// ---------------------------------------------------------------------------
+
+/** Where and how a generated client sends its requests. */
+export interface ClientOptions {
+  /**
+   * The API's base URL, e.g. `"https://api.example.com/api"`, or `"/api"`
+   * for the page's own origin (relative URLs need a fetch that resolves them,
+   * as a browser's does). Defaults to the build-time `domain` setting.
+   */
+  baseUrl?: string | URL;
+  /** The fetch to call (headers, auth, tests). Defaults to `globalThis.fetch`. */
+  fetch?: (input: string, init: RequestInit) => Promise<Response>;
+}
+
+/**
+ * Sets the base URL and/or fetch of every generated client that has none of
+ * its own (`createClient`). Replaces the previous global setting.
+ */
+export declare function configureClient(options: ClientOptions): void;
+
+/** A mistake in the calling code found before any request (e.g. an unset primary key). */
+export declare class CloesceClientError extends Error {
+  name: "CloesceClientError";
+}
+
+/** What the generated client tells the runtime about one model. */
+export interface ClientModelShape {
+  /** The primary key's name. */
+  key: string;
+  /** The columns declared `boolean` or `Date` (0/1 and ISO text on the wire). */
+  fields: { [field: string]: "Boolean" | "Date" };
+  /** Navigation property → the related model's name. */
+  relations: { [navigation: string]: string };
+}
+
+/** One call of an API method, as the generated client describes it. */
+export interface ClientCall {
+  model: string;
+  method: string;
+  verb: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  instance: boolean;
+  params: { [name: string]: unknown };
+  /** Parameters that are models (or arrays of them): parameter → model name. */
+  models?: { [name: string]: string };
+  dataSource: string | null;
+  /** How to turn `data` into what the method declares. */
+  returns?: { model: string } | { as: "Boolean" | "Date" };
+}
+
+/** The runtime side of one generated client.ts. */
+export interface ModelClient<M> {
+  call(self: object, spec: ClientCall): Promise<any>;
+  /** The same models as subclasses bound to `options` (what `createClient` returns). */
+  bind(options: ClientOptions): M;
+}
+
+/** Used by the generated client.ts. */
+export declare function defineClient<M extends { [name: string]: new () => object }>(
+  classes: M,
+  shapes: { [K in keyof M]: ClientModelShape },
+  defaultBaseUrl: string,
+): ModelClient<M>;

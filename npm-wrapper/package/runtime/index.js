@@ -571,3 +571,208 @@ export async function cloesce(request, cidl, constructorRegistry, instanceRegist
     return fail(500, `Internal error: ${errorText(e)}`);
   }
 }
+
+// ---------------------------------------------------------------------------
+// The generated client's side (client.ts, docs/runtime.md "The generated
+// client"): where requests go, how parameters are sent, and how answers become
+// what the model declares (instances at every depth, booleans, Dates). The
+// wire format is the HTTP API's above; nothing here changes it.
+// ---------------------------------------------------------------------------
+
+/** A mistake in the calling code, found before any request is sent. */
+export class CloesceClientError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "CloesceClientError";
+  }
+}
+
+let globalClientOptions = {};
+
+function checkClientOptions(options, where) {
+  if (options === null || typeof options !== "object") {
+    throw new CloesceClientError(`${where}: expected an options object { baseUrl?, fetch? }`);
+  }
+  const { baseUrl, fetch } = options;
+  if (baseUrl !== undefined && typeof baseUrl !== "string" && !(baseUrl instanceof URL)) {
+    throw new CloesceClientError(`${where}: baseUrl must be a string or a URL, e.g. "/api" or "https://api.example.com/api"`);
+  }
+  if (fetch !== undefined && typeof fetch !== "function") {
+    throw new CloesceClientError(`${where}: fetch must be a function with the signature of fetch(input, init)`);
+  }
+  return { baseUrl, fetch };
+}
+
+/**
+ * Sets the base URL and/or fetch of every generated client that has none of
+ * its own (createClient). Replaces the previous global setting; `{}` resets it.
+ */
+export function configureClient(options) {
+  globalClientOptions = checkClientOptions(options, "configureClient");
+}
+
+// Model class → the client description it belongs to (the generated classes,
+// and the subclasses bind() makes).
+const clientOfClass = new WeakMap();
+
+function clientOf(self) {
+  let ctor = typeof self === "function" ? self : self && self.constructor;
+  while (typeof ctor === "function") {
+    const client = clientOfClass.get(ctor);
+    if (client) return client;
+    ctor = Object.getPrototypeOf(ctor);
+  }
+  return undefined;
+}
+
+function booleanFromWire(v) {
+  return typeof v === "number" ? v !== 0 : v;
+}
+
+function dateFromWire(v) {
+  return typeof v === "string" || typeof v === "number" ? new Date(v) : v;
+}
+
+function scalarFromWire(v, declaredAs) {
+  if (declaredAs === "Boolean") return booleanFromWire(v);
+  if (declaredAs === "Date") return dateFromWire(v);
+  return v;
+}
+
+function queryValue(v) {
+  return v instanceof Date ? v.toISOString() : String(v);
+}
+
+/** The request URL of one call: `<base>/<Model>[/<key>]/<method>[?dataSource=…&params]`. */
+function requestUrl(client, self, spec) {
+  let path = `/${spec.model}`;
+  if (spec.instance) {
+    const keyName = client.shapes[spec.model].key;
+    const key = self[keyName];
+    if (key === undefined || key === null) {
+      throw new CloesceClientError(
+        `${spec.model}.${spec.method}() needs the primary key ${spec.model}.${keyName}, which is ${key}: ` +
+          `call it on an instance from a result, or on ${spec.model}.ref(${keyName})`,
+      );
+    }
+    path += `/${encodeURIComponent(String(key))}`;
+  }
+  path += `/${spec.method}`;
+  const query = new URLSearchParams();
+  if (spec.dataSource !== null && spec.dataSource !== undefined) query.append("dataSource", spec.dataSource);
+  if (spec.verb === "GET") {
+    for (const [name, v] of Object.entries(spec.params)) query.append(name, queryValue(v));
+  }
+  const qs = query.toString();
+  return `${client.baseUrl()}${path}${qs ? `?${qs}` : ""}`;
+}
+
+class ModelClient {
+  constructor(classes, shapes, defaultBaseUrl, options) {
+    this.classes = classes;
+    this.shapes = shapes;
+    this.defaultBaseUrl = defaultBaseUrl;
+    this.options = options;
+  }
+
+  baseUrl() {
+    const base = this.options.baseUrl ?? globalClientOptions.baseUrl ?? this.defaultBaseUrl;
+    return String(base).replace(/\/+$/, "");
+  }
+
+  fetcher() {
+    const f = this.options.fetch ?? globalClientOptions.fetch ?? globalThis.fetch;
+    if (typeof f !== "function") {
+      throw new CloesceClientError("no fetch: pass { fetch } to createClient() or configureClient()");
+    }
+    return f;
+  }
+
+  /** The same models, as subclasses that use these options (and hydrate into each other). */
+  bind(options) {
+    const classes = {};
+    const bound = new ModelClient(classes, this.shapes, this.defaultBaseUrl, checkClientOptions(options, "createClient"));
+    for (const [name, Base] of Object.entries(this.classes)) {
+      const Bound = { [name]: class extends Base {} }[name];
+      classes[name] = Bound;
+      clientOfClass.set(Bound, bound);
+    }
+    return { ...classes };
+  }
+
+  /** A wire value (JSON) → what the model declares, at every depth. */
+  fromWire(v, returns) {
+    if (v === null || v === undefined) return v;
+    if (Array.isArray(v)) return v.map((x) => this.fromWire(x, returns));
+    if (returns.as !== undefined) return scalarFromWire(v, returns.as);
+    return this.instance(v, returns.model);
+  }
+
+  instance(data, modelName) {
+    const shape = this.shapes[modelName];
+    const Ctor = this.classes[modelName];
+    if (!shape || typeof Ctor !== "function" || typeof data !== "object") return data;
+    const inst = assignSafe(new Ctor(), data);
+    for (const [field, declaredAs] of Object.entries(shape.fields)) {
+      if (Object.prototype.hasOwnProperty.call(data, field)) inst[field] = scalarFromWire(inst[field], declaredAs);
+    }
+    for (const [nav, target] of Object.entries(shape.relations)) {
+      if (inst[nav] !== null && inst[nav] !== undefined) inst[nav] = this.fromWire(inst[nav], { model: target });
+    }
+    return inst;
+  }
+
+  /** A model parameter's data → its wire shape: declared booleans as 0/1, at every depth. */
+  toWire(v, modelName) {
+    if (v === null || typeof v !== "object" || v instanceof Date) return v;
+    if (Array.isArray(v)) return v.map((x) => this.toWire(x, modelName));
+    const shape = this.shapes[modelName];
+    if (!shape) return v;
+    const out = Object.create(null);
+    for (const key of Object.keys(v)) {
+      let x = v[key];
+      if (shape.fields[key] === "Boolean" && typeof x === "boolean") x = x ? 1 : 0;
+      else if (Object.prototype.hasOwnProperty.call(shape.relations, key)) x = this.toWire(x, shape.relations[key]);
+      out[key] = x;
+    }
+    return out;
+  }
+
+  /** Calls one API method for a generated class (`self` is the class or the instance). */
+  async call(self, spec) {
+    const client = clientOf(self) || this;
+    const url = requestUrl(client, self, spec);
+    const init = { method: spec.verb };
+    if (spec.verb !== "GET") {
+      const body = {};
+      for (const [name, v] of Object.entries(spec.params)) {
+        const model = spec.models && spec.models[name];
+        body[name] = model ? client.toWire(v, model) : v;
+      }
+      init.headers = { "Content-Type": "application/json" };
+      init.body = JSON.stringify(body);
+    }
+    const res = await client.fetcher()(url, init);
+    const text = await res.text();
+    let raw;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      return { ok: false, status: res.status, message: `${spec.verb} ${url}: the answer is not JSON (HTTP ${res.status}): ${text.slice(0, 200)}` };
+    }
+    if (!raw || !raw.ok) return raw;
+    if (raw.data !== null && raw.data !== undefined && spec.returns) raw.data = client.fromWire(raw.data, spec.returns);
+    return raw;
+  }
+}
+
+/**
+ * Used by the generated client.ts: the models (classes keyed by name), what
+ * the client needs to know of each (`{ key, fields, relations }`), and the
+ * build-time base URL (the `domain` setting).
+ */
+export function defineClient(classes, shapes, defaultBaseUrl) {
+  const client = new ModelClient(classes, shapes, defaultBaseUrl, {});
+  for (const Ctor of Object.values(classes)) clientOfClass.set(Ctor, client);
+  return client;
+}

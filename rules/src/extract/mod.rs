@@ -170,6 +170,23 @@ fn project_name(inputs: &[(String, &[u8])]) -> Result<String, RuleDiagnostic> {
         .to_string())
 }
 
+/// The one problem of an extract run without model files: every other
+/// complaint (no `@WranglerEnv`, say) would only follow from it. `models` is
+/// the glob the files were looked for with, when the pipeline says.
+fn no_models(models: Option<&str>) -> RuleDiagnostic {
+    let looked = match models {
+        Some(glob) => format!("nothing matches {glob}"),
+        None => "nothing matches this rule's inputs".to_string(),
+    };
+    RuleDiagnostic::new(
+        "cloesce::model::no_models",
+        format!("cloesce found no model files: {looked}"),
+    )
+    .with_help(
+        "create a model file, e.g. src/dog.cloesce.ts (examples/kennel/src/kennel.cloesce.ts is a complete one), then `cloesce run` again; model files end in .cloesce.ts and folders that .gitignore ignores are not searched",
+    )
+}
+
 /// Extracts the IR from the model files; `inputs` are (workspace path, bytes).
 pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnostic>> {
     let mut c = Collector::default();
@@ -182,7 +199,7 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
     };
     let mut files = Vec::new();
     for (path, bytes) in inputs {
-        if path == "package.json" || path.ends_with("/package.json") {
+        if is_package_json(path) {
             continue;
         }
         match decode(path, bytes) {
@@ -196,6 +213,8 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
 
     let mut models: BTreeMap<String, (usize, ir::Model)> = BTreeMap::new();
     let mut envs: Vec<(usize, WranglerEnv, Span)> = Vec::new();
+    // A model file had a syntax error (what it declares is unknown).
+    let mut unparsed = false;
     for (idx, file) in files.iter().enumerate() {
         let f = FileCtx {
             idx,
@@ -216,28 +235,43 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
                 "nested too deep here",
                 "a model file needs only a few levels; split the type or expression into named parts",
             );
+            unparsed = true;
             continue;
         }
         let allocator = Allocator::default();
         let ret = oxc_parser::Parser::new(&allocator, &file.text, SourceType::ts()).parse();
         if !ret.diagnostics.is_empty() || ret.panicked {
+            unparsed = true;
             for d in ret.diagnostics.iter() {
-                let span = d
-                    .labels
-                    .first()
+                let label = d.labels.first();
+                let span = label
                     .map(|l| Span::new(l.offset(), l.offset() + l.len()))
                     .unwrap_or(Span::new(0, 0));
-                c.error(
-                    &f,
-                    span,
-                    "parse_error",
+                // The parser's own words: what it expected, where it says.
+                let diagnostic = RuleDiagnostic::new(
+                    "cloesce::model::parse_error",
                     format!("{}: {}", file.path, d.message),
-                    "syntax error",
-                    d.help
-                        .as_deref()
-                        .unwrap_or("fix the TypeScript syntax error")
-                        .to_string(),
                 );
+                let found = f
+                    .src
+                    .get(span.start as usize..span.end as usize)
+                    .filter(|t| !t.trim().is_empty())
+                    .map(|t| format!("`{t}` is not expected here"));
+                let label = label
+                    .and_then(|l| l.label().map(str::to_string))
+                    .or(found)
+                    .unwrap_or_else(|| "here".to_string());
+                let mut diagnostic = diagnostic.with_span(
+                    f.path,
+                    f.src,
+                    span.start as usize,
+                    span.end as usize,
+                    &label,
+                );
+                if let Some(help) = &d.help {
+                    diagnostic = diagnostic.with_help(help.to_string());
+                }
+                c.diags.push(diagnostic);
             }
             continue;
         }
@@ -260,6 +294,8 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
     }
 
     let env = match envs.len() {
+        // The environment may be in the file that did not parse.
+        0 if unparsed => None,
         0 => {
             c.diags.push(
                 RuleDiagnostic::new("cloesce::model::missing_env", "Missing wrangler environment: no class is decorated with @WranglerEnv")
@@ -335,6 +371,11 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
     Err(c.diags)
 }
 
+/// True for the `package.json` input (the project's name), not a model.
+fn is_package_json(path: &str) -> bool {
+    path == "package.json" || path.ends_with("/package.json")
+}
+
 /// `cloesce/extract`.
 pub struct Extract;
 
@@ -343,10 +384,14 @@ impl Builtin for Extract {
         "cloesce/extract"
     }
     fn version(&self) -> u32 {
-        1
+        2
     }
     fn description(&self) -> &'static str {
         "parse the *.cloesce.ts model files into the Cloesce IR (cidl.json)"
+    }
+    fn settings(&self) -> &'static [&'static str] {
+        // The model glob, only to name it when nothing matches.
+        &["models"]
     }
     fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure> {
         let inputs: Vec<(String, &[u8])> = request
@@ -354,6 +399,10 @@ impl Builtin for Extract {
             .iter()
             .map(|(p, b)| (p.as_str().to_string(), b.as_slice()))
             .collect();
+        if inputs.iter().all(|(path, _)| is_package_json(path)) {
+            let models = request.settings.get("models").map(String::as_str);
+            return Err(diag::failure(vec![no_models(models)]));
+        }
         let ast = extract(&inputs).map_err(diag::failure)?;
         let out = crate::single_output(request)?;
         Ok(BuiltinOutput {

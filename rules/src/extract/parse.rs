@@ -14,7 +14,7 @@ use oxc_ast::ast::{
 };
 use oxc_span::{GetSpan, Span};
 
-use super::types::{map_type, nullable_of, text};
+use super::types::{declared_as, map_type, nullable_of, text};
 use super::Collector;
 use crate::ir::{
     CidlType, DataSource, EnvField, HttpVerb, IncludeTree, Model, ModelAttribute, ModelMethod,
@@ -165,16 +165,10 @@ impl Collector {
 
     fn unknown_decorator(&mut self, f: &FileCtx<'_>, d: &Deco<'_, '_>, owner: &str) {
         let shown = text(f.src, d.span).to_string();
-        let suggestion = KNOWN
-            .iter()
-            .map(|k| (strsim::jaro_winkler(k, &d.name), *k))
-            .filter(|(s, _)| *s > 0.8)
-            .fold(None::<(f64, &str)>, |best, c| match best {
-                Some(b) if b.0 >= c.0 => Some(b),
-                _ => Some(c),
-            });
+        // The pipeline's "did you mean": a case slip or a typo or two away.
+        let suggestion = cloesce_engine::pipeline::did_you_mean(&d.name, KNOWN.iter().copied());
         let help = match suggestion {
-            Some((_, k)) => format!("did you mean `@{k}`? cloesce only knows {}", known_list()),
+            Some(k) => format!("did you mean `@{k}`? cloesce only knows {}", known_list()),
             None => format!("remove it; cloesce only knows {}", known_list()),
         };
         self.error(
@@ -318,6 +312,7 @@ fn model_of(
         primary_key: NamedTypedValue {
             name: String::new(),
             cidl_type: CidlType::Integer,
+            declared_as: None,
         },
         navigation_properties: Vec::new(),
         methods: BTreeMap::new(),
@@ -459,6 +454,7 @@ fn property(
     let value = NamedTypedValue {
         name: member.to_string(),
         cidl_type: ty.clone(),
+        declared_as: declared_as(&ann.type_annotation),
     };
     match (kind, chosen.as_ref()) {
         ("", _) => model.attributes.push(ModelAttribute {
@@ -766,6 +762,10 @@ fn method(
                 http_verb: verb,
                 return_type,
                 parameters,
+                return_declared_as: func
+                    .return_type
+                    .as_ref()
+                    .and_then(|ann| declared_as(&ann.type_annotation)),
             },
         );
     }
@@ -826,6 +826,11 @@ fn parameter(
         Ok(t) => Some(NamedTypedValue {
             name,
             cidl_type: if p.optional { nullable_of(t) } else { t },
+            declared_as: if inject {
+                None
+            } else {
+                declared_as(&ann.type_annotation)
+            },
         }),
         Err(e) => {
             c.error(

@@ -12,7 +12,7 @@
 use oxc_ast::ast::{TSLiteral, TSType, TSTypeName};
 use oxc_span::{GetSpan, Span};
 
-use crate::ir::CidlType;
+use crate::ir::{CidlType, DeclaredAs};
 
 /// Why a type cannot be mapped.
 #[derive(Debug)]
@@ -121,6 +121,47 @@ pub fn map_type(ty: &TSType<'_>, src: &str, inject: bool) -> Result<CidlType, Ty
             help: "use number, string, boolean, Date, Uint8Array, ArrayBuffer, a @D1 model, an array of those, or `T | null`",
             span: other.span(),
         }),
+    }
+}
+
+/// What the scalar at the root of an annotation was declared as, when the IR
+/// type loses it: `boolean` (Integer) or `Date` (Text). Looks through the
+/// same wrappers as [`map_type`]: parentheses, `| null`, arrays, `Promise`,
+/// `HttpResult`.
+pub fn declared_as(ty: &TSType<'_>) -> Option<DeclaredAs> {
+    match ty {
+        TSType::TSParenthesizedType(p) => declared_as(&p.type_annotation),
+        TSType::TSUnionType(_) => {
+            let mut members = Vec::new();
+            flatten_union(ty, &mut members);
+            members
+                .retain(|m| !matches!(m, TSType::TSNullKeyword(_) | TSType::TSUndefinedKeyword(_)));
+            if !members.is_empty() && members.iter().all(|t| is_boolean(t)) {
+                Some(DeclaredAs::Boolean)
+            } else if let [only] = members.as_slice() {
+                declared_as(only)
+            } else {
+                None
+            }
+        }
+        TSType::TSArrayType(a) => declared_as(&a.element_type),
+        _ if is_boolean(ty) => Some(DeclaredAs::Boolean),
+        TSType::TSTypeReference(r) => {
+            let name = last_segment(&r.type_name);
+            match r.type_arguments.as_ref().map(|a| a.params.as_slice()) {
+                None if name == "Date" => Some(DeclaredAs::Date),
+                Some([arg])
+                    if matches!(
+                        name.as_str(),
+                        "Promise" | "Array" | "ReadonlyArray" | "HttpResult"
+                    ) =>
+                {
+                    declared_as(arg)
+                }
+                _ => None,
+            }
+        }
+        _ => None,
     }
 }
 

@@ -381,3 +381,45 @@ export async function loadClient(ws, base) {
   };
   return import(file);
 }
+
+/**
+ * A user's script (tests/e2e/user/<name>.ts, exporting `main(origin)`): it
+ * must pass `tsc --strict` next to the generated client, with no casts and no
+ * non-null assertions; then it and client.ts are transpiled (typescript's
+ * transpileModule) and main(origin) is run. Resolves to what main returns.
+ */
+export async function runUserScript(ws, origin, name) {
+  const src = readFileSync(join(ROOT, "tests", "e2e", "user", `${name}.ts`), "utf8");
+  const code = src
+    .replace(/\/\/.*$/gm, "")
+    .replace(/"[^"\n]*"/g, '""')
+    .replace(/`[^`]*`/g, "``");
+  assert.doesNotMatch(code, /\bas\s+(const\b|any\b|unknown\b|[A-Za-z_{[])/, `${name}.ts: no casts`);
+  assert.doesNotMatch(code, /[\w)\]]!(\.|\)|;|,|\[)/, `${name}.ts: no non-null assertions`);
+  mkdirSync(join(ws.app, "user"), { recursive: true });
+  writeFileSync(join(ws.app, "user", `${name}.ts`), src);
+  writeFileSync(
+    join(ws.app, "tsconfig.user.json"),
+    JSON.stringify({
+      extends: "./tsconfig.json",
+      compilerOptions: { noEmit: true, strict: true },
+      include: [`user/${name}.ts`, ".generated/client.ts"],
+    }),
+  );
+  run(process.execPath, [join(ws.app, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.user.json"], { cwd: ws.app });
+
+  const { createRequire } = await import("node:module");
+  const ts = createRequire(join(ws.app, "package.json"))("typescript");
+  const out = join(ws.app, ".e2e-user");
+  mkdirSync(join(out, ".generated"), { recursive: true });
+  mkdirSync(join(out, "user"), { recursive: true });
+  writeFileSync(join(out, "package.json"), JSON.stringify({ type: "module" }));
+  const transpile = (file) =>
+    ts.transpileModule(readFileSync(file, "utf8"), {
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ES2022 },
+    }).outputText;
+  writeFileSync(join(out, ".generated", "client.js"), transpile(join(ws.app, ".generated", "client.ts")));
+  writeFileSync(join(out, "user", `${name}.js`), transpile(join(ws.app, "user", `${name}.ts`)));
+  const mod = await import(join(out, "user", `${name}.js`));
+  return mod.main(origin);
+}
