@@ -171,6 +171,7 @@ impl World {
                                 } else {
                                     c.ty.cidl()
                                 },
+                                declared_as: None,
                             },
                             foreign_key_reference: c.fk.clone(),
                         })
@@ -178,6 +179,7 @@ impl World {
                     primary_key: NamedTypedValue {
                         name: "id".into(),
                         cidl_type: CidlType::Integer,
+                        declared_as: None,
                     },
                     navigation_properties: navs,
                     methods: BTreeMap::new(),
