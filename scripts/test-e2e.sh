@@ -4,7 +4,8 @@
 #   scripts/test-e2e.sh EXAMPLE_DIR [--tools-only]
 #
 # EXAMPLE_DIR must already contain `.generated/` (produced by `cloesce run`):
-# cidl.json, workers.ts, client.ts, wrangler.toml, migrations/0001_cloesce.sql.
+# cidl.json, workers.ts, client.ts, wrangler.toml, schema.sql; its committed
+# migrations/ folder holds the D1 migrations.
 # E2E_GENERATED_DIR=<dir> overrides where `.generated/` is taken from (used to
 # develop against hand-written fixtures in tests/e2e/fixtures/).
 #
@@ -53,7 +54,8 @@ fi
 EXAMPLE="$(cd "$1" && pwd)"
 NAME="$(basename "$EXAMPLE")"
 GENERATED="${E2E_GENERATED_DIR:-$EXAMPLE/.generated}"
-TEST_FILE="$ROOT/tests/e2e/$NAME.test.js"
+# E2E_TEST_FILE=<file> runs another test on the example (the migrations loop).
+TEST_FILE="${E2E_TEST_FILE:-$ROOT/tests/e2e/$NAME.test.js}"
 
 if [[ ! -d "$GENERATED" ]]; then
   echo "e2e: $GENERATED does not exist: run 'cloesce run' in $EXAMPLE first" >&2

@@ -22,6 +22,8 @@ mod security;
 // Error quality: every class names its cause and a fix; no panic on any
 // input of the fuzz corpora.
 mod errors;
+// D1 migrations: first run, drift, migrate and its refusals (goldens).
+mod migrate;
 // The remote cache against a real turborepo-remote-cache server.
 mod remote;
 // Golden output: the exact text of run for fresh, restored, ran and failed

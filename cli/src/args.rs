@@ -61,6 +61,13 @@ pub enum Command {
     #[command(after_help = "Examples:\n  cloesce doctor\n  cloesce -C examples/kennel doctor")]
     Doctor,
 
+    /// Write the next D1 migration (migrations/NNNN_NAME.sql and its
+    /// snapshot) from the last migration's snapshot to the current models.
+    #[command(
+        after_help = "Examples:\n  cloesce migrate add_phone\n  cloesce migrate rename_bio --rename Writer.bio=biography\n  cloesce migrate tags --rename Label=Tag --allow-drop\n  cloesce migrate require_phone --default \"Writer.phone='unknown'\"\n  cloesce migrate --check\n  cloesce migrate --amend\n\nDocs: docs/migrations.md."
+    )]
+    Migrate(MigrateArgs),
+
     /// Write a commented cloesce.kdl that extends the default pipeline, a
     /// tsconfig.json with the decorators models need (when there is none),
     /// and add .cloesce/ and .generated/ to .gitignore.
@@ -135,6 +142,61 @@ pub struct RunArgs {
     /// stops).
     #[arg(short = 'w', long, conflicts_with = "dry_run")]
     pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The migration's name: letters, digits, `_` and `-` (the file becomes
+    /// NNNN_NAME.sql). With --amend, the default is the latest's name.
+    #[arg(value_name = "NAME", required_unless_present_any = ["check", "amend"])]
+    pub name: Option<String>,
+
+    /// A rename to keep the data of: `Model.old=new` (a field) or
+    /// `OldModel=NewModel`. Repeat for several. Never guessed.
+    #[arg(long, value_name = "FROM=TO")]
+    pub rename: Vec<String>,
+
+    /// Let the migration drop tables and columns (and the rows a rebuild
+    /// cannot keep); without it such a migration is refused with a list.
+    #[arg(long)]
+    pub allow_drop: bool,
+
+    /// The value existing rows get for a new NOT NULL field, or for NULLs
+    /// in a field that becomes NOT NULL: `Model.field=SQL_LITERAL` (42, 1.5,
+    /// 'text', X'00'). Repeat for several.
+    #[arg(long = "default", value_name = "MODEL.FIELD=VALUE")]
+    pub defaults: Vec<String>,
+
+    /// Write nothing; exit 1 when the models differ from the last migration
+    /// (for CI).
+    #[arg(long, conflicts_with = "amend")]
+    pub check: bool,
+
+    /// Rewrite the latest migration against the current models. Only for a
+    /// migration not yet applied anywhere (see docs/migrations.md).
+    #[arg(long)]
+    pub amend: bool,
+}
+
+impl RunArgs {
+    /// A one-shot run of `rules` that prints only errors (for commands that
+    /// build first, like `migrate`).
+    pub fn quiet(rules: Vec<String>) -> RunArgs {
+        RunArgs {
+            rules,
+            jobs: None,
+            keep_going: false,
+            dry_run: false,
+            explain: false,
+            no_cache: false,
+            no_wait: false,
+            no_remote_cache: false,
+            verbose: false,
+            quiet: true,
+            json: false,
+            watch: false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

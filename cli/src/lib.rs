@@ -102,6 +102,9 @@ fn command_future<'a, P: Platform>(
             Box::pin(async move { commands::doctor::doctor(platform, dir, renderer) })
         }
         Command::Init => Box::pin(async move { commands::init::init(platform, dir) }),
+        Command::Migrate(args) => {
+            Box::pin(commands::migrate::migrate(platform, dir, args, renderer))
+        }
         Command::Completions(args) => {
             Box::pin(async move { commands::completions::completions(platform, args.shell) })
         }
@@ -124,6 +127,7 @@ fn command_future<'a, P: Platform>(
                     Command::Run(_)
                     | Command::Cache(_)
                     | Command::Doctor
+                    | Command::Migrate(_)
                     | Command::Init
                     | Command::Completions(_) => {
                         unreachable!("handled above")

@@ -82,17 +82,12 @@ fn build_all(files: Vec<(String, String)>) -> Result<BTreeMap<String, String>, S
     );
     run("cloesce/validate", &ir, None, &[])?;
     let mut produced = Vec::new();
-    produced.push(run(
-        "cloesce/d1",
-        &ir,
-        Some(".generated/migrations/0001_cloesce.sql"),
-        &[],
-    )?);
+    produced.push(run("cloesce/d1", &ir, Some(".generated/schema.sql"), &[])?);
     let wrangler = run(
         "cloesce/wrangler",
         &configs,
         Some(".generated/wrangler.toml"),
-        &[("main", "workers.ts"), ("migrations_dir", "migrations")],
+        &[("main", "workers.ts"), ("migrations", "migrations")],
     )?;
     let mut workers_in = ir.clone();
     workers_in.push((wrangler.files[0].0.to_string(), wrangler.files[0].1.clone()));
@@ -114,7 +109,33 @@ fn build_all(files: Vec<(String, String)>) -> Result<BTreeMap<String, String>, S
             out.insert(p.to_string(), String::from_utf8_lossy(&b).to_string());
         }
     }
+    out.extend(migrations(&cidl)?);
     Ok(out)
+}
+
+/// As `tests/common.rs::migrations`: the first migration with its
+/// snapshot, and a rebuild of every table.
+fn migrations(cidl: &[u8]) -> Result<Vec<(String, String)>, String> {
+    use cloesce_rules::{history, migrate, schema::Schema};
+    let ast = cloesce_rules::ir::from_json(cidl)?;
+    let schema = Schema::from_ast(&ast).map_err(|p| p.message)?;
+    let fail = |p: Vec<cloesce_rules::diag::RuleDiagnostic>| format!("{p:?}");
+    let init =
+        migrate::diff(&Schema::default(), &schema, &migrate::Options::default()).map_err(fail)?;
+    let (sql, json) = history::write("0001_init", None, &schema, &init.sql, &init.changes);
+    let mut strict = schema.clone();
+    for t in strict.tables.values_mut() {
+        for c in &mut t.columns {
+            c.not_null = true;
+        }
+    }
+    let rebuild = migrate::diff(&strict, &schema, &migrate::Options::default()).map_err(fail)?;
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).to_string();
+    Ok(vec![
+        ("migrations/0001_init.sql".into(), text(sql)),
+        ("migrations/0001_init.json".into(), text(json)),
+        ("migrations/rebuild.sql".into(), rebuild.sql),
+    ])
 }
 
 #[derive(serde::Deserialize)]

@@ -8,7 +8,10 @@
 //! ## Brief overview
 //! * [`extract`]: `*.cloesce.ts` → [`ir::CloesceAst`] (`cidl.json`).
 //! * [`validate`]: the semantic checks every generator runs first.
-//! * [`d1`]: tables, junction tables and data-source views (SQL).
+//! * [`d1`]: the full schema (SQL) and the drift against the migrations.
+//! * [`schema`]: tables, junction tables and views as data, and their SQL.
+//! * [`migrate`]: the next migration, from one schema to another.
+//! * [`history`]: the migrations folder and its snapshots, checked.
 //! * [`wrangler`]: the user's wrangler config merged with what cloesce needs.
 //! * [`workers`]: the Worker entry point that calls the `cloesce` runtime.
 //! * [`client`]: the typed fetch client.
@@ -22,9 +25,12 @@ mod convert;
 pub mod d1;
 pub mod diag;
 pub mod extract;
+pub mod history;
 pub mod ir;
 mod jsonc;
+pub mod migrate;
 mod paths;
+pub mod schema;
 pub mod tsconfig;
 pub mod validate;
 pub mod workers;

@@ -611,7 +611,6 @@ fn nav_list(model: &Model) -> String {
 /// (edge target → holder), self-edges ignored, queue seeded in sorted name
 /// order. A cycle is reported as a problem naming the blocked models.
 pub fn table_order(ast: &CloesceAst) -> Result<Vec<&str>, Box<Problem>> {
-    let mut indegree: BTreeMap<&str, usize> = ast.models.keys().map(|k| (k.as_str(), 0)).collect();
     let mut edges: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for model in ast.models.values() {
         for attr in &model.attributes {
@@ -625,28 +624,14 @@ pub fn table_order(ast: &CloesceAst) -> Result<Vec<&str>, Box<Problem>> {
                 continue;
             }
             edges.entry(target).or_default().push(model.name.as_str());
-            if let Some(d) = indegree.get_mut(model.name.as_str()) {
-                *d += 1;
-            }
         }
     }
-    let mut queue: std::collections::VecDeque<&str> = indegree
+    let nodes: Vec<&str> = ast.models.keys().map(String::as_str).collect();
+    let pairs: Vec<(&str, &str)> = edges
         .iter()
-        .filter(|(_, d)| **d == 0)
-        .map(|(k, _)| *k)
+        .flat_map(|(from, tos)| tos.iter().map(move |to| (*from, *to)))
         .collect();
-    let mut order = Vec::new();
-    while let Some(node) = queue.pop_front() {
-        order.push(node);
-        for next in edges.get(node).map(Vec::as_slice).unwrap_or(&[]) {
-            if let Some(d) = indegree.get_mut(next) {
-                *d -= 1;
-                if *d == 0 {
-                    queue.push_back(next);
-                }
-            }
-        }
-    }
+    let order = kahn(&nodes, &pairs);
     if order.len() == ast.models.len() {
         return Ok(order);
     }
@@ -695,6 +680,33 @@ pub fn table_order(ast: &CloesceAst) -> Result<Vec<&str>, Box<Problem>> {
             fks.join(", ")
         ),
     )))
+}
+
+/// Kahn's algorithm: `nodes` (in the order ties are broken) so that each
+/// comes after every `from` of its `(from, to)` edges. Self-edges must be
+/// left out; nodes on or behind a cycle are missing from the result.
+pub fn kahn<'a>(nodes: &[&'a str], edges: &[(&'a str, &'a str)]) -> Vec<&'a str> {
+    let mut indegree: BTreeMap<&str, usize> = nodes.iter().map(|n| (*n, 0)).collect();
+    for (_, to) in edges {
+        if let Some(d) = indegree.get_mut(to) {
+            *d += 1;
+        }
+    }
+    let mut queue: std::collections::VecDeque<&str> =
+        nodes.iter().copied().filter(|n| indegree[n] == 0).collect();
+    let mut order = Vec::new();
+    while let Some(node) = queue.pop_front() {
+        order.push(node);
+        for (_, next) in edges.iter().filter(|(from, _)| *from == node) {
+            if let Some(d) = indegree.get_mut(next) {
+                *d -= 1;
+                if *d == 0 {
+                    queue.push_back(next);
+                }
+            }
+        }
+    }
+    order
 }
 
 /// Turns problems into diagnostics that name the model file (no spans: the

@@ -13,7 +13,10 @@
 //!   path-valued keys the user wrote (`main`, `base_dir`, `tsconfig`,
 //!   `assets.directory`, `site.bucket`, `build.cwd`, `build.watch_dir`, each D1
 //!   `migrations_dir`) are rewritten relative to the output's folder. Values
-//!   cloesce adds are already relative to the output folder.
+//!   cloesce adds are already relative to the output folder: the `migrations`
+//!   setting names a project folder (`migrations`) and becomes
+//!   `../migrations` beside `.generated/wrangler.toml`, because wrangler
+//!   resolves `migrations_dir` from the config's folder.
 //! * With `tsconfig="tsconfig.json"` (the default pipeline sets it, and
 //!   declares the file as an input), the log warns when that tsconfig is
 //!   missing or does not enable the decorators the models use, unless the
@@ -563,7 +566,7 @@ impl Builtin for Wrangler {
         "merge the user's wrangler config with the D1 binding and entry point"
     }
     fn settings(&self) -> &'static [&'static str] {
-        &["main", "migrations_dir", "tsconfig"]
+        &["main", "migrations", "migrations_dir", "tsconfig"]
     }
     fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure> {
         let out = crate::single_output(request)?;
@@ -608,17 +611,23 @@ impl Builtin for Wrangler {
                 .first()
                 .map(|(_, bytes)| String::from_utf8_lossy(bytes))
         });
+        // `migrations` is a project folder; `migrations_dir` (older
+        // pipelines) is already relative to the generated config's folder.
+        let migrations_dir = match request.settings.get("migrations") {
+            Some(dir) => crate::paths::relative_dir(crate::paths::parent(out.as_str()), Some(dir)),
+            None => request
+                .settings
+                .get("migrations_dir")
+                .cloned()
+                .unwrap_or_else(|| "migrations".to_string()),
+        };
         let opts = Options {
             main: request
                 .settings
                 .get("main")
                 .map(String::as_str)
                 .unwrap_or("workers.ts"),
-            migrations_dir: request
-                .settings
-                .get("migrations_dir")
-                .map(String::as_str)
-                .unwrap_or("migrations"),
+            migrations_dir: &migrations_dir,
             tsconfig: tsconfig_text.as_ref().map(|text| text.as_deref()),
             input_path: input.map(|i| i.0),
             output_path: out.as_str(),

@@ -109,13 +109,8 @@ pub fn build(name: &str) -> BTreeMap<String, String> {
     );
     run("cloesce/validate", &ir, &[], &[])
         .unwrap_or_else(|f| panic!("validate failed:\n{}", render(&f)));
-    let d1 = run(
-        "cloesce/d1",
-        &ir,
-        &[".generated/migrations/0001_cloesce.sql"],
-        &[],
-    )
-    .unwrap_or_else(|f| panic!("d1 failed:\n{}", render(&f)));
+    let d1 = run("cloesce/d1", &ir, &[".generated/schema.sql"], &[])
+        .unwrap_or_else(|f| panic!("d1 failed:\n{}", render(&f)));
     let configs: Vec<(String, Vec<u8>)> = files
         .iter()
         .filter(|(p, _)| p.starts_with("wrangler."))
@@ -125,7 +120,7 @@ pub fn build(name: &str) -> BTreeMap<String, String> {
         "cloesce/wrangler",
         &configs,
         &[".generated/wrangler.toml"],
-        &[("main", "workers.ts"), ("migrations_dir", "migrations")],
+        &[("main", "workers.ts"), ("migrations", "migrations")],
     )
     .unwrap_or_else(|f| panic!("wrangler failed:\n{}", render(&f)));
     let (wpath, wbytes) = wrangler.files[0].clone();
@@ -154,6 +149,8 @@ pub fn build(name: &str) -> BTreeMap<String, String> {
             out.insert(p.to_string(), String::from_utf8(b).unwrap());
         }
     }
+    let migrations = migrations(out[".generated/cidl.json"].as_bytes());
+    out.extend(migrations);
     out
 }
 
@@ -221,5 +218,29 @@ pub fn deepest_accepted_kdl() -> Vec<(String, &'static str)> {
             format!("{head}n {}{comment} x\n", "/- ".repeat(31)),
             "Syntax",
         ),
+    ]
+}
+
+/// The migrations the fixtures' models give, for the snapshots and the
+/// wasm-vs-native comparison: the first one with its snapshot, and a
+/// rebuild of every table (from a schema where every column was NOT NULL).
+pub fn migrations(cidl: &[u8]) -> Vec<(String, String)> {
+    use cloesce_rules::{history, migrate, schema::Schema};
+    let ast = cloesce_rules::ir::from_json(cidl).unwrap();
+    let schema = Schema::from_ast(&ast).unwrap();
+    let init = migrate::diff(&Schema::default(), &schema, &migrate::Options::default()).unwrap();
+    let (sql, json) = history::write("0001_init", None, &schema, &init.sql, &init.changes);
+    let mut strict = schema.clone();
+    for t in strict.tables.values_mut() {
+        for c in &mut t.columns {
+            c.not_null = true;
+        }
+    }
+    let rebuild = migrate::diff(&strict, &schema, &migrate::Options::default()).unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    vec![
+        ("migrations/0001_init.sql".into(), text(sql)),
+        ("migrations/0001_init.json".into(), text(json)),
+        ("migrations/rebuild.sql".into(), rebuild.sql),
     ]
 }

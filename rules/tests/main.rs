@@ -15,5 +15,7 @@ mod wrangler;
 mod tsc;
 // The same bytes in wasm32 as natively (needs the wasm probe and node).
 mod wasm;
+// Migrations: step by step equals all at once, rows survive (sqlite3).
+mod migrations;
 // Fuzz regressions; very large and very deep inputs.
 mod hostile;

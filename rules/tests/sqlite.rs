@@ -46,7 +46,7 @@ fn views(sql: &str) -> Vec<String> {
 fn schema_applies_and_every_view_is_queryable() {
     for name in ["small", "big"] {
         let files = build(name);
-        let schema = &files[".generated/migrations/0001_cloesce.sql"];
+        let schema = &files[".generated/schema.sql"];
         let mut script = String::from("PRAGMA foreign_keys = ON;\n");
         script.push_str(schema);
         for view in views(schema) {
@@ -66,7 +66,7 @@ fn schema_applies_and_every_view_is_queryable() {
 #[test]
 fn tables_come_in_foreign_key_order() {
     let files = build("big");
-    let schema = &files[".generated/migrations/0001_cloesce.sql"];
+    let schema = &files[".generated/schema.sql"];
     let position = |t: &str| {
         schema
             .find(&format!("CREATE TABLE \"{t}\""))
@@ -82,7 +82,7 @@ fn tables_come_in_foreign_key_order() {
 #[test]
 fn nested_many_to_many_view_returns_rows() {
     let files = build("big");
-    let schema = &files[".generated/migrations/0001_cloesce.sql"];
+    let schema = &files[".generated/schema.sql"];
     let script = format!(
         "{schema}INSERT INTO Student VALUES (1, 'ann'), (2, 'bob');\nINSERT INTO Course VALUES (10, 'math');\n\
          INSERT INTO StudentsCourses VALUES (10, 1), (10, 2);\n\

@@ -235,3 +235,30 @@ fn a_tsconfig_without_decorators_is_named_and_one_with_them_passes() {
     let own = "tsconfig = \"tsconfig.worker.json\"\n[[d1_databases]]\ndatabase_id = \"x\"\n";
     assert_eq!(log_with_tsconfig(&[("wrangler.toml", own)]), "");
 }
+
+#[test]
+fn the_migrations_folder_is_written_relative_to_the_generated_config() {
+    // wrangler resolves `migrations_dir` from the config's own folder.
+    for (output, folder, want) in [
+        (".generated/wrangler.toml", "migrations", "../migrations"),
+        (
+            "out/deep/wrangler.toml",
+            "db/migrations",
+            "../../db/migrations",
+        ),
+        ("wrangler.gen.toml", "migrations", "./migrations"),
+    ] {
+        let out = run(
+            "cloesce/wrangler",
+            &[],
+            &[output],
+            &[("main", "workers.ts"), ("migrations", folder)],
+        )
+        .unwrap_or_else(|f| panic!("{}", render(&f)));
+        let text = String::from_utf8(out.files[0].1.clone()).unwrap();
+        assert!(
+            text.contains(&format!("migrations_dir = \"{want}\"")),
+            "{output}: {text}"
+        );
+    }
+}

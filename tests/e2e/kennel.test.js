@@ -28,7 +28,7 @@ test("generated TS type-checks with tsc --strict", () => {
 
 test("wrangler d1 migrations apply --local", async () => {
   const out = await migrate(ws);
-  assert.match(out, /0001_cloesce\.sql/);
+  assert.match(out, /0001_init\.sql/);
 });
 
 test("wrangler dev starts", async () => {

@@ -49,7 +49,7 @@ test("generated TS type-checks with tsc --strict", () => {
 });
 
 test("wrangler d1 migrations apply --local", async () => {
-  assert.match(await migrate(ws), /0001_cloesce\.sql/);
+  assert.match(await migrate(ws), /0001_init\.sql/);
 });
 
 test("wrangler dev starts", async () => {

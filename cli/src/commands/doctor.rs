@@ -342,7 +342,21 @@ fn check_builtins(
                 for (path, bytes) in output.files {
                     overlay.insert(path, bytes);
                 }
-                checks.push(Check::ok(label, format!("{} passes", name.value)));
+                // A built-in's warnings (e.g. the models differ from the
+                // last migration) make the check a warning, with the text.
+                if output.log.contains("warning:") {
+                    checks.push(
+                        Check::problem(
+                            Level::Warn,
+                            label,
+                            format!("{} passes with warnings", name.value),
+                            "see each warning above",
+                        )
+                        .with_details(output.log),
+                    );
+                } else {
+                    checks.push(Check::ok(label, format!("{} passes", name.value)));
+                }
             }
             Err(failure) => {
                 let mut details = String::new();

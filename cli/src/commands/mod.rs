@@ -8,6 +8,7 @@ pub mod explain;
 pub mod graph;
 pub mod init;
 pub mod lock;
+pub mod migrate;
 pub mod plan;
 pub mod remote;
 pub mod run;

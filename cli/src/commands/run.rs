@@ -82,7 +82,7 @@ pub async fn run<P: Platform>(
         .iter()
         .map(|name| session.rule_id(name))
         .collect::<Result<Vec<_>, _>>()?;
-    let _lock = if args.dry_run {
+    let lock = if args.dry_run {
         None
     } else {
         Some(
@@ -241,6 +241,20 @@ pub async fn run<P: Platform>(
         std::mem::forget(build);
     }
     reporter.summary(&summary);
+    // In a project without migrations, the first one is written now; the
+    // rules that read the migrations folder run once more below, so the
+    // next run finds everything fresh.
+    let mut wrote_first = None;
+    if summary.success() && !args.dry_run && args.rules.is_empty() {
+        if let Some((text, rule)) =
+            crate::commands::migrate::write_first_if_missing(&session.pipeline, host)?
+        {
+            if !args.json && !args.quiet {
+                platform.write(Stream::Stdout, &text);
+            }
+            wrote_first = Some(rule);
+        }
+    }
     if summary.success() {
         if session.uses_default_file
             && !args.json
@@ -250,6 +264,16 @@ pub async fn run<P: Platform>(
             && summary.ran + summary.restored > 0
         {
             platform.write(Stream::Stdout, &next_steps(session));
+        }
+        if let Some(rule) = wrote_first {
+            drop(lock);
+            return Box::pin(run(
+                platform,
+                session,
+                &RunArgs::quiet(vec![rule]),
+                renderer,
+            ))
+            .await;
         }
         Ok(exit::SUCCESS)
     } else if environment_failure {

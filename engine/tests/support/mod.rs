@@ -44,8 +44,11 @@ pub fn registry() -> BuiltinRegistry {
     for (name, settings) in [
         ("cloesce/extract", &["models"][..]),
         ("cloesce/validate", &[][..]),
-        ("cloesce/d1", &[][..]),
-        ("cloesce/wrangler", &["main", "migrations_dir"][..]),
+        ("cloesce/d1", &["migrations"][..]),
+        (
+            "cloesce/wrangler",
+            &["main", "migrations", "migrations_dir"][..],
+        ),
         ("cloesce/workers", &["api_route"][..]),
         ("cloesce/client", &["domain"][..]),
     ] {

@@ -160,7 +160,10 @@ export function prepareWorkspace() {
 }
 
 function migrationFiles(app) {
-  const dir = join(app, ".generated", "migrations");
+  // The project's committed migrations; a hand-written fixture of
+  // `.generated/` (E2E_GENERATED_DIR) may bring its own.
+  const committed = join(app, "migrations");
+  const dir = existsSync(committed) ? committed : join(app, ".generated", "migrations");
   return readdirSync(dir)
     .filter((f) => f.endsWith(".sql"))
     .sort()

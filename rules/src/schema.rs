@@ -1,0 +1,378 @@
+//! The schema-shaping part of the IR: tables (models and junction tables),
+//! their columns, keys and foreign keys, and the data-source views.
+//!
+//! A [`Schema`] is what a migration snapshot stores and what
+//! [`crate::migrate`] diffs. It is built from the IR by [`Schema::from_ast`]
+//! and rendered to SQL by [`create_table`] and [`create_view`], the one
+//! renderer behind both the full schema (`cloesce/d1`) and every migration.
+//! Maps are `BTreeMap`s and lists keep declaration order, so serialising a
+//! schema gives the same bytes every time.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ir::{CidlType, CloesceAst, IncludeTree, Model, NavigationKind};
+use crate::validate;
+
+/// The foreign-key actions every generated foreign key carries.
+const ON: &str = "ON DELETE RESTRICT ON UPDATE CASCADE";
+
+/// Every table and view of a D1 database, by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    pub tables: BTreeMap<String, Table>,
+    pub views: BTreeMap<String, View>,
+}
+
+/// One table: a model's, or a many-to-many junction table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    /// In table order: the primary key first for a model.
+    pub columns: Vec<Column>,
+    /// One column for a model, two for a junction table.
+    pub primary_key: Vec<String>,
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+/// One column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// `integer`, `real`, `text` or `blob`.
+    #[serde(rename = "type")]
+    pub sql_type: String,
+    pub not_null: bool,
+}
+
+/// `FOREIGN KEY (column) REFERENCES table (to)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub column: String,
+    pub table: String,
+    pub to: String,
+}
+
+/// One data-source view: its `SELECT` and the tables it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct View {
+    pub select: String,
+    pub tables: BTreeSet<String>,
+}
+
+impl Table {
+    /// True for a many-to-many junction table (a composite primary key).
+    pub fn is_junction(&self) -> bool {
+        self.primary_key.len() > 1
+    }
+
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+impl Schema {
+    /// The schema the IR's models describe. The IR must have passed
+    /// [`validate::check`] (a foreign-key cycle is reported here too).
+    pub fn from_ast(ast: &CloesceAst) -> Result<Schema, Box<validate::Problem>> {
+        validate::table_order(ast)?;
+        let mut schema = Schema::default();
+        for model in ast.models.values() {
+            schema
+                .tables
+                .insert(model.name.clone(), model_table(ast, model));
+            for ds in model.data_sources.values() {
+                schema.views.insert(
+                    format!("{}_{}", model.name, ds.name),
+                    view(ast, model, &ds.tree),
+                );
+            }
+        }
+        for (junction, sides) in validate::junctions(ast) {
+            if let [(a, _, _), (b, _, _)] = sides.as_slice() {
+                let (a, b) = if a <= b { (a, b) } else { (b, a) };
+                schema.tables.insert(
+                    junction.to_string(),
+                    junction_table(&ast.models[*a], &ast.models[*b]),
+                );
+            }
+        }
+        Ok(schema)
+    }
+
+    /// The order to create `names` in: model tables first, each after the
+    /// tables its NOT NULL foreign keys point at (ties by name), then the
+    /// junction tables by name. Names not in the schema are left out.
+    pub fn creation_order<'a>(&'a self, names: &BTreeSet<&'a str>) -> Vec<&'a str> {
+        let present = |n: &&str| names.contains(n);
+        let models: Vec<&str> = self
+            .tables
+            .iter()
+            .filter(|(n, t)| !t.is_junction() && present(&n.as_str()))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut edges = Vec::new();
+        for name in &models {
+            for fk in &self.tables[*name].foreign_keys {
+                let nullable = self.tables[*name]
+                    .column(&fk.column)
+                    .is_some_and(|c| !c.not_null);
+                if !nullable && fk.table != *name && models.contains(&fk.table.as_str()) {
+                    edges.push((fk.table.as_str(), *name));
+                }
+            }
+        }
+        let mut order = validate::kahn(&models, &edges);
+        // A cycle cannot pass validation; keep every table anyway.
+        for m in &models {
+            if !order.contains(m) {
+                order.push(m);
+            }
+        }
+        order.extend(
+            self.tables
+                .iter()
+                .filter(|(n, t)| t.is_junction() && present(&n.as_str()))
+                .map(|(n, _)| n.as_str()),
+        );
+        order
+    }
+
+    /// The whole schema as SQL, one statement per line: tables in
+    /// [`Schema::creation_order`], then views by name.
+    pub fn to_sql(&self) -> String {
+        let all: BTreeSet<&str> = self.tables.keys().map(String::as_str).collect();
+        let mut out = String::new();
+        for name in self.creation_order(&all) {
+            out.push_str(&create_table(name, &self.tables[name], &|t| t.to_string()));
+            out.push('\n');
+        }
+        for (name, v) in &self.views {
+            out.push_str(&create_view(name, v));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// `CREATE TABLE "name" ( … );` for `table`. `target` maps the table a
+/// foreign key points at to the name written (a rebuild points at the new
+/// copies of the tables it rebuilds).
+pub fn create_table(name: &str, table: &Table, target: &dyn Fn(&str) -> String) -> String {
+    let single_pk = match table.primary_key.as_slice() {
+        [one] => Some(one.as_str()),
+        _ => None,
+    };
+    let mut items: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| {
+            let pk = if single_pk == Some(c.name.as_str()) {
+                " PRIMARY KEY"
+            } else {
+                ""
+            };
+            let not_null = if c.not_null { " NOT NULL" } else { "" };
+            format!("\"{}\" {}{pk}{not_null}", c.name, c.sql_type)
+        })
+        .collect();
+    if single_pk.is_none() {
+        let cols: Vec<String> = table
+            .primary_key
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        items.push(format!("PRIMARY KEY ({})", cols.join(", ")));
+    }
+    for fk in &table.foreign_keys {
+        items.push(format!(
+            "FOREIGN KEY (\"{}\") REFERENCES \"{}\" (\"{}\") {ON}",
+            fk.column,
+            target(&fk.table),
+            fk.to
+        ));
+    }
+    format!("CREATE TABLE \"{name}\" ( {} );", items.join(", "))
+}
+
+/// `CREATE VIEW "name" AS SELECT …;`.
+pub fn create_view(name: &str, view: &View) -> String {
+    format!("CREATE VIEW \"{name}\" AS {};", view.select)
+}
+
+fn sql_type(ty: &CidlType) -> String {
+    ty.sql_type().unwrap_or("blob").to_string()
+}
+
+fn model_table(ast: &CloesceAst, model: &Model) -> Table {
+    let pk = &model.primary_key;
+    let mut columns = vec![Column {
+        name: pk.name.clone(),
+        sql_type: sql_type(&pk.cidl_type),
+        not_null: false,
+    }];
+    let mut foreign_keys = Vec::new();
+    for attr in &model.attributes {
+        let v = &attr.value;
+        columns.push(Column {
+            name: v.name.clone(),
+            sql_type: sql_type(&v.cidl_type),
+            not_null: !matches!(v.cidl_type, CidlType::Nullable(_)),
+        });
+        if let Some(target) = attr
+            .foreign_key_reference
+            .as_deref()
+            .and_then(|t| ast.models.get(t))
+        {
+            foreign_keys.push(ForeignKey {
+                column: v.name.clone(),
+                table: target.name.clone(),
+                to: target.primary_key.name.clone(),
+            });
+        }
+    }
+    Table {
+        columns,
+        primary_key: vec![pk.name.clone()],
+        foreign_keys,
+    }
+}
+
+/// The junction column that holds `model`'s primary key.
+pub(crate) fn junction_column(model: &Model) -> String {
+    format!("{}_{}", model.name, model.primary_key.name)
+}
+
+fn junction_table(a: &Model, b: &Model) -> Table {
+    let (ca, cb) = (junction_column(a), junction_column(b));
+    let column = |name: &str, m: &Model| Column {
+        name: name.to_string(),
+        sql_type: sql_type(&m.primary_key.cidl_type),
+        not_null: true,
+    };
+    let fk = |name: &str, m: &Model| ForeignKey {
+        column: name.to_string(),
+        table: m.name.clone(),
+        to: m.primary_key.name.clone(),
+    };
+    Table {
+        columns: vec![column(&ca, a), column(&cb, b)],
+        primary_key: vec![ca.clone(), cb.clone()],
+        foreign_keys: vec![fk(&ca, a), fk(&cb, b)],
+    }
+}
+
+/// Aliases handed out within one view.
+#[derive(Default)]
+struct Aliases(BTreeMap<String, usize>);
+
+impl Aliases {
+    fn next(&mut self, name: &str) -> String {
+        let n = self.0.entry(name.to_string()).or_insert(0);
+        let alias = if *n == 0 {
+            name.to_string()
+        } else {
+            format!("{name}_{n}")
+        };
+        *n += 1;
+        alias
+    }
+}
+
+/// Builds one view's `SELECT`. Every use of a model *and* of a junction
+/// table gets its own alias, so nested and repeated many-to-many relations
+/// stay queryable.
+struct ViewBuilder<'a> {
+    ast: &'a CloesceAst,
+    aliases: Aliases,
+    columns: Vec<String>,
+    joins: Vec<String>,
+    tables: BTreeSet<String>,
+}
+
+fn table_ref(table: &str, alias: &str) -> String {
+    if table == alias {
+        format!("\"{table}\"")
+    } else {
+        format!("\"{table}\" AS \"{alias}\"")
+    }
+}
+
+impl ViewBuilder<'_> {
+    fn columns_of(&mut self, model: &Model, alias: &str) {
+        self.tables.insert(model.name.clone());
+        let pk = &model.primary_key.name;
+        self.columns
+            .push(format!("\"{alias}\".\"{pk}\" AS \"{alias}_{pk}\""));
+        for attr in &model.attributes {
+            let a = &attr.value.name;
+            self.columns
+                .push(format!("\"{alias}\".\"{a}\" AS \"{alias}_{a}\""));
+        }
+    }
+
+    fn walk(&mut self, model: &Model, alias: &str, tree: &IncludeTree) {
+        self.columns_of(model, alias);
+        for (key, sub) in &tree.0 {
+            let Some(nav) = model
+                .navigation_properties
+                .iter()
+                .find(|n| &n.var_name == key)
+            else {
+                continue;
+            };
+            let Some(child) = self.ast.models.get(&nav.model_name) else {
+                continue;
+            };
+            let child_alias = self.aliases.next(&child.name);
+            let cpk = &child.primary_key.name;
+            let ppk = &model.primary_key.name;
+            match &nav.kind {
+                NavigationKind::OneToOne { reference } => self.joins.push(format!(
+                    "LEFT JOIN {} ON \"{alias}\".\"{reference}\" = \"{child_alias}\".\"{cpk}\"",
+                    table_ref(&child.name, &child_alias)
+                )),
+                NavigationKind::OneToMany { reference } => self.joins.push(format!(
+                    "LEFT JOIN {} ON \"{alias}\".\"{ppk}\" = \"{child_alias}\".\"{reference}\"",
+                    table_ref(&child.name, &child_alias)
+                )),
+                NavigationKind::ManyToMany { unique_id } => {
+                    self.tables.insert(unique_id.clone());
+                    let j = self.aliases.next(unique_id);
+                    self.joins.push(format!(
+                        "LEFT JOIN {} ON \"{alias}\".\"{ppk}\" = \"{j}\".\"{}\"",
+                        table_ref(unique_id, &j),
+                        junction_column(model)
+                    ));
+                    self.joins.push(format!(
+                        "LEFT JOIN {} ON \"{j}\".\"{}\" = \"{child_alias}\".\"{cpk}\"",
+                        table_ref(&child.name, &child_alias),
+                        junction_column(child)
+                    ));
+                }
+            }
+            self.walk(child, &child_alias, sub);
+        }
+    }
+}
+
+fn view(ast: &CloesceAst, model: &Model, tree: &IncludeTree) -> View {
+    let mut b = ViewBuilder {
+        ast,
+        aliases: Aliases::default(),
+        columns: Vec::new(),
+        joins: Vec::new(),
+        tables: BTreeSet::new(),
+    };
+    let root = b.aliases.next(&model.name);
+    b.walk(model, &root, tree);
+    let mut select = format!("SELECT {} FROM \"{}\"", b.columns.join(", "), model.name);
+    for j in &b.joins {
+        select.push(' ');
+        select.push_str(j);
+    }
+    View {
+        select,
+        tables: b.tables,
+    }
+}
