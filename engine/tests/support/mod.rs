@@ -47,7 +47,7 @@ pub fn registry() -> BuiltinRegistry {
         ("cloesce/d1", &["migrations"][..]),
         (
             "cloesce/wrangler",
-            &["main", "migrations", "migrations_dir"][..],
+            &["main", "migrations", "migrations_dir", "tsconfig"][..],
         ),
         ("cloesce/workers", &["api_route"][..]),
         ("cloesce/client", &["domain"][..]),
