@@ -58,26 +58,17 @@ def model_source(i, n):
     lines.append("  note: string | null;")
     lines.append("  active: boolean;")
     include = []
+
+    def one_to_one(target, nav, key_type):
+        refs.add(target)
+        lines.extend(["", "  @ForeignKey(%s)" % target, "  %sId: %s;" % (nav, key_type),
+                      "", '  @OneToOne("%sId")' % nav, "  %s: %s | undefined;" % (nav, target)])
+
     if i > 0:
-        parent = "M%04d" % (i - 1)
-        refs.add(parent)
-        lines.append("")
-        lines.append("  @ForeignKey(%s)" % parent)
-        lines.append("  parentId: number | null;")
-        lines.append("")
-        lines.append('  @OneToOne("parentId")')
-        lines.append("  parent: %s | undefined;" % parent)
+        one_to_one("M%04d" % (i - 1), "parent", "number | null")
         include.append("parent: {}")
-    if i % 10 != 0:
-        hub = "M%04d" % (i - i % 10)
-        if hub != "M%04d" % (i - 1):
-            refs.add(hub)
-            lines.append("")
-            lines.append("  @ForeignKey(%s)" % hub)
-            lines.append("  hubId: number;")
-            lines.append("")
-            lines.append('  @OneToOne("hubId")')
-            lines.append("  hub: %s | undefined;" % hub)
+    if i % 10 > 1:
+        one_to_one("M%04d" % (i - i % 10), "hub", "number")
     if i + 1 < n:
         child = "M%04d" % (i + 1)
         refs.add(child)

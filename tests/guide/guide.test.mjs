@@ -7,8 +7,13 @@
 // - a `ts`/`toml`/`json`/`jsonc`/`kdl` block is written to the file that the
 //   paragraph before it names (the last `path` in backticks with that
 //   extension), relative to the current folder;
+// - a `diff` block is an edit of the file the paragraph before it names: its
+//   ` ` and `-` lines must stand exactly once in that file, and become its
+//   ` ` and `+` lines;
 // - a plain block right after a block of `curl` lines is what those requests
-//   answer, one line each, compared as JSON.
+//   answer, one line each, compared as JSON. Requests that only read (no
+//   `-X`, no `-d`) are repeated for up to 60 s until they answer that, since
+//   `wrangler dev` reloads a rebuilt Worker by itself, a moment later.
 // What it cannot do literally, and does instead:
 // - `scripts/build-npm.sh` runs in a cloesce checkout, not in the project:
 //   the tarball it builds is given (CLOESCE_TARBALL, built by that command in
@@ -28,6 +33,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isDeepStrictEqual } from "node:util";
 
 import { freePort, sleep } from "../e2e/lib/harness.js";
 
@@ -58,6 +64,25 @@ function fileOf(block) {
   const paragraph = block.before.trim().split(/\n\s*\n/).pop() || "";
   const paths = [...paragraph.matchAll(/`([^`\s]+)`/g)].map((m) => m[1]).filter((p) => p.endsWith(ext));
   return paths.pop() || null;
+}
+
+/** The file a `diff` block edits: the last path in backticks before it. */
+function editedFileOf(block) {
+  const paragraph = block.before.trim().split(/\n\s*\n/).pop() || "";
+  const paths = [...paragraph.matchAll(/`([^`\s]+\.[a-z]+)`/g)].map((m) => m[1]);
+  return paths.pop() || null;
+}
+
+/** Applies a unified-diff-like hunk (no header) to `text`. */
+export function applyHunk(text, hunk) {
+  const lines = hunk.replace(/\n$/, "").split("\n");
+  const side = (keep) => lines.filter((l) => keep.includes(l[0] ?? " ")).map((l) => l.slice(1)).join("\n") + "\n";
+  const before = side(" -");
+  const after = side(" +");
+  const at = text.indexOf(before);
+  assert.ok(at >= 0, `the edit's context is not in the file:\n${before}`);
+  assert.equal(text.indexOf(before, at + 1), -1, `the edit's context stands more than once in the file:\n${before}`);
+  return text.slice(0, at) + after + text.slice(at + before.length);
 }
 
 const env = {
@@ -175,11 +200,31 @@ test("docs/guide.md works word for word from an empty folder", { timeout: 1_200_
       lastCurls = null;
       continue;
     }
+    if (block.lang === "diff") {
+      const edited = editedFileOf(block);
+      assert.ok(edited, `a diff block names the file it edits:\n${block.body}`);
+      const path = join(cwd, edited);
+      writeFileSync(path, applyHunk(readFileSync(path, "utf8"), block.body));
+      t.diagnostic(`edited ${edited}`);
+      lastCurls = null;
+      continue;
+    }
     if (block.lang === "" && lastCurls) {
-      const want = block.body.trim().split("\n");
+      const want = block.body.trim().split("\n").map((l) => JSON.parse(l));
       assert.equal(lastCurls.length, want.length, "one answer line per curl line");
-      for (const [i, got] of lastCurls.entries()) {
-        assert.deepEqual(JSON.parse(got), JSON.parse(want[i]), `answer to \`${lastCurls.lines[i]}\``);
+      const readOnly = lastCurls.lines.every((l) => !/\s(-X|-d|--data)\b/.test(l));
+      const deadline = Date.now() + (readOnly ? 60_000 : 0);
+      let got = lastCurls.map((g) => JSON.parse(g));
+      while (!isDeepStrictEqual(got, want) && Date.now() < deadline) {
+        await sleep(500);
+        try {
+          got = lastCurls.lines.map((l) => JSON.parse(sh(l, cwd, scratch).stdout.trim()));
+        } catch {
+          // A Worker being reloaded may answer with something else meanwhile.
+        }
+      }
+      for (const [i, line] of lastCurls.lines.entries()) {
+        assert.deepEqual(got[i], want[i], `answer to \`${line}\``);
       }
       lastCurls = null;
       continue;
