@@ -23,6 +23,7 @@ pub mod diag;
 pub mod extract;
 pub mod ir;
 mod jsonc;
+mod loaded;
 mod paths;
 pub mod validate;
 pub mod workers;

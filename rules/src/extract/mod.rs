@@ -30,8 +30,29 @@ struct SourceFile {
 #[derive(Default)]
 pub struct Collector {
     diags: Vec<RuleDiagnostic>,
-    /// Where each anchor was declared: (file index, span).
-    spans: BTreeMap<Anchor, (usize, Span)>,
+    /// Where each anchor was declared.
+    spans: Spans,
+}
+
+/// Where each anchor was declared: (file index, span), in the order the
+/// readers found them. Only a project with problems looks anchors up, so they
+/// are kept in a list and put in a map (a later entry for the same anchor
+/// wins) only then.
+#[derive(Default)]
+struct Spans(Vec<(Anchor, (usize, Span))>);
+
+impl Spans {
+    fn insert(&mut self, anchor: Anchor, at: (usize, Span)) {
+        self.0.push((anchor, at));
+    }
+
+    fn into_map(self) -> BTreeMap<Anchor, (usize, Span)> {
+        let mut map = BTreeMap::new();
+        for (anchor, at) in self.0 {
+            map.insert(anchor, at);
+        }
+        map
+    }
 }
 
 impl Collector {
@@ -309,11 +330,12 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
     if problems.is_empty() {
         return Ok(ast);
     }
+    let spans = std::mem::take(&mut c.spans).into_map();
     for p in problems {
-        let at = c.spans.get(&p.anchor).or_else(|| {
+        let at = spans.get(&p.anchor).or_else(|| {
             p.anchor
                 .model()
-                .and_then(|m| c.spans.get(&Anchor::Model(m.to_string())))
+                .and_then(|m| spans.get(&Anchor::Model(m.to_string())))
         });
         let d = RuleDiagnostic::new(&format!("cloesce::model::{}", p.code), p.message.clone())
             .with_help(p.help.clone());
@@ -356,8 +378,12 @@ impl Builtin for Extract {
             .collect();
         let ast = extract(&inputs).map_err(diag::failure)?;
         let out = crate::single_output(request)?;
+        let json = ir::to_json(&ast);
+        // `extract` ran the checks: the rules reading this file next need not
+        // parse it again.
+        crate::loaded::remember(&json, ast);
         Ok(BuiltinOutput {
-            files: vec![(out, ir::to_json(&ast))],
+            files: vec![(out, json)],
             log: String::new(),
         })
     }
