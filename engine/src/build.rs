@@ -909,8 +909,10 @@ impl<'a> Build<'a> {
             outputs,
             settings,
         };
-        match builtin.run(&request) {
-            Ok(result) => {
+        let rule_name = &self.rule(id).name.value;
+        let memo = crate::memo::read(self.host, rule_name, builtin);
+        match builtin.run_memo(&request, memo.as_deref()) {
+            Ok((result, memo)) => {
                 let declared: BTreeSet<&WorkspacePath> = outputs.iter().collect();
                 for (path, bytes) in &result.files {
                     if !declared.contains(path) {
@@ -938,6 +940,9 @@ impl<'a> Build<'a> {
                         );
                         return;
                     }
+                }
+                if let Some(memo) = memo {
+                    crate::memo::write(self.host, rule_name, builtin, &memo);
                 }
                 self.record_success(id, running, result.log, String::new());
             }

@@ -11,12 +11,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinRequest};
+use serde::{Deserialize, Serialize};
 
 use crate::diag::{self, RuleDiagnostic};
 use crate::ir::{CidlType, CloesceAst, HttpVerb, IncludeTree, Model, NavigationKind};
 
 /// Where a problem is, in model terms.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Anchor {
     /// The whole IR (no model).
     Ast,

@@ -15,5 +15,7 @@ mod wrangler;
 mod tsc;
 // The same bytes in wasm32 as natively (needs the wasm probe and node).
 mod wasm;
+// extract with a memo agrees with extract without one.
+mod memo;
 // Fuzz regressions; very large and very deep inputs.
 mod hostile;

@@ -6,6 +6,7 @@
 //! cleanly the semantic checks of [`crate::validate`] run too, with their
 //! problems pointed back into the model files through a side table of spans.
 
+mod memo;
 mod parse;
 pub mod types;
 
@@ -44,6 +45,15 @@ struct Spans(Vec<(Anchor, (usize, Span))>);
 impl Spans {
     fn insert(&mut self, anchor: Anchor, at: (usize, Span)) {
         self.0.push((anchor, at));
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The entries inserted since the table had `len` of them.
+    fn since(&self, len: usize) -> &[(Anchor, (usize, Span))] {
+        &self.0[len..]
     }
 
     fn into_map(self) -> BTreeMap<Anchor, (usize, Span)> {
@@ -191,8 +201,63 @@ fn project_name(inputs: &[(String, &[u8])]) -> Result<String, RuleDiagnostic> {
         .to_string())
 }
 
+/// Reads one decoded model file's classes; its problems go to `c`.
+fn read_file(f: &FileCtx<'_>, c: &mut Collector) -> Vec<Found> {
+    // The parser and the walk below recurse once per nesting level: a
+    // hostile file nested thousands deep would overflow the stack.
+    if let Some(at) = too_deep(f.src, MAX_NESTING) {
+        c.error(
+            f,
+            Span::new(at as u32, at as u32 + 1),
+            "too_deep",
+            format!(
+                "{} nests brackets more than {MAX_NESTING} levels deep",
+                f.path
+            ),
+            "nested too deep here",
+            "a model file needs only a few levels; split the type or expression into named parts",
+        );
+        return Vec::new();
+    }
+    let allocator = Allocator::default();
+    let ret = oxc_parser::Parser::new(&allocator, f.src, SourceType::ts()).parse();
+    if !ret.diagnostics.is_empty() || ret.panicked {
+        for d in ret.diagnostics.iter() {
+            let span = d
+                .labels
+                .first()
+                .map(|l| Span::new(l.offset(), l.offset() + l.len()))
+                .unwrap_or(Span::new(0, 0));
+            c.error(
+                f,
+                span,
+                "parse_error",
+                format!("{}: {}", f.path, d.message),
+                "syntax error",
+                d.help
+                    .as_deref()
+                    .unwrap_or("fix the TypeScript syntax error")
+                    .to_string(),
+            );
+        }
+        return Vec::new();
+    }
+    parse::classes(&ret.program, f, c)
+}
+
 /// Extracts the IR from the model files; `inputs` are (workspace path, bytes).
 pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnostic>> {
+    extract_memo(inputs, None).map(|(ast, _)| ast)
+}
+
+/// [`extract`], reusing what `memo` (from an earlier successful run) holds
+/// for model files whose path and text are unchanged. Also returns the memo
+/// for the next run: the clean files of this one. The IR and the
+/// diagnostics are the same whatever `memo` holds.
+pub fn extract_memo(
+    inputs: &[(String, &[u8])],
+    memo: Option<&[u8]>,
+) -> Result<(CloesceAst, Vec<u8>), Vec<RuleDiagnostic>> {
     let mut c = Collector::default();
     let project_name = match project_name(inputs) {
         Ok(n) => n,
@@ -217,52 +282,30 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
 
     let mut models: BTreeMap<String, (usize, ir::Model)> = BTreeMap::new();
     let mut envs: Vec<(usize, WranglerEnv, Span)> = Vec::new();
+    let mut previous = memo::Files::decode(memo);
+    let mut kept = memo::Files::default();
     for (idx, file) in files.iter().enumerate() {
         let f = FileCtx {
             idx,
             path: &file.path,
             src: &file.text,
         };
-        // The parser and the walk below recurse once per nesting level: a
-        // hostile file nested thousands deep would overflow the stack.
-        if let Some(at) = too_deep(&file.text, MAX_NESTING) {
-            c.error(
-                &f,
-                Span::new(at as u32, at as u32 + 1),
-                "too_deep",
-                format!(
-                    "{} nests brackets more than {MAX_NESTING} levels deep",
-                    file.path
-                ),
-                "nested too deep here",
-                "a model file needs only a few levels; split the type or expression into named parts",
-            );
-            continue;
-        }
-        let allocator = Allocator::default();
-        let ret = oxc_parser::Parser::new(&allocator, &file.text, SourceType::ts()).parse();
-        if !ret.diagnostics.is_empty() || ret.panicked {
-            for d in ret.diagnostics.iter() {
-                let span = d
-                    .labels
-                    .first()
-                    .map(|l| Span::new(l.offset(), l.offset() + l.len()))
-                    .unwrap_or(Span::new(0, 0));
-                c.error(
-                    &f,
-                    span,
-                    "parse_error",
-                    format!("{}: {}", file.path, d.message),
-                    "syntax error",
-                    d.help
-                        .as_deref()
-                        .unwrap_or("fix the TypeScript syntax error")
-                        .to_string(),
-                );
+        let key = memo::key(&file.path, &file.text);
+        let found = match previous.take(&key) {
+            Some((record, raw)) => {
+                kept.keep(key, raw);
+                record.replay(idx, &mut c.spans)
             }
-            continue;
-        }
-        for found in parse::classes(&ret.program, &f, &mut c) {
+            None => {
+                let (diags, spans) = (c.diags.len(), c.spans.len());
+                let found = read_file(&f, &mut c);
+                if c.diags.len() == diags {
+                    kept.keep(key, memo::FileRecord::encode(&found, c.spans.since(spans)));
+                }
+                found
+            }
+        };
+        for found in found {
             match found {
                 Found::Env(env, span) => envs.push((idx, env, span)),
                 Found::Model(model, span) => {
@@ -328,7 +371,7 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
     };
     let problems = validate::check(&ast);
     if problems.is_empty() {
-        return Ok(ast);
+        return Ok((ast, kept.encode()));
     }
     let spans = std::mem::take(&mut c.spans).into_map();
     for p in problems {
@@ -371,20 +414,28 @@ impl Builtin for Extract {
         "parse the *.cloesce.ts model files into the Cloesce IR (cidl.json)"
     }
     fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure> {
+        self.run_memo(request, None).map(|(output, _)| output)
+    }
+    fn run_memo(
+        &self,
+        request: &BuiltinRequest<'_>,
+        memo: Option<&[u8]>,
+    ) -> Result<(BuiltinOutput, Option<Vec<u8>>), BuiltinFailure> {
         let inputs: Vec<(String, &[u8])> = request
             .inputs
             .iter()
             .map(|(p, b)| (p.as_str().to_string(), b.as_slice()))
             .collect();
-        let ast = extract(&inputs).map_err(diag::failure)?;
+        let (ast, memo) = extract_memo(&inputs, memo).map_err(diag::failure)?;
         let out = crate::single_output(request)?;
         let json = ir::to_json(&ast);
         // `extract` ran the checks: the rules reading this file next need not
         // parse it again.
         crate::loaded::remember(&json, ast);
-        Ok(BuiltinOutput {
+        let output = BuiltinOutput {
             files: vec![(out, json)],
             log: String::new(),
-        })
+        };
+        Ok((output, Some(memo)))
     }
 }
