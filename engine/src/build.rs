@@ -910,7 +910,13 @@ impl<'a> Build<'a> {
             settings,
         };
         let rule_name = &self.rule(id).name.value;
-        let memo = crate::memo::read(self.host, rule_name, builtin);
+        // `--no-cache` asks for work done afresh: no memo is read (one is
+        // still written, like the records).
+        let memo = if self.options.no_cache {
+            None
+        } else {
+            crate::memo::read(self.host, rule_name, builtin)
+        };
         match builtin.run_memo(&request, memo.as_deref()) {
             Ok((result, memo)) => {
                 let declared: BTreeSet<&WorkspacePath> = outputs.iter().collect();

@@ -5,6 +5,9 @@
 //! [`parse`]. All problems of all files are collected; when the files extract
 //! cleanly the semantic checks of [`crate::validate`] run too, with their
 //! problems pointed back into the model files through a side table of spans.
+//! A file whose path and text are those of a clean file of the last
+//! successful run is not parsed again: its classes and spans come from the
+//! rule's memo (`memo.rs`).
 
 mod memo;
 mod parse;
