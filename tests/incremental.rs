@@ -392,3 +392,54 @@ fn a_new_model_file_is_seen_after_an_all_fresh_run_of_the_default_pipeline() {
     settle();
     assert_answered_by_the_witness(&p, "6 fresh");
 }
+
+/// The files of `.cloesce/memo/` (built-in memos) with their bytes.
+fn memos(p: &Project) -> Vec<(String, Vec<u8>)> {
+    let dir = p.path().join(".cloesce/memo");
+    if !dir.exists() {
+        return Vec::new();
+    }
+    crate::common::files_of(&dir)
+}
+
+/// `cloesce/extract` keeps what it read from each model file in a memo; the
+/// next run parses only the files that changed. Its outputs are a clean
+/// build's, and a run that fails leaves the memo as the last good run wrote it.
+#[test]
+fn the_extract_memo_gives_a_clean_builds_outputs_and_a_failed_run_keeps_it() {
+    let p = Project::example("library");
+    p.cloesce(&["run"]).expect_code(0);
+    let first = memos(&p);
+    assert_eq!(first.len(), 1, "one memo, extract's: {first:?}");
+
+    let book = p.read("src/book.cloesce.ts");
+    let column = "  name: string;\n";
+    assert!(book.contains(column));
+    p.write(
+        "src/book.cloesce.ts",
+        &book.replacen(column, "  name: string\n  ::\n", 1),
+    );
+    let failed = p.cloesce(&["run"]);
+    assert_ne!(failed.code, 0, "a syntax error fails the run");
+    assert_eq!(memos(&p), first, "a failed run writes no memo");
+
+    p.write(
+        "src/book.cloesce.ts",
+        &book.replacen(column, "  name: string;\n  nickname: string | null;\n", 1),
+    );
+    p.cloesce(&["run"]).expect_code(0);
+    assert_ne!(memos(&p), first, "the memo follows the last successful run");
+    let generated = crate::common::files_of(&p.path().join(".generated"));
+    assert!(generated
+        .iter()
+        .any(|(_, b)| String::from_utf8_lossy(b).contains("nickname")));
+
+    std::fs::remove_dir_all(p.path().join(".cloesce")).unwrap();
+    std::fs::remove_dir_all(p.path().join(".generated")).unwrap();
+    p.cloesce(&["run"]).expect_code(0);
+    assert_eq!(
+        crate::common::files_of(&p.path().join(".generated")),
+        generated,
+        "a clean build writes the same bytes"
+    );
+}

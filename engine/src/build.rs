@@ -923,8 +923,16 @@ impl<'a> Build<'a> {
             outputs,
             settings,
         };
-        match builtin.run(&request) {
-            Ok(result) => {
+        let rule_name = &self.rule(id).name.value;
+        // `--no-cache` asks for work done afresh: no memo is read (one is
+        // still written, like the records).
+        let memo = if self.options.no_cache {
+            None
+        } else {
+            crate::memo::read(self.host, rule_name, builtin)
+        };
+        match builtin.run_memo(&request, memo.as_deref()) {
+            Ok((result, memo)) => {
                 let declared: BTreeSet<&WorkspacePath> = outputs.iter().collect();
                 for (path, bytes) in &result.files {
                     if !declared.contains(path) {
@@ -952,6 +960,9 @@ impl<'a> Build<'a> {
                         );
                         return;
                     }
+                }
+                if let Some(memo) = memo {
+                    crate::memo::write(self.host, rule_name, builtin, &memo);
                 }
                 self.record_success(id, running, result.log, String::new());
             }

@@ -71,6 +71,20 @@ pub trait Builtin: Send + Sync {
     }
     /// Runs the rule.
     fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure>;
+    /// Runs the rule given the memo its last successful run returned (if the
+    /// engine still has it), and returns its output plus a memo for the next
+    /// run (see [`crate::memo`]). The output must be exactly what
+    /// [`Builtin::run`] gives for the same request, whatever the memo holds,
+    /// and the memo's format may only change together with
+    /// [`Builtin::version`]. By default there is no memo.
+    fn run_memo(
+        &self,
+        request: &BuiltinRequest<'_>,
+        memo: Option<&[u8]>,
+    ) -> Result<(BuiltinOutput, Option<Vec<u8>>), BuiltinFailure> {
+        let _ = memo;
+        self.run(request).map(|output| (output, None))
+    }
 }
 
 /// The built-ins known to one engine instance, by name.

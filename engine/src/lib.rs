@@ -33,6 +33,7 @@ pub mod graph;
 pub mod host;
 pub mod job;
 pub mod lock;
+pub mod memo;
 pub mod path;
 pub mod pipeline;
 pub mod remote;

@@ -10,6 +10,8 @@
 //! Runtime contract (also in docs/ir.md): the file imports exactly
 //! `import { type HttpResult, type ClientOptions, defineClient } from "cloesce";`.
 
+use std::fmt::Write as _;
+
 use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinRequest};
 
 use crate::diag::{self, RuleDiagnostic};
@@ -64,6 +66,12 @@ pub fn data_name(model: &str) -> String {
     format!("{model}Data")
 }
 
+/// Appends formatted text to `out` without an intermediate string.
+fn put(out: &mut String, args: std::fmt::Arguments<'_>) {
+    // Writing into a String cannot fail.
+    let _ = out.write_fmt(args);
+}
+
 fn js_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
@@ -84,7 +92,10 @@ fn columns(model: &Model, side: Side) -> String {
             Side::Sent if is_pk || matches!(v.cidl_type, CidlType::Nullable(_)) => "?",
             Side::Sent => "",
         };
-        out.push_str(&format!("  {}{mark}: {};\n", v.name, value_type(v, side)));
+        put(
+            &mut out,
+            format_args!("  {}{mark}: {};\n", v.name, value_type(v, side)),
+        );
     }
     out
 }
@@ -101,10 +112,11 @@ fn data_interface(model: &Model) -> String {
     for nav in &model.navigation_properties {
         let data = data_name(&nav.model_name);
         match nav.kind {
-            NavigationKind::OneToOne { .. } => {
-                out.push_str(&format!("  {}?: {data} | null;\n", nav.var_name))
-            }
-            _ => out.push_str(&format!("  {}?: {data}[];\n", nav.var_name)),
+            NavigationKind::OneToOne { .. } => put(
+                &mut out,
+                format_args!("  {}?: {data} | null;\n", nav.var_name),
+            ),
+            _ => put(&mut out, format_args!("  {}?: {data}[];\n", nav.var_name)),
         }
     }
     out.push_str("}\n");
@@ -122,14 +134,20 @@ fn class(ast: &CloesceAst, model: &Model) -> String {
     let pk = &model.primary_key;
     for nav in &model.navigation_properties {
         match nav.kind {
-            NavigationKind::OneToOne { .. } => out.push_str(&format!(
-                "  {}: {} | undefined = undefined;\n",
-                nav.var_name, nav.model_name
-            )),
-            _ => out.push_str(&format!("  {}: {}[] = [];\n", nav.var_name, nav.model_name)),
+            NavigationKind::OneToOne { .. } => put(
+                &mut out,
+                format_args!(
+                    "  {}: {} | undefined = undefined;\n",
+                    nav.var_name, nav.model_name
+                ),
+            ),
+            _ => put(
+                &mut out,
+                format_args!("  {}: {}[] = [];\n", nav.var_name, nav.model_name),
+            ),
         }
     }
-    out.push_str(&format!(
+    put(&mut out, format_args!(
         "\n  /** The {m} with this primary key, to call its instance methods on. */\n  static ref(key: {}): {m} {{\n    const it = new this();\n    it.{} = key;\n    return it;\n  }}\n",
         value_type(pk, Side::Returned),
         pk.name,
@@ -192,21 +210,39 @@ fn method_text(ast: &CloesceAst, model: &Model, method: &ModelMethod, ds_type: &
             _ => None,
         })
         .collect();
-    s.push_str(&format!("    return {CLIENT_CONST}.call(this, {{\n"));
-    s.push_str(&format!("      model: {},\n", js_string(&model.name)));
-    s.push_str(&format!("      method: {},\n", js_string(&method.name)));
-    s.push_str(&format!(
-        "      verb: \"{}\",\n      instance: {},\n",
-        method.http_verb.as_str(),
-        !method.is_static
-    ));
-    s.push_str(&format!("      params: {},\n", object_literal(&names)));
+    put(
+        &mut s,
+        format_args!("    return {CLIENT_CONST}.call(this, {{\n"),
+    );
+    put(
+        &mut s,
+        format_args!("      model: {},\n", js_string(&model.name)),
+    );
+    put(
+        &mut s,
+        format_args!("      method: {},\n", js_string(&method.name)),
+    );
+    put(
+        &mut s,
+        format_args!(
+            "      verb: \"{}\",\n      instance: {},\n",
+            method.http_verb.as_str(),
+            !method.is_static
+        ),
+    );
+    put(
+        &mut s,
+        format_args!("      params: {},\n", object_literal(&names)),
+    );
     if !models.is_empty() && method.http_verb != HttpVerb::GET {
-        s.push_str(&format!("      models: {},\n", object_literal(&models)));
+        put(
+            &mut s,
+            format_args!("      models: {},\n", object_literal(&models)),
+        );
     }
     s.push_str("      dataSource,\n");
     if let Some(returns) = returns_spec(ast, method) {
-        s.push_str(&format!("      returns: {returns},\n"));
+        put(&mut s, format_args!("      returns: {returns},\n"));
     }
     s.push_str("    });\n  }\n");
     s
@@ -247,17 +283,23 @@ fn client_definition(ast: &CloesceAst, domain: &str) -> String {
             .iter()
             .map(|n| format!("{}: {}", js_string(&n.var_name), js_string(&n.model_name)))
             .collect();
-        out.push_str(&format!(
-            "    {}: {{ key: {}, fields: {}, relations: {} }},\n",
-            model.name,
-            js_string(&model.primary_key.name),
-            object_literal(&fields),
-            object_literal(&relations)
-        ));
+        put(
+            &mut out,
+            format_args!(
+                "    {}: {{ key: {}, fields: {}, relations: {} }},\n",
+                model.name,
+                js_string(&model.primary_key.name),
+                object_literal(&fields),
+                object_literal(&relations)
+            ),
+        );
     }
-    out.push_str(&format!("  }},\n  {},\n);\n", js_string(domain)));
+    put(
+        &mut out,
+        format_args!("  }},\n  {},\n);\n", js_string(domain)),
+    );
     let types: Vec<String> = names.iter().map(|n| format!("{n}: typeof {n}")).collect();
-    out.push_str(&format!(
+    put(&mut out, format_args!(
         "\n/**\n * The models with their own base URL and fetch (docs/runtime.md), e.g.\n * `const api = createClient({{ baseUrl: \"/api\" }})`.\n */\nexport function createClient(options: ClientOptions): {{ {} }} {{\n  return {CLIENT_CONST}.bind(options);\n}}\n",
         types.join("; ")
     ));

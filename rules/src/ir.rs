@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// The version string the extractor writes.
 pub const IR_VERSION: &str = "v0.0.2";
@@ -71,14 +72,41 @@ pub struct ModelAttribute {
 }
 
 /// A name with a type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct NamedTypedValue {
     pub name: String,
     pub cidl_type: CidlType,
     /// Extension: what the scalar at the root of `cidl_type` was declared as,
     /// when the IR type alone loses it (`boolean` is Integer, `Date` is Text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub declared_as: Option<DeclaredAs>,
+}
+
+impl Serialize for NamedTypedValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = serializer.is_human_readable();
+        let mut s = serializer.serialize_struct("NamedTypedValue", 3)?;
+        s.serialize_field("name", &self.name)?;
+        s.serialize_field("cidl_type", &self.cidl_type)?;
+        extension(&mut s, text, "declared_as", &self.declared_as)?;
+        s.end()
+    }
+}
+
+/// Writes an optional extension field. In JSON an absent one is left out, so
+/// an IR without the extension keeps its bytes; a compact format (extract's
+/// memo) reads fields by position and always gets it.
+fn extension<S: SerializeStruct, T: Serialize>(
+    s: &mut S,
+    text: bool,
+    name: &'static str,
+    value: &Option<T>,
+) -> Result<(), S::Error> {
+    if text && value.is_none() {
+        s.skip_field(name)
+    } else {
+        s.serialize_field(name, value)
+    }
 }
 
 /// Extension: a TypeScript scalar that the IR stores as another type. The
@@ -154,7 +182,7 @@ impl HttpVerb {
 }
 
 /// A method exposed over HTTP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct ModelMethod {
     pub name: String,
     pub is_static: bool,
@@ -162,8 +190,22 @@ pub struct ModelMethod {
     pub return_type: CidlType,
     pub parameters: Vec<NamedTypedValue>,
     /// Extension: [`NamedTypedValue::declared_as`] for the return type.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub return_declared_as: Option<DeclaredAs>,
+}
+
+impl Serialize for ModelMethod {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = serializer.is_human_readable();
+        let mut s = serializer.serialize_struct("ModelMethod", 6)?;
+        s.serialize_field("name", &self.name)?;
+        s.serialize_field("is_static", &self.is_static)?;
+        s.serialize_field("http_verb", &self.http_verb)?;
+        s.serialize_field("return_type", &self.return_type)?;
+        s.serialize_field("parameters", &self.parameters)?;
+        extension(&mut s, text, "return_declared_as", &self.return_declared_as)?;
+        s.end()
+    }
 }
 
 /// A named include tree.

@@ -28,6 +28,7 @@ pub mod extract;
 pub mod history;
 pub mod ir;
 mod jsonc;
+mod loaded;
 pub mod migrate;
 mod paths;
 pub mod schema;

@@ -8,14 +8,16 @@
 //! bad IR.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinRequest};
+use serde::{Deserialize, Serialize};
 
 use crate::diag::{self, RuleDiagnostic};
 use crate::ir::{CidlType, CloesceAst, HttpVerb, IncludeTree, Model, NavigationKind};
 
 /// Where a problem is, in model terms.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Anchor {
     /// The whole IR (no model).
     Ast,
@@ -735,22 +737,26 @@ pub fn to_diagnostics(ast: &CloesceAst, problems: &[Problem]) -> Vec<RuleDiagnos
 }
 
 /// Parses and checks an IR input: the shared entry point of every generator.
-pub fn load(bytes: &[u8], path: &str) -> Result<CloesceAst, BuiltinFailure> {
-    let ast = crate::ir::from_json(bytes).map_err(|e| {
-        diag::fail(
-            RuleDiagnostic::new(
-                "cloesce::ir::invalid",
-                format!("{path} is not a valid Cloesce IR: {e}"),
+/// A clean result is shared through [`crate::loaded`] with the next rule that
+/// reads the same bytes.
+pub fn load(bytes: &[u8], path: &str) -> Result<Arc<CloesceAst>, BuiltinFailure> {
+    crate::loaded::get_or_load(bytes, |bytes| {
+        let ast = crate::ir::from_json(bytes).map_err(|e| {
+            diag::fail(
+                RuleDiagnostic::new(
+                    "cloesce::ir::invalid",
+                    format!("{path} is not a valid Cloesce IR: {e}"),
+                )
+                .with_help("regenerate it with the extract rule; do not edit cidl.json by hand"),
             )
-            .with_help("regenerate it with the extract rule; do not edit cidl.json by hand"),
-        )
-    })?;
-    let problems = check(&ast);
-    if problems.is_empty() {
-        Ok(ast)
-    } else {
-        Err(diag::failure(to_diagnostics(&ast, &problems)))
-    }
+        })?;
+        let problems = check(&ast);
+        if problems.is_empty() {
+            Ok(ast)
+        } else {
+            Err(diag::failure(to_diagnostics(&ast, &problems)))
+        }
+    })
 }
 
 /// Finds the input named `cidl.json` (or the first `.json` one).

@@ -17,5 +17,7 @@ mod tsc;
 mod wasm;
 // Migrations: step by step equals all at once, rows survive (sqlite3).
 mod migrations;
+// extract with a memo agrees with extract without one.
+mod memo;
 // Fuzz regressions; very large and very deep inputs.
 mod hostile;

@@ -5,7 +5,11 @@
 //! [`parse`]. All problems of all files are collected; when the files extract
 //! cleanly the semantic checks of [`crate::validate`] run too, with their
 //! problems pointed back into the model files through a side table of spans.
+//! A file whose path and text are those of a clean file of the last
+//! successful run is not parsed again: its classes and spans come from the
+//! rule's memo (`memo.rs`).
 
+mod memo;
 mod parse;
 pub mod types;
 
@@ -36,8 +40,38 @@ impl SourceFile {
 #[derive(Default)]
 pub struct Collector {
     diags: Vec<RuleDiagnostic>,
-    /// Where each anchor was declared: (file index, span).
-    spans: BTreeMap<Anchor, (usize, Span)>,
+    /// Where each anchor was declared.
+    spans: Spans,
+}
+
+/// Where each anchor was declared: (file index, span), in the order the
+/// readers found them. Only a project with problems looks anchors up, so they
+/// are kept in a list and put in a map (a later entry for the same anchor
+/// wins) only then.
+#[derive(Default)]
+struct Spans(Vec<(Anchor, (usize, Span))>);
+
+impl Spans {
+    fn insert(&mut self, anchor: Anchor, at: (usize, Span)) {
+        self.0.push((anchor, at));
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The entries inserted since the table had `len` of them.
+    fn since(&self, len: usize) -> &[(Anchor, (usize, Span))] {
+        &self.0[len..]
+    }
+
+    fn into_map(self) -> BTreeMap<Anchor, (usize, Span)> {
+        let mut map = BTreeMap::new();
+        for (anchor, at) in self.0 {
+            map.insert(anchor, at);
+        }
+        map
+    }
 }
 
 impl Collector {
@@ -193,8 +227,72 @@ fn no_models(models: Option<&str>) -> RuleDiagnostic {
     )
 }
 
+/// Reads one decoded model file's classes; its problems go to `c`. `None`
+/// when the file does not parse, so what it declares is unknown.
+fn read_file(f: &FileCtx<'_>, c: &mut Collector) -> Option<Vec<Found>> {
+    // The parser and the walk below recurse once per nesting level: a
+    // hostile file nested thousands deep would overflow the stack.
+    if let Some(at) = too_deep(f.src, MAX_NESTING) {
+        c.error(
+            f,
+            Span::new(at as u32, at as u32 + 1),
+            "too_deep",
+            format!(
+                "{} nests brackets more than {MAX_NESTING} levels deep",
+                f.path
+            ),
+            "nested too deep here",
+            "a model file needs only a few levels; split the type or expression into named parts",
+        );
+        return None;
+    }
+    let allocator = Allocator::default();
+    let ret = oxc_parser::Parser::new(&allocator, f.src, SourceType::ts()).parse();
+    if !ret.diagnostics.is_empty() || ret.panicked {
+        for d in ret.diagnostics.iter() {
+            let label = d.labels.first();
+            let span = label
+                .map(|l| Span::new(l.offset(), l.offset() + l.len()))
+                .unwrap_or(Span::new(0, 0));
+            // The parser's own words: what it expected, where it says.
+            let diagnostic = RuleDiagnostic::new(
+                "cloesce::model::parse_error",
+                format!("{}: {}", f.path, d.message),
+            );
+            let found = f
+                .src
+                .get(span.start as usize..span.end as usize)
+                .filter(|t| !t.trim().is_empty())
+                .map(|t| format!("`{t}` is not expected here"));
+            let label = label
+                .and_then(|l| l.label().map(str::to_string))
+                .or(found)
+                .unwrap_or_else(|| "here".to_string());
+            let mut diagnostic =
+                diagnostic.with_span(f.source, span.start as usize, span.end as usize, &label);
+            if let Some(help) = &d.help {
+                diagnostic = diagnostic.with_help(help.to_string());
+            }
+            c.diags.push(diagnostic);
+        }
+        return None;
+    }
+    Some(parse::classes(&ret.program, f, c))
+}
+
 /// Extracts the IR from the model files; `inputs` are (workspace path, bytes).
 pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnostic>> {
+    extract_memo(inputs, None).map(|(ast, _)| ast)
+}
+
+/// [`extract`], reusing what `memo` (from an earlier successful run) holds
+/// for model files whose path and text are unchanged. Also returns the memo
+/// for the next run: the clean files of this one. The IR and the
+/// diagnostics are the same whatever `memo` holds.
+pub fn extract_memo(
+    inputs: &[(String, &[u8])],
+    memo: Option<&[u8]>,
+) -> Result<(CloesceAst, Vec<u8>), Vec<RuleDiagnostic>> {
     let mut c = Collector::default();
     let project_name = match project_name(inputs) {
         Ok(n) => n,
@@ -221,6 +319,8 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
     let mut envs: Vec<(usize, WranglerEnv, Span)> = Vec::new();
     // A model file had a syntax error (what it declares is unknown).
     let mut unparsed = false;
+    let mut previous = memo::Files::decode(memo);
+    let mut kept = memo::Files::default();
     for (idx, file) in files.iter().enumerate() {
         let f = FileCtx {
             idx,
@@ -228,56 +328,29 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
             src: file.text(),
             source: &file.source,
         };
-        // The parser and the walk below recurse once per nesting level: a
-        // hostile file nested thousands deep would overflow the stack.
-        if let Some(at) = too_deep(file.text(), MAX_NESTING) {
-            c.error(
-                &f,
-                Span::new(at as u32, at as u32 + 1),
-                "too_deep",
-                format!(
-                    "{} nests brackets more than {MAX_NESTING} levels deep",
-                    file.path
-                ),
-                "nested too deep here",
-                "a model file needs only a few levels; split the type or expression into named parts",
-            );
-            unparsed = true;
-            continue;
-        }
-        let allocator = Allocator::default();
-        let ret = oxc_parser::Parser::new(&allocator, file.text(), SourceType::ts()).parse();
-        if !ret.diagnostics.is_empty() || ret.panicked {
-            unparsed = true;
-            for d in ret.diagnostics.iter() {
-                let label = d.labels.first();
-                let span = label
-                    .map(|l| Span::new(l.offset(), l.offset() + l.len()))
-                    .unwrap_or(Span::new(0, 0));
-                // The parser's own words: what it expected, where it says.
-                let diagnostic = RuleDiagnostic::new(
-                    "cloesce::model::parse_error",
-                    format!("{}: {}", file.path, d.message),
-                );
-                let found = f
-                    .src
-                    .get(span.start as usize..span.end as usize)
-                    .filter(|t| !t.trim().is_empty())
-                    .map(|t| format!("`{t}` is not expected here"));
-                let label = label
-                    .and_then(|l| l.label().map(str::to_string))
-                    .or(found)
-                    .unwrap_or_else(|| "here".to_string());
-                let mut diagnostic =
-                    diagnostic.with_span(f.source, span.start as usize, span.end as usize, &label);
-                if let Some(help) = &d.help {
-                    diagnostic = diagnostic.with_help(help.to_string());
-                }
-                c.diags.push(diagnostic);
+        let key = memo::key(&file.path, file.text());
+        let found = match previous.take(&key) {
+            Some((record, raw)) => {
+                kept.keep(key, raw);
+                record.replay(idx, &mut c.spans)
             }
-            continue;
-        }
-        for found in parse::classes(&ret.program, &f, &mut c) {
+            None => {
+                let (diags, spans) = (c.diags.len(), c.spans.len());
+                match read_file(&f, &mut c) {
+                    Some(found) => {
+                        if c.diags.len() == diags {
+                            kept.keep(key, memo::FileRecord::encode(&found, c.spans.since(spans)));
+                        }
+                        found
+                    }
+                    None => {
+                        unparsed = true;
+                        Vec::new()
+                    }
+                }
+            }
+        };
+        for found in found {
             match found {
                 Found::Env(env, span) => envs.push((idx, env, span)),
                 Found::Model(model, span) => {
@@ -346,13 +419,14 @@ pub fn extract(inputs: &[(String, &[u8])]) -> Result<CloesceAst, Vec<RuleDiagnos
     };
     let problems = validate::check(&ast);
     if problems.is_empty() {
-        return Ok(ast);
+        return Ok((ast, kept.encode()));
     }
+    let spans = std::mem::take(&mut c.spans).into_map();
     for p in problems {
-        let at = c.spans.get(&p.anchor).or_else(|| {
+        let at = spans.get(&p.anchor).or_else(|| {
             p.anchor
                 .model()
-                .and_then(|m| c.spans.get(&Anchor::Model(m.to_string())))
+                .and_then(|m| spans.get(&Anchor::Model(m.to_string())))
         });
         let d = RuleDiagnostic::new(&format!("cloesce::model::{}", p.code), p.message.clone())
             .with_help(p.help.clone());
@@ -396,6 +470,13 @@ impl Builtin for Extract {
         &["models"]
     }
     fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure> {
+        self.run_memo(request, None).map(|(output, _)| output)
+    }
+    fn run_memo(
+        &self,
+        request: &BuiltinRequest<'_>,
+        memo: Option<&[u8]>,
+    ) -> Result<(BuiltinOutput, Option<Vec<u8>>), BuiltinFailure> {
         let inputs: Vec<(String, &[u8])> = request
             .inputs
             .iter()
@@ -405,11 +486,16 @@ impl Builtin for Extract {
             let models = request.settings.get("models").map(String::as_str);
             return Err(diag::failure(vec![no_models(models)]));
         }
-        let ast = extract(&inputs).map_err(diag::failure)?;
+        let (ast, memo) = extract_memo(&inputs, memo).map_err(diag::failure)?;
         let out = crate::single_output(request)?;
-        Ok(BuiltinOutput {
-            files: vec![(out, ir::to_json(&ast))],
+        let json = ir::to_json(&ast);
+        // `extract` ran the checks: the rules reading this file next need not
+        // parse it again.
+        crate::loaded::remember(&json, ast);
+        let output = BuiltinOutput {
+            files: vec![(out, json)],
             log: String::new(),
-        })
+        };
+        Ok((output, Some(memo)))
     }
 }
