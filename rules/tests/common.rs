@@ -173,20 +173,16 @@ pub fn kdl_attacks() -> Vec<(String, &'static str)> {
             "more than 32 `/-` follow one another",
         ),
         (
-            format!("{head}{}{}\n", "/* ".repeat(3_700), "*/ ".repeat(3_700)),
-            "`/*` comments are nested more than 32 levels deep",
-        ),
-        (
             format!("{head}{}\n", "/* ".repeat(3_700)),
-            "`/*` comments are nested more than 32 levels deep",
+            "`/*` comments that are never closed are nested more than 32 levels deep",
         ),
         (
-            format!("{head}/*{}*/\n", "*".repeat(20_000)),
-            "a `/* */` comment holds more than 128 `*` and `/` characters",
+            format!("{head}/*{}\n", "*".repeat(20_000)),
+            "a `/*` comment that is never closed holds more than 128 `*` and `/` characters",
         ),
         (
-            format!("{head}/**\n{} */\n", " * one more line\n".repeat(5_000)),
-            "a `/* */` comment holds more than 128 `*` and `/` characters",
+            format!("{head}/**\n{}\n", " * one more line\n".repeat(5_000)),
+            "a `/*` comment that is never closed holds more than 128 `*` and `/` characters",
         ),
         (
             format!(
@@ -195,6 +191,30 @@ pub fn kdl_attacks() -> Vec<(String, &'static str)> {
                 "}".repeat(20)
             ),
             "blocks are nested more than 32 levels deep",
+        ),
+    ]
+}
+
+/// Closed `/* */` comments the KDL parser would once recurse on thousands
+/// deep (nested, or long doc comments), around one valid rule: they are
+/// blanked out before parsing, so each loads with its one rule.
+pub fn kdl_closed_comment_floods() -> Vec<String> {
+    let rule = "rule \"x\" {\n    outputs \"o\"\n    run \"echo\"\n}\n";
+    let head = "cloesce version=1\n";
+    vec![
+        format!(
+            "{head}{}{}\n{rule}",
+            "/* ".repeat(3_700),
+            "*/ ".repeat(3_700)
+        ),
+        format!("{head}/*{}*/\n{rule}", "*".repeat(20_000)),
+        format!(
+            "{head}/**\n{} */\n{rule}",
+            " * one more line\n".repeat(5_000)
+        ),
+        format!(
+            "{head}rule \"x\" /* {} */ {{\n    outputs \"o\" /* ü */\n    run \"echo\"\n}}\n",
+            "/* */ ".repeat(3_000)
         ),
     ]
 }

@@ -14,7 +14,7 @@ use cloesce_engine::path::is_absolute;
 use cloesce_engine::pipeline::{load, LoadOptions, Pipeline, SourceFile};
 use cloesce_engine::WorkspacePath;
 
-use crate::common::{deepest_accepted_kdl, kdl_attacks, render};
+use crate::common::{deepest_accepted_kdl, kdl_attacks, kdl_closed_comment_floods, render};
 
 fn fuzz_inputs(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -272,6 +272,11 @@ fn the_deepest_accepted_pipeline_parses_on_a_small_stack() {
         );
         let (pipeline, _) = load_text(&text).unwrap();
         assert_eq!(pipeline.rules.len(), 1);
+        // Closed comments of any length or depth are white space.
+        for text in kdl_closed_comment_floods() {
+            let (pipeline, _) = load_text(&text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(pipeline.rules.len(), 1);
+        }
     });
 }
 

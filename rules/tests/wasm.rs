@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{build, deepest_accepted_kdl, kdl_attacks};
+use crate::common::{build, deepest_accepted_kdl, kdl_attacks, kdl_closed_comment_floods};
 
 /// The wasm probe and node, or `None` (after saying so, loudly).
 fn probe() -> Option<PathBuf> {
@@ -65,6 +65,11 @@ fn hostile_pipelines_load_in_wasm_without_overflowing() {
         "cloesce version=1\nrule \"x\" {\n    outputs \"o\"\n    run \"echo\"\n}\n".to_string(),
         "\"rules\":1",
     ));
+    cases.extend(
+        kdl_closed_comment_floods()
+            .into_iter()
+            .map(|text| (text, "\"rules\":1")),
+    );
     let dir = std::env::temp_dir().join(format!("cloesce-wasm-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (i, (text, expected)) in cases.iter().enumerate() {

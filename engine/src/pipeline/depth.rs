@@ -9,21 +9,29 @@
 //! - `/*` inside a block comment, and once per *piece* of a block comment:
 //!   every `*`, every `/` and every run of other text between them.
 //!
-//! [`check`] walks the text once, skipping strings (quoted, multi-line and
-//! raw) and `//` comments, and returns the first place past a limit: more
-//! than [`MAX_NESTING`] levels, where each open `{`, each chained `/-` and
-//! each open `/*` counts one, or a block comment with more than
-//! [`MAX_COMMENT_MARKS`] `*` and `/` characters. Real pipelines nest two or
-//! three levels and comment with `//`. The limits keep the worst accepted
-//! document well inside a 1 MiB stack in a release build and a 2 MiB one in
-//! a debug build (`rules/tests/hostile.rs` parses it on the latter).
+//! [`for_parser`] walks the text once, skipping strings (quoted, multi-line
+//! and raw) and `//` comments. Every *closed* block comment is blanked out
+//! (each of its bytes but line breaks becomes a space: the same length, so
+//! every span still points at the user's text). KDL treats a block comment
+//! as white space, so the parser reads the same document, and a comment of
+//! any length or nesting costs it nothing. What is left is bounded: more
+//! than [`MAX_NESTING`] levels, where each open `{` and each chained `/-`
+//! counts one, is refused with the first place past the limit; so is an
+//! *unclosed* block comment (the parser does walk that one) nested more than
+//! [`MAX_NESTING`] deep or with more than [`MAX_COMMENT_MARKS`] `*` and `/`
+//! characters. Real pipelines nest two or three levels. The limits keep the
+//! worst accepted document well inside a 1 MiB stack in a release build and
+//! a 2 MiB one in a debug build (`rules/tests/hostile.rs` parses it on the
+//! latter).
 
-/// The most levels a pipeline file may nest: `{` blocks, `/*` comments and
-/// chained `/-` each count one.
+use std::borrow::Cow;
+
+/// The most levels a pipeline file may nest: `{` blocks, chained `/-` and
+/// `/*` comments that are never closed each count one.
 pub const MAX_NESTING: usize = 32;
 
-/// The most `*` and `/` characters one block comment (with the comments
-/// nested in it) may hold.
+/// The most `*` and `/` characters a block comment that is never closed
+/// (with the comments nested in it) may hold.
 pub const MAX_COMMENT_MARKS: usize = 128;
 
 /// What went past a limit.
@@ -31,11 +39,12 @@ pub const MAX_COMMENT_MARKS: usize = 128;
 pub enum Excess {
     /// A `{` opened past [`MAX_NESTING`].
     Blocks,
-    /// A `/*` opened past [`MAX_NESTING`].
+    /// A `/*` opened past [`MAX_NESTING`], in a comment never closed.
     Comments,
     /// A `/-` chained past [`MAX_NESTING`].
     Slashdashes,
-    /// A `*` or `/` past [`MAX_COMMENT_MARKS`] in one block comment.
+    /// A `*` or `/` past [`MAX_COMMENT_MARKS`] in a block comment never
+    /// closed.
     LongComment,
 }
 
@@ -52,12 +61,12 @@ impl TooDeep {
     pub fn message(&self) -> String {
         match self.excess {
             Excess::Blocks => format!("blocks are nested more than {MAX_NESTING} levels deep"),
-            Excess::Comments => {
-                format!("`/*` comments are nested more than {MAX_NESTING} levels deep")
-            }
+            Excess::Comments => format!(
+                "`/*` comments that are never closed are nested more than {MAX_NESTING} levels deep"
+            ),
             Excess::Slashdashes => format!("more than {MAX_NESTING} `/-` follow one another"),
             Excess::LongComment => format!(
-                "a `/* */` comment holds more than {MAX_COMMENT_MARKS} `*` and `/` characters"
+                "a `/*` comment that is never closed holds more than {MAX_COMMENT_MARKS} `*` and `/` characters"
             ),
         }
     }
@@ -87,15 +96,14 @@ impl TooDeep {
             Excess::Blocks => format!(
                 "{levels}; a pipeline needs `rule {{ … }}` inside `use {{ … }}` at most: remove the extra `{{ }}` levels"
             ),
-            Excess::Comments => {
-                format!("{levels}: close the comments (`*/`) or write them as `//` lines")
-            }
+            Excess::Comments => format!(
+                "close each `/*` with `*/`: a closed comment may be as long and as deeply nested as you like ({levels})"
+            ),
             Excess::Slashdashes => format!(
                 "{levels}; one `/-` comments out the node, argument or block after it: remove the others"
             ),
             Excess::LongComment => {
-                "the KDL parser recurses once per `*` and `/` in a `/* */` comment: write long comments as `//` lines"
-                    .to_string()
+                "close the comment with `*/`: a closed comment may be as long as you like".to_string()
             }
         }
     }
@@ -103,8 +111,17 @@ impl TooDeep {
 
 /// The first place where `text` goes past a limit (see the module doc).
 pub fn check(text: &str) -> Option<TooDeep> {
+    for_parser(text).err()
+}
+
+/// The text to give the KDL parser: `text` with its closed block comments
+/// blanked out, or the first place where it goes past a limit (see the
+/// module doc).
+pub fn for_parser(text: &str) -> Result<Cow<'_, str>, TooDeep> {
     let bytes = text.as_bytes();
-    let too_deep = |at, excess| Some(TooDeep { at, excess });
+    let too_deep = |at, excess| Err(TooDeep { at, excess });
+    // Closed block comments, to blank out.
+    let mut comments: Vec<(usize, usize)> = Vec::new();
     // Levels held by enclosing blocks (each `{` plus the `/-` chain before it).
     let mut held: Vec<usize> = Vec::new();
     let mut outer = 0usize;
@@ -119,10 +136,14 @@ pub fn check(text: &str) -> Option<TooDeep> {
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 let comment = block_comment(bytes, i, outer + chain);
-                if let Some(excess) = comment.excess {
-                    return Some(excess);
+                match (comment.end, comment.excess) {
+                    (Some(end), _) => {
+                        comments.push((i, end));
+                        i = end;
+                    }
+                    (None, Some(excess)) => return Err(excess),
+                    (None, None) => i = bytes.len(),
                 }
-                i = comment.end.unwrap_or(bytes.len());
                 continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'-') => {
@@ -155,7 +176,21 @@ pub fn check(text: &str) -> Option<TooDeep> {
         }
         i += 1;
     }
-    None
+    if comments.is_empty() {
+        return Ok(Cow::Borrowed(text));
+    }
+    let mut blanked = bytes.to_vec();
+    for (start, end) in comments {
+        for b in &mut blanked[start..end] {
+            if !matches!(*b, b'\n' | b'\r') {
+                *b = b' ';
+            }
+        }
+    }
+    // Only whole comments, which lie between characters, became ASCII.
+    Ok(Cow::Owned(
+        String::from_utf8(blanked).expect("blanking whole comments keeps UTF-8"),
+    ))
 }
 
 /// The offset of the newline ending the `//` comment at `start` (or the end).
@@ -271,27 +306,43 @@ mod tests {
             excess(&format!("x {}y", "/- ".repeat(33))),
             Some(Excess::Slashdashes)
         );
-        let comments = |n| format!("{}{}", "/*".repeat(n), "*/".repeat(n));
-        assert_eq!(excess(&comments(32)), None);
-        assert_eq!(excess(&comments(33)), Some(Excess::Comments));
-        // 16 blocks, then 16 chained `/-`, then one comment: 33 levels.
-        let mixed = format!("{}{}/* */", "{ ".repeat(16), "/- ".repeat(16));
+        // An unclosed comment reaches the parser: its nesting counts.
+        assert_eq!(excess(&"/*".repeat(32)), None);
+        assert_eq!(excess(&"/*".repeat(33)), Some(Excess::Comments));
+        // 16 blocks, then 16 chained `/-`, then an unclosed comment: 33 levels.
+        let mixed = format!("{}{}/* ", "{ ".repeat(16), "/- ".repeat(16));
         assert_eq!(excess(&mixed), Some(Excess::Comments));
+        // A closed one is blanked out, however deep.
+        let closed = format!("{}{}", "/*".repeat(5_000), "*/".repeat(5_000));
+        assert_eq!(excess(&closed), None);
         // A closed block gives its levels back; a token breaks a chain.
         let closed = format!("{}{}", "{ } ".repeat(100), "/- x ".repeat(100));
         assert_eq!(excess(&closed), None);
     }
 
     #[test]
-    fn long_comments_are_counted_by_their_marks() {
-        let stars = |n| format!("/*{}*/", "*".repeat(n));
-        assert_eq!(excess(&stars(MAX_COMMENT_MARKS - 4)), None);
+    fn unclosed_comments_are_counted_by_their_marks_and_closed_ones_are_free() {
+        let stars = |n| format!("/*{}", "*".repeat(n));
+        assert_eq!(excess(&stars(MAX_COMMENT_MARKS - 2)), None);
         assert_eq!(excess(&stars(MAX_COMMENT_MARKS)), Some(Excess::LongComment));
         // Text without marks costs nothing, however long.
+        assert_eq!(excess(&format!("/* {}", "words\n".repeat(100_000))), None);
+        // A closed doc comment of any length is blanked out.
+        let doc = format!("/**\n{} */\nx", " * a line\n".repeat(5_000));
+        assert_eq!(excess(&doc), None);
+    }
+
+    #[test]
+    fn closed_comments_become_spaces_of_the_same_length() {
+        let text = "a /* b /* ü */ c */ \"/* kept */\" // /* kept\r\n/*\r\n*/ d";
+        let blanked = for_parser(text).unwrap();
+        assert_eq!(blanked.len(), text.len());
         assert_eq!(
-            excess(&format!("/* {} */", "words\n".repeat(100_000))),
-            None
+            blanked,
+            "a                    \"/* kept */\" // /* kept\r\n  \r\n   d"
         );
+        // Nothing to blank: the text itself.
+        assert!(matches!(for_parser("a \"/*\""), Ok(Cow::Borrowed(_))));
     }
 
     #[test]

@@ -120,23 +120,27 @@ impl<'a> Loader<'a> {
         self.sources.push(file.clone());
         // The KDL parser recurses once per `{`, chained `/-` and piece of a
         // `/* */` comment: a few KB of them overflow the stack (found by
-        // rules/tests/hostile.rs and an outside attack, issue #12).
-        if let Some(too_deep) = super::depth::check(&file.text) {
-            self.errors.push(PipelineError::Syntax {
-                message: too_deep.message(),
-                src: file.named_source(),
-                span: (too_deep.at, too_deep.width()).into(),
-                label: too_deep.label().to_string(),
-                help: Some(too_deep.help()),
-            });
-            return;
-        }
+        // rules/tests/hostile.rs and an outside attack, issue #12). It gets
+        // the text with closed comments blanked out, and the rest bounded.
+        let text = match super::depth::for_parser(&file.text) {
+            Ok(text) => text,
+            Err(too_deep) => {
+                self.errors.push(PipelineError::Syntax {
+                    message: too_deep.message(),
+                    src: file.named_source(),
+                    span: (too_deep.at, too_deep.width()).into(),
+                    label: too_deep.label().to_string(),
+                    help: Some(too_deep.help()),
+                });
+                return;
+            }
+        };
         // A document is parsed node by node when it can be (bounded memory
         // on large files, same result), else whole.
-        if self.chunked && self.lower_in_chunks(id, &file.text, site.as_ref()) {
+        if self.chunked && self.lower_in_chunks(id, &text, site.as_ref()) {
             return;
         }
-        match kdl::KdlDocument::parse_v2(&file.text) {
+        match kdl::KdlDocument::parse_v2(&text) {
             Ok(doc) => self.lower_document(id, &doc, site.as_ref()),
             Err(error) => self
                 .errors
