@@ -64,7 +64,7 @@ pub enum Command {
     /// Write the next D1 migration (migrations/NNNN_NAME.sql and its
     /// snapshot) from the last migration's snapshot to the current models.
     #[command(
-        after_help = "Examples:\n  cloesce migrate add_phone\n  cloesce migrate rename_bio --rename Writer.bio=biography\n  cloesce migrate tags --rename Label=Tag --allow-drop\n  cloesce migrate require_phone --default \"Writer.phone='unknown'\"\n  cloesce migrate --check\n  cloesce migrate --amend\n\nDocs: docs/migrations.md."
+        after_help = "Examples:\n  cloesce migrate add_phone\n  cloesce migrate rename_bio --rename Writer.bio=biography\n  cloesce migrate tags --rename Label=Tag --allow-drop\n  cloesce migrate require_phone --default \"Writer.phone='unknown'\"\n  cloesce migrate --check\n  cloesce migrate --amend\n\nDocs: node_modules/cloesce/docs/migrations.md."
     )]
     Migrate(MigrateArgs),
 
@@ -173,7 +173,7 @@ pub struct MigrateArgs {
     pub check: bool,
 
     /// Rewrite the latest migration against the current models. Only for a
-    /// migration not yet applied anywhere (see docs/migrations.md).
+    /// migration not yet applied anywhere (see node_modules/cloesce/docs/migrations.md).
     #[arg(long)]
     pub amend: bool,
 }

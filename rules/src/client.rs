@@ -300,7 +300,7 @@ fn client_definition(ast: &CloesceAst, domain: &str) -> String {
     );
     let types: Vec<String> = names.iter().map(|n| format!("{n}: typeof {n}")).collect();
     put(&mut out, format_args!(
-        "\n/**\n * The models with their own base URL and fetch (docs/runtime.md), e.g.\n * `const api = createClient({{ baseUrl: \"/api\" }})`.\n */\nexport function createClient(options: ClientOptions): {{ {} }} {{\n  return {CLIENT_CONST}.bind(options);\n}}\n",
+        "\n/**\n * The models with their own base URL and fetch (node_modules/cloesce/docs/runtime.md), e.g.\n * `const api = createClient({{ baseUrl: \"/api\" }})`.\n */\nexport function createClient(options: ClientOptions): {{ {} }} {{\n  return {CLIENT_CONST}.bind(options);\n}}\n",
         types.join("; ")
     ));
     out

@@ -27,7 +27,7 @@ use "cloesce:default" {
     // api_route "/api"                       // the Worker's route prefix
     // domain "http://localhost:8787/api"     // the base URL client.ts calls
     // wrangler_output ".generated/wrangler.toml"
-    // migrations "migrations"                // the committed D1 migrations (docs/migrations.md)
+    // migrations "migrations"                // the committed D1 migrations (node_modules/cloesce/docs/migrations.md)
 }
 
 // Environment variables every rule sees; their values enter every cache key.

@@ -22,6 +22,7 @@ use crate::exit::{self, Exit};
 use crate::platform::{Platform, Stream};
 use crate::render::Renderer;
 use crate::session::Session;
+use crate::DOCS;
 
 /// Where a pipeline keeps its migrations: from its `cloesce/d1` rule.
 pub struct Setup {
@@ -422,7 +423,7 @@ pub fn write_first_if_missing(
     );
     if !same {
         text.push_str(&format!(
-            "warning: the models changed since {legacy} was last written, so a database built from it lacks those changes.\n  help: for a local database, delete it (rm -rf .wrangler/state) and apply again; for a remote one, see docs/migrations.md (\"Projects from an older cloesce\")\n"
+            "warning: the models changed since {legacy} was last written, so a database built from it lacks those changes.\n  help: for a local database, delete it (rm -rf .wrangler/state) and apply again; for a remote one, see {DOCS}/migrations.md (\"Projects from an older cloesce\")\n"
         ));
     }
     Ok(Some((text, setup.rule)))
