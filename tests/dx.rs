@@ -252,8 +252,10 @@ fn init_writes_a_tsconfig_with_decorators_and_says_what_comes_next() {
         "{}",
         run.stdout
     );
+    // Said as the user runs cloesce: `npx cloesce` through the npm package.
+    let next = run.stdout.replace("\n  npx cloesce ", "\n  cloesce ");
     assert!(
-        run.stdout.ends_with(
+        next.ends_with(
             "\nNext:\n  cloesce doctor    check the project (models, tools, wrangler config)\n  cloesce run       build it\n"
         ),
         "{}",
