@@ -403,7 +403,8 @@ pub fn write_first_if_missing(
         "0001_init"
     };
     let changes = migrate::changes(&Schema::default(), &current);
-    let path = setup.write(host, stem, None, &current, &current.to_sql(), &changes)?;
+    let sql = current.to_sql();
+    let path = setup.write(host, stem, None, &current, &sql, &changes)?;
     let Some(old) = legacy_bytes else {
         return Ok(Some((
             format!(
@@ -416,7 +417,7 @@ pub fn write_first_if_missing(
     let same = String::from_utf8_lossy(&old)
         .lines()
         .filter(|l| !l.starts_with("--"))
-        .eq(current.to_sql().lines());
+        .eq(sql.lines());
     let mut text = format!(
         "adopted {legacy} (written by an older cloesce) as {path}: wrangler already recorded `0001_cloesce.sql` as applied, so databases built from it stay as they are. Commit the {}/ folder; {legacy} is no longer used.\n",
         setup.dir
