@@ -103,6 +103,19 @@ pub trait Platform {
     /// The number of jobs to run at once by default (CPU count).
     fn default_jobs(&self) -> usize;
 
+    /// Runs `side(host)` while `main()` runs: on another thread where the
+    /// platform has threads, else one after the other. For two independent
+    /// reads of the project, such as the state beside the pipeline.
+    fn alongside<T: Send, R>(
+        &self,
+        host: &Self::Host,
+        side: fn(&Self::Host) -> T,
+        main: impl FnOnce() -> R,
+    ) -> (T, R) {
+        let result = main();
+        (side(host), result)
+    }
+
     /// How the user runs cloesce, for commands shown as advice: `cloesce`
     /// for the native binary, `npx cloesce` for the npm package.
     fn invocation(&self) -> &'static str {

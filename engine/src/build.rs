@@ -259,7 +259,21 @@ impl<'a> Build<'a> {
         pipeline: &'a Pipeline,
         graph: &'a Graph,
         builtins: &'a BuiltinRegistry,
+        options: BuildOptions,
+    ) -> Build<'a> {
+        Self::with_state(host, pipeline, graph, builtins, options, None)
+    }
+
+    /// [`Build::new`] with the state already read (see
+    /// [`State::is_current`]): used when it is still the current one, read
+    /// again otherwise.
+    pub fn with_state(
+        host: &'a dyn Host,
+        pipeline: &'a Pipeline,
+        graph: &'a Graph,
+        builtins: &'a BuiltinRegistry,
         mut options: BuildOptions,
+        preloaded: Option<State>,
     ) -> Build<'a> {
         options.jobs = options.jobs.max(1);
         let n = pipeline.rules.len();
@@ -290,7 +304,10 @@ impl<'a> Build<'a> {
             // Temporary files of writers killed before they renamed them.
             staging::sweep_staging(host);
         }
-        let mut state = State::load(host);
+        let mut state = match preloaded {
+            Some(state) if state.is_current(host) => state,
+            _ => State::load(host),
+        };
         state.prefetch(host, files_to_check(pipeline, &selected));
         Build {
             host,
@@ -503,6 +520,11 @@ impl<'a> Build<'a> {
 
     /// Records a finished job.
     pub fn handle_completed(&mut self, completion: Completion) {
+        // It may have written files it does not declare: from now on every
+        // file is stat-ed when checked. (Rules decided while it ran may use
+        // the stats taken before it started: such a decision could have
+        // seen the old file anyway, had it come a moment earlier.)
+        self.state.drop_prefetched();
         let index = completion.id.0 as usize;
         let Some(running) = self.running.remove(&index) else {
             return;
@@ -818,8 +840,6 @@ impl<'a> Build<'a> {
             self.complete_unknown(id, reasons, Some(key));
             return None;
         }
-        // It may write files it does not declare: stat everything afresh.
-        self.state.drop_prefetched();
         // Remove stale outputs so a rule that writes nothing cannot pass.
         let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
         for output in &outputs {

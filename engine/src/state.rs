@@ -14,9 +14,12 @@
 //! **Prefetched stats**: a build may stat the files it will check all at
 //! once ([`State::prefetch`], through [`Host::stat_many`], which the native
 //! host runs on several threads). A prefetched stat is used at most once, and
-//! the build drops them all ([`State::drop_prefetched`]) as soon as anything
-//! executes, because a process may write files it does not declare: from then
-//! on every file is stat-ed when it is checked, as without prefetching.
+//! the build drops them all ([`State::drop_prefetched`]) as soon as a job
+//! finishes, because a process may write files it does not declare: from
+//! then on every file is stat-ed when it is checked, as without prefetching.
+//! Rules decided while the first jobs run still use them: a stat taken then
+//! could have come before the job's write just as well. (Built-ins write
+//! only their declared outputs, which the build records as it writes them.)
 //!
 //! **Racy entries** (git's rule): a file modified within [`RACY_WINDOW_NS`]
 //! of the moment its digest was recorded could change again without its
@@ -148,6 +151,10 @@ pub struct State {
     /// whether it hashed a symlink: with `seen`, what a witness records.
     no_file: FxHashSet<WorkspacePath>,
     hashed_symlink: bool,
+    /// The stat of `.cloesce/state` taken before it was read (`None`: there
+    /// was none), so a state read before the project lock was taken can be
+    /// checked to be still the current one ([`State::is_current`]).
+    read_as: Option<Stamp>,
 }
 
 /// A file as this build has seen it.
@@ -179,8 +186,19 @@ impl State {
 
     /// Reads the state; anything unreadable means "start over".
     pub fn load(host: &dyn Host) -> State {
+        // Stat first: the file is only ever replaced whole (renamed into
+        // place), so bytes read after this stat belong to it or to a later
+        // file, whose different stamp `is_current` then notices.
+        let read_as = host
+            .stat(&Self::path())
+            .ok()
+            .flatten()
+            .map(|s| Stamp::of(&s));
         let Ok(bytes) = host.read(&Self::path()) else {
-            return State::default();
+            return State {
+                read_as,
+                ..State::default()
+            };
         };
         let Some(on_disk) = bytes
             .strip_prefix(STATE_HEADER)
@@ -189,6 +207,7 @@ impl State {
         else {
             return State {
                 dirty: true,
+                read_as,
                 ..State::default()
             };
         };
@@ -196,8 +215,22 @@ impl State {
             files: on_disk.files.into_iter().collect(),
             rules: on_disk.rules.into_iter().collect(),
             dirty: false,
+            read_as,
             ..State::default()
         }
+    }
+
+    /// Whether `.cloesce/state` is still the file this state was read from
+    /// (or still absent). A state may be read before the project lock is
+    /// held, to overlap it with loading the pipeline; the build checks it
+    /// under the lock and reads it again when another run replaced it.
+    pub fn is_current(&self, host: &dyn Host) -> bool {
+        let now = host
+            .stat(&Self::path())
+            .ok()
+            .flatten()
+            .map(|s| Stamp::of(&s));
+        now == self.read_as
     }
 
     /// Writes the state if anything changed.

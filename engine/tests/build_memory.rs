@@ -257,6 +257,50 @@ fn an_undeclared_write_is_seen_by_a_later_rule() {
 }
 
 #[test]
+fn rules_decided_beside_a_running_job_stat_each_file_once() {
+    // A edits; B and C do not depend on it. They are decided while A's job
+    // runs, from the stats taken before it started (State::prefetch), so no
+    // project file is stat-ed twice.
+    let host = MemoryHost::new();
+    for name in ["a", "b", "c"] {
+        host.put(&format!("{name}.txt"), name);
+    }
+    let p = pipeline(
+        ["a", "b", "c"]
+            .iter()
+            .map(|n| {
+                let (out, input) = (format!("{n}.out"), format!("{n}.txt"));
+                rule(
+                    &n.to_uppercase(),
+                    &["concat", &out, &input],
+                    &[&input],
+                    &[&out],
+                )
+            })
+            .collect(),
+    );
+    let g = graph(3, &[]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, BuildOptions::default());
+    build(&host, &p, &g, BuildOptions::default()); // settles racy entries
+    host.put("a.txt", "a2");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    host.stats.borrow_mut().clear();
+    let options = BuildOptions {
+        jobs: 2,
+        ..BuildOptions::default()
+    };
+    let run = build(&host, &p, &g, options);
+    assert_eq!(run.ran, vec!["A"]);
+    assert_eq!(run.summary.fresh, 2);
+    let stats = host.stats.borrow();
+    for name in ["b.txt", "b.out", "c.txt", "c.out"] {
+        let times = stats.iter().filter(|s| s.as_str() == name).count();
+        assert_eq!(times, 1, "{name} was stat-ed {times} times: {stats:?}");
+    }
+}
+
+#[test]
 fn touch_without_change_runs_nothing() {
     let (host, p, g) = chain();
     build(&host, &p, &g, BuildOptions::default());

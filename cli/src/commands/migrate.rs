@@ -201,7 +201,7 @@ async fn build_d1<P: Platform>(
 ) -> Result<i32, Exit> {
     let args = RunArgs::quiet(vec![setup.rule.clone()]);
     Box::pin(crate::commands::run::run(
-        platform, session, &args, renderer,
+        platform, session, &args, renderer, None,
     ))
     .await
 }

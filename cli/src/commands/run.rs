@@ -5,6 +5,7 @@ use cloesce_engine::host::Host;
 use cloesce_engine::job::{
     closest_program, resolve_program, search_dirs, Completion, ExitStatus, Os,
 };
+use cloesce_engine::state::State;
 use cloesce_engine::witness;
 
 use crate::args::RunArgs;
@@ -50,8 +51,12 @@ pub async fn run_command<P: Platform>(
             return Ok(exit::SUCCESS);
         }
     }
-    let session = sources.load(renderer, !args.dry_run)?;
-    let result = run(platform, &session, args, renderer).await;
+    // The state is read while the pipeline loads (on another thread, where
+    // there is one); the build checks under the lock that it is still current.
+    let (state, session) =
+        sources.load_alongside(platform, renderer, !args.dry_run, |host| State::load(host));
+    let session = session?;
+    let result = run(platform, &session, args, renderer, Some(state)).await;
     // As above: dropping the pipeline (a few allocations per rule) would be
     // wasted work. The lock is not in the session, so nothing stays held.
     std::mem::forget(session);
@@ -76,6 +81,7 @@ pub async fn run<P: Platform>(
     session: &Session<P::Host>,
     args: &RunArgs,
     renderer: Renderer,
+    state: Option<State>,
 ) -> Result<i32, Exit> {
     let targets = args
         .rules
@@ -133,12 +139,13 @@ pub async fn run<P: Platform>(
         total,
         reporter.start_ns,
     );
-    let mut build = Build::new(
+    let mut build = Build::with_state(
         host,
         &session.pipeline,
         &session.graph,
         &session.builtins,
         options,
+        state,
     );
     // A rule that could not read or write files is the environment's fault
     // (permissions, disk, a broken .cloesce/): exit 3, not 1.
@@ -272,6 +279,7 @@ pub async fn run<P: Platform>(
                 session,
                 &RunArgs::quiet(vec![rule]),
                 renderer,
+                None,
             ))
             .await;
         }

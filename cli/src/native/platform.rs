@@ -219,6 +219,30 @@ impl Platform for NativePlatform {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     }
 
+    fn alongside<T: Send, R>(
+        &self,
+        host: &NativeHost,
+        side: fn(&NativeHost) -> T,
+        main: impl FnOnce() -> R,
+    ) -> (T, R) {
+        std::thread::scope(|scope| {
+            // Without a thread (the system refused one), the same work in turn.
+            match std::thread::Builder::new().spawn_scoped(scope, || side(host)) {
+                Ok(thread) => {
+                    let result = main();
+                    let value = thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (value, result)
+                }
+                Err(_) => {
+                    let result = main();
+                    (side(host), result)
+                }
+            }
+        })
+    }
+
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
