@@ -3,7 +3,7 @@
 //! explanations that name the cause, what a failed build leaves).
 //! Durations are the only thing replaced (by `<t>`).
 
-use crate::common::{cloesce_bin, Project};
+use crate::common::Project;
 
 /// Four independent rules that each print a line; `x.txt` without `ok`
 /// makes `failed` exit 3 after writing its output.
@@ -97,25 +97,8 @@ fn run_fails_with(p: &Project, env: &[(&str, &str)], stderr: &str) {
 /// status line as `CI` is set), through `script`'s pseudo-terminal. `None`
 /// when `script` (util-linux) is missing, unless CLOESCE_REQUIRE_TOOLS.
 fn on_a_terminal(p: &Project, args: &str) -> Option<String> {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CLOESCE_REQUIRE_TOOLS").is_none(),
-            "`script` (util-linux) is required"
-        );
-        eprintln!("!!!!! SKIPPED: no `script` command !!!!!");
-        return None;
-    }
-    let out = std::process::Command::new("script")
-        .args([
-            "-qec",
-            &format!("{} {args}", cloesce_bin().display()),
-            "/dev/null",
-        ])
-        .current_dir(p.path())
+    let out = p
+        .on_a_terminal(args)?
         .env("CI", "true")
         .env_remove("NO_COLOR")
         .output()
