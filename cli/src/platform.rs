@@ -116,6 +116,15 @@ pub trait Platform {
         (side(host), result)
     }
 
+    /// Asks the user: writes `question` to stderr and returns the line typed
+    /// (without its end). `None`, and nothing written, unless stdin and
+    /// stderr are both interactive terminals (a script or CI is never
+    /// asked); `None` too at the end of input. The default asks no one.
+    fn ask(&self, question: &str) -> impl Future<Output = Option<String>> {
+        let _ = question;
+        std::future::ready(None)
+    }
+
     /// How the user runs cloesce, for commands shown as advice: `cloesce`
     /// for the native binary, `npx cloesce` for the npm package.
     fn invocation(&self) -> &'static str {

@@ -158,6 +158,11 @@ pub struct RuleReport {
     /// `settled.rs`): when not empty, the rule ran but nothing of it was
     /// recorded, and the next run builds it again.
     pub changed_during_run: Vec<WorkspacePath>,
+    /// The rule is a built-in and `stdout` is its log: warnings and notes by
+    /// contract ([`crate::builtin::BuiltinOutput::log`]). Unlike a command's
+    /// output, it is shown whether the rule ran, is fresh or was restored,
+    /// until a run of the rule produces none.
+    pub warns: bool,
 }
 
 /// Progress, for display and `--json`.
@@ -189,6 +194,9 @@ pub struct Summary {
     pub unrecorded: usize,
     /// Selected rules that never started (a dependency failed, or fail-fast).
     pub not_started: Vec<RuleId>,
+    /// Rules whose report `warns` (a built-in's log stands). No witness is
+    /// written while one does, so every run decides it and shows the log.
+    pub warned: Vec<RuleId>,
     pub elapsed_ns: u64,
 }
 
@@ -599,7 +607,10 @@ impl<'a> Build<'a> {
     fn witness(&self) -> Option<Witness> {
         let pipeline = self.options.pipeline_key?;
         let rules = self.pipeline.rules.len();
-        if !self.options.targets.is_empty() || self.summary.fresh != rules {
+        if !self.options.targets.is_empty()
+            || self.summary.fresh != rules
+            || !self.summary.warned.is_empty()
+        {
             return None;
         }
         let (root, mut paths, mut observed) = self.walk_observations()?;
@@ -1483,6 +1494,15 @@ impl<'a> Build<'a> {
         };
         self.scheduler
             .handle_completed(self.rank[id.index()], outcome);
+        let warns = matches!(self.rule(id).action, Action::Builtin { .. })
+            && matches!(
+                status,
+                RuleStatus::Ran | RuleStatus::Fresh | RuleStatus::Restored
+            )
+            && !stdout.is_empty();
+        if warns {
+            self.summary.warned.push(id);
+        }
         self.events.push_back(Event::Finished(RuleReport {
             rule: id,
             status,
@@ -1494,6 +1514,7 @@ impl<'a> Build<'a> {
             finished_ns: self.host.now_ns(),
             key,
             changed_during_run: Vec::new(),
+            warns,
         }));
     }
 }

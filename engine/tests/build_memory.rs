@@ -1033,3 +1033,107 @@ fn a_result_whose_input_changed_while_running_is_not_uploaded() {
     let uploads = uploads_of_a_remote_build(&host, &p, &g, &|| host.put("a.txt", "again"));
     assert!(uploads.is_empty(), "uploaded {uploads:?}");
 }
+
+// ---- a built-in's log stands (warnings and notes, shown on every run) ----
+
+/// `test/copy`: copies its one input to its one output, and logs a warning
+/// while the input says "warn".
+struct CopyWarns;
+
+impl cloesce_engine::builtin::Builtin for CopyWarns {
+    fn name(&self) -> &'static str {
+        "test/copy"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "copy, warning about \"warn\""
+    }
+    fn run(
+        &self,
+        request: &cloesce_engine::builtin::BuiltinRequest<'_>,
+    ) -> Result<cloesce_engine::builtin::BuiltinOutput, cloesce_engine::builtin::BuiltinFailure>
+    {
+        let bytes = request.inputs[0].1.clone();
+        let log = if bytes.starts_with(b"warn") {
+            "warning: the input says warn\n".to_string()
+        } else {
+            String::new()
+        };
+        Ok(cloesce_engine::builtin::BuiltinOutput {
+            files: vec![(request.outputs[0].clone(), bytes)],
+            log,
+        })
+    }
+}
+
+/// Builds a pipeline of built-in rules (they all finish inside one `poll`):
+/// each rule's status and log, and the summary.
+fn build_builtins(
+    host: &MemoryHost,
+    p: &Pipeline,
+    g: &Graph,
+    builtins: &BuiltinRegistry,
+) -> (Vec<(RuleStatus, bool, String)>, Summary) {
+    let mut b = Build::new(host, p, g, builtins, keyed());
+    let poll = b.poll();
+    assert!(matches!(poll, Poll::Done), "built-ins only, yet {poll:?}");
+    let mut reports = Vec::new();
+    while let Some(event) = b.poll_event() {
+        if let Event::Finished(r) = event {
+            reports.push((r.status, r.warns, r.stdout));
+        }
+    }
+    let summary = b.finish().unwrap();
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    (reports, summary)
+}
+
+#[test]
+fn a_builtins_log_stands_on_fresh_and_restored_runs_and_keeps_the_witness_away() {
+    let mut builtins = BuiltinRegistry::new();
+    builtins.register(Box::new(CopyWarns));
+    let mut copy = rule("copy", &[], &["in.txt"], &["out.txt"]);
+    copy.action = Action::Builtin {
+        name: spanned("test/copy".to_string()),
+        settings: Default::default(),
+    };
+    let p = Pipeline::new(
+        vec![SourceFile::new("cloesce.kdl", "")],
+        vec![],
+        vec![],
+        vec![copy],
+        &builtins,
+    );
+    let g = graph(1, &[]);
+    let host = MemoryHost::new();
+    let warning = "warning: the input says warn\n".to_string();
+    host.put("in.txt", "warn");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+
+    let (reports, summary) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports, vec![(RuleStatus::Ran, true, warning.clone())]);
+    assert_eq!(summary.warned, vec![RuleId(0)]);
+    // Fresh: the log again, and no witness while it stands.
+    for _ in 0..2 {
+        let (reports, summary) = build_builtins(&host, &p, &g, &builtins);
+        assert_eq!(reports, vec![(RuleStatus::Fresh, true, warning.clone())]);
+        assert_eq!(summary.warned, vec![RuleId(0)]);
+        assert_eq!(answer(&host, &KEY), None);
+    }
+    // Without the cause: no log, and the all-fresh run leaves a witness.
+    host.put("in.txt", "fine");
+    let (reports, _) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports, vec![(RuleStatus::Ran, false, String::new())]);
+    let (reports, summary) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports, vec![(RuleStatus::Fresh, false, String::new())]);
+    assert!(summary.warned.is_empty());
+    assert_eq!(answer(&host, &KEY), Some(1));
+    // Restored after a revert: the stored log comes back with the outputs.
+    host.put("in.txt", "warn");
+    let (reports, summary) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports, vec![(RuleStatus::Restored, true, warning)]);
+    assert_eq!(summary.warned, vec![RuleId(0)]);
+    assert!(host.get(".cloesce/witness").is_none());
+}
