@@ -1527,13 +1527,13 @@ fn io_failure(doing: &str, error: std::io::Error) -> Failure {
 
 /// The files a build of the selected rules will stat: their literal inputs
 /// and their outputs, each once (for [`State::prefetch`]).
-fn files_to_check(pipeline: &Pipeline, selected: &[bool]) -> Vec<WorkspacePath> {
+fn files_to_check<'p>(pipeline: &'p Pipeline, selected: &[bool]) -> Vec<&'p WorkspacePath> {
     let mut seen = FxHashSet::default();
     for (rule, _) in pipeline.rules.iter().zip(selected).filter(|(_, s)| **s) {
         let inputs = rule.inputs.iter().filter_map(|i| i.value.literal.as_ref());
         seen.extend(inputs.chain(rule.outputs.iter().map(|o| &o.value)));
     }
-    seen.into_iter().cloned().collect()
+    seen.into_iter().collect()
 }
 
 /// `rank[rule] = position in topological order`.

@@ -21,6 +21,10 @@ use crate::session::{Session, Sources};
 /// `cloesce run` (not `--watch`): answers from `.cloesce/witness` when the
 /// last build found every rule fresh and nothing it looked at changed (see
 /// the engine's `witness.rs`); otherwise loads the pipeline and builds.
+///
+/// The project lock is taken first and held to the end, so the state can be
+/// read, and the files it knows stat-ed, on another thread while this one
+/// loads the pipeline: no other run can change them in between.
 pub async fn run_command<P: Platform>(
     platform: &P,
     dir: Option<&str>,
@@ -29,20 +33,29 @@ pub async fn run_command<P: Platform>(
 ) -> Result<i32, Exit> {
     let sources = Sources::open(platform, dir)?;
     let host = &sources.project.host;
+    // The lock on its own handle of the project: the session takes the
+    // sources' handle while the lock is held.
+    let lock_project = platform
+        .open_project(dir)
+        .map_err(|e| Exit::environment(format!("error: cannot open the project: {e}\n")))?;
+    let lock = if args.dry_run {
+        None
+    } else {
+        let silent = args.json || args.quiet;
+        Some(ProjectLock::acquire(platform, &lock_project.host, !args.no_wait, silent).await?)
+    };
     if may_answer_from_witness(args)
         && witness::exists(host)
         && !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
     {
-        let lock = ProjectLock::acquire(platform, host, !args.no_wait, args.quiet).await?;
         let started_ns = host.now_ns();
-        // Without an answer, `run` takes the lock again after loading.
         let answer = witness::all_fresh(host, &sources.pipeline_key).map(|rules| Summary {
             fresh: rules,
             elapsed_ns: host.now_ns().saturating_sub(started_ns),
             ..Summary::default()
         });
-        drop(lock);
         if let Some(summary) = answer {
+            drop(lock);
             if !args.quiet {
                 platform.write(Stream::Stdout, &summary_line(&summary));
             }
@@ -51,16 +64,25 @@ pub async fn run_command<P: Platform>(
             return Ok(exit::SUCCESS);
         }
     }
-    // The state is read while the pipeline loads (on another thread, where
-    // there is one); the build checks under the lock that it is still current.
-    let (state, session) =
-        sources.load_alongside(platform, renderer, !args.dry_run, |host| State::load(host));
+    let (state, session) = sources.load_alongside(platform, renderer, !args.dry_run, |host| {
+        let mut state = State::load(host);
+        state.prefetch_recorded(host);
+        state
+    });
     let session = session?;
-    let result = run(platform, &session, args, renderer, Some(state)).await;
+    let prepared = Prepared { lock, state };
+    let result = run(platform, &session, args, renderer, Some(prepared)).await;
     // As above: dropping the pipeline (a few allocations per rule) would be
-    // wasted work. The lock is not in the session, so nothing stays held.
+    // wasted work. The lock is not in the session: it is released by `run`.
     std::mem::forget(session);
     result
+}
+
+/// What [`run_command`] prepared before the build: the project lock (none
+/// for a dry run) and the state, read beside the pipeline.
+pub struct Prepared<'l, H: Host> {
+    pub lock: Option<ProjectLock<'l, H>>,
+    pub state: State,
 }
 
 /// Whether a run could be answered by a witness: it builds every rule, and
@@ -81,15 +103,19 @@ pub async fn run<P: Platform>(
     session: &Session<P::Host>,
     args: &RunArgs,
     renderer: Renderer,
-    state: Option<State>,
+    prepared: Option<Prepared<'_, P::Host>>,
 ) -> Result<i32, Exit> {
     let targets = args
         .rules
         .iter()
         .map(|name| session.rule_id(name))
         .collect::<Result<Vec<_>, _>>()?;
-    let lock = if args.dry_run {
-        None
+    let (lock, state) = match prepared {
+        Some(Prepared { lock, state }) => (lock, Some(state)),
+        None => (None, None),
+    };
+    let lock = if lock.is_some() || args.dry_run {
+        lock
     } else {
         Some(
             ProjectLock::acquire(
