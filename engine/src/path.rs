@@ -128,10 +128,12 @@ fn is_normal(raw: &str) -> bool {
     if bytes.is_empty() || bytes.iter().any(|&b| b == b'\\' || b == 0) {
         return false;
     }
-    bytes.split(|&b| b == b'/').all(|segment| {
-        !matches!(segment, b"" | b"." | b"..")
-            && !(segment.len() >= 2 && segment[0].is_ascii_alphabetic() && segment[1] == b':')
-    })
+    let names_a_drive = |segment: &[u8]| {
+        segment.len() >= 2 && segment[0].is_ascii_alphabetic() && segment[1] == b':'
+    };
+    bytes
+        .split(|&b| b == b'/')
+        .all(|segment| !(matches!(segment, b"" | b"." | b"..") || names_a_drive(segment)))
 }
 
 impl TryFrom<String> for WorkspacePath {
