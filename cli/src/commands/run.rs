@@ -33,10 +33,11 @@ pub async fn run_command<P: Platform>(
 ) -> Result<i32, Exit> {
     let sources = Sources::open(platform, dir)?;
     let host = &sources.project.host;
-    // The lock on its own handle of the project: the session takes the
-    // sources' handle while the lock is held.
+    // The lock on its own handle of the project (the session takes the
+    // sources' handle while the lock is held), opened at the root already
+    // found, which has the marker or has none above it: the same root.
     let lock_project = platform
-        .open_project(dir)
+        .open_project(Some(&sources.project.root))
         .map_err(|e| Exit::environment(format!("error: cannot open the project: {e}\n")))?;
     let lock = if args.dry_run {
         None
