@@ -58,7 +58,10 @@ let prepared = null;
 async function prepareEngine(dir = defaultDir()) {
   setCompileFlags();
   try {
-    const bytes = await require('node:fs').promises.readFile(path.join(dir, 'cloesce_wasm_bg.wasm'));
+    // The callback API: `fs.promises` would load ~30 more internal modules.
+    const bytes = await new Promise((resolve, reject) => {
+      require('node:fs').readFile(path.join(dir, 'cloesce_wasm_bg.wasm'), (err, data) => (err ? reject(err) : resolve(data)));
+    });
     prepared = { dir, module: await WebAssembly.compile(bytes) };
   } catch {
     prepared = null;
