@@ -54,6 +54,20 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 wasm-bindgen --target nodejs --out-dir "$OUT" "$WASM_IN"
 
+# lib/engine.js compiles the module asynchronously (WebAssembly.compile, off
+# the main thread) while the rest of the host loads, and leaves it under
+# Symbol.for('cloesce.wasmModule'): the glue takes it from there instead of
+# reading and compiling the .wasm synchronously.
+node -e "
+  const fs = require('fs');
+  const file = '$OUT/cloesce_wasm.js';
+  const from = 'const wasmBytes = require(\'fs\').readFileSync(wasmPath);\nconst wasmModule = new WebAssembly.Module(wasmBytes);\n';
+  const to = 'const wasmModule = globalThis[Symbol.for(\'cloesce.wasmModule\')] || new WebAssembly.Module(require(\'fs\').readFileSync(wasmPath));\n';
+  const glue = fs.readFileSync(file, 'utf8');
+  if (!glue.includes(from)) { console.error('error: the wasm-bindgen glue no longer reads the module as expected; update scripts/build-npm.sh'); process.exit(1); }
+  fs.writeFileSync(file, glue.replace(from, to));
+"
+
 if [ -z "${SKIP_WASM_OPT:-}" ]; then
   step "wasm-opt -Oz"
   # Features rustc enables by default for wasm32-unknown-unknown; wasm-opt

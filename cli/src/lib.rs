@@ -9,6 +9,7 @@
 pub mod args;
 pub mod commands;
 pub mod exit;
+pub mod fast_args;
 pub mod platform;
 pub mod progress;
 pub mod render;
@@ -38,7 +39,13 @@ use crate::session::Session;
 /// Runs the CLI with `args` (including the program name) and returns the
 /// process exit code.
 pub async fn main<P: Platform>(args: Vec<String>, platform: &P) -> i32 {
-    let cli = match Cli::try_parse_from(&args) {
+    // A plain `run` skips clap, whose parser would otherwise be compiled
+    // (under Node) on every start; see fast_args.rs.
+    let parsed = match fast_args::parse(&args) {
+        Some(cli) => Ok(cli),
+        None => parse_with_clap(&args),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => {
             let color =
@@ -72,6 +79,14 @@ pub async fn main<P: Platform>(args: Vec<String>, platform: &P) -> i32 {
             code
         }
     }
+}
+
+/// clap's parse, in its own function: under Node a WebAssembly function is
+/// compiled on its first call, so a run that took the fast path never
+/// compiles clap's parser.
+#[inline(never)]
+fn parse_with_clap(args: &[String]) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(args)
 }
 
 /// A command's future, boxed behind `dyn`: under Node, V8 compiles each

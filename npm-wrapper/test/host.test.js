@@ -206,3 +206,15 @@ test('stat_many (one call into JS) agrees with stat path by path', { skip: needs
   assert.deepEqual(each.slice(3, 5), ['None', 'None']);
   if (process.platform !== 'win32') assert.match(each[5], /kind: Symlink,/);
 });
+
+test('isExecutable: runnable files only, without throwing for missing ones', () => {
+  const { isExecutable } = require(path.join(PACKAGE_DIR, 'lib', 'platform.js'));
+  const dir = copyFixture(null, { 'tool.sh': '#!/bin/sh\n', 'data.txt': 'x', 'sub/x': '' });
+  fs.chmodSync(path.join(dir, 'tool.sh'), 0o755);
+  assert.equal(isExecutable(path.join(dir, 'tool.sh')), true);
+  // Windows has no executable bit: any file may run.
+  assert.equal(isExecutable(path.join(dir, 'data.txt')), process.platform === 'win32');
+  assert.equal(isExecutable(path.join(dir, 'sub')), false); // a folder
+  assert.equal(isExecutable(path.join(dir, 'missing')), false);
+  assert.equal(isExecutable(path.join(dir, 'data.txt', 'below-a-file')), false); // ENOTDIR
+});

@@ -6,10 +6,9 @@
 
 const fs = require('node:fs');
 
-const { loadEngine, EngineError, PACKAGE } = require('./engine.js');
-const { createPlatform } = require('./platform.js');
-const { Children } = require('./spawn.js');
-const { handleInterrupts } = require('./interrupt.js');
+const { loadEngine, prepareEngine, EngineError, PACKAGE } = require('./engine.js');
+// platform.js, spawn.js and interrupt.js are required in main(), after the
+// engine's module has started compiling in the background.
 
 /** Exit code for an internal error (a bug in cloesce), like EX_SOFTWARE. */
 const EXIT_INTERNAL = 70;
@@ -35,18 +34,24 @@ async function main(args) {
     process.stdout.write(`cloesce ${PACKAGE.version}\n`);
     return;
   }
+  // V8 decodes the module on another thread while the host's JS loads.
+  const engineReady = prepareEngine();
+  const { createPlatform } = require('./platform.js');
+  const { Children } = require('./spawn.js');
+  const { handleInterrupts } = require('./interrupt.js');
   let stopped = false; // ended on purpose before the engine finished
   const platform = createPlatform({ children: new Children() });
   // Ctrl-C, SIGTERM, SIGHUP: stop the rules politely, then firmly, and exit
   // 130/143/129; the 'exit' handler below removes the lock file. Installed
   // before the engine loads, so a signal during start-up is handled too
-  // (it is delivered once loading, which blocks, is done).
+  // (it is delivered once loading, which partly blocks, is done).
   handleInterrupts(platform.children, {
     exit(code) {
       stopped = true;
       process.exit(code);
     },
   });
+  await engineReady;
   let engine;
   try {
     engine = loadEngine();

@@ -33,13 +33,56 @@ function setCompileFlags() {
   for (const flag of V8_FLAGS) v8.setFlagsFromString(flag);
 }
 
+/** The folder holding the engine: `CLOESCE_WASM_DIR`, else the package's wasm/. */
+function defaultDir() {
+  return process.env.CLOESCE_WASM_DIR || path.join(__dirname, '..', 'wasm');
+}
+
+/**
+ * Where a module compiled by prepareEngine() waits for the wasm-bindgen glue:
+ * scripts/build-npm.sh makes the glue take it from here instead of reading
+ * and compiling the .wasm itself (synchronously).
+ */
+const PREPARED = Symbol.for('cloesce.wasmModule');
+
+/** `{ dir, module }` once prepareEngine() has compiled the module in `dir`. */
+let prepared = null;
+
+/**
+ * Starts compiling the engine's module in the background so the rest of the
+ * host can load meanwhile; loadEngine() then instantiates what was compiled.
+ * The file is read synchronously (about 1 ms): `WebAssembly.compile` then
+ * decodes it on V8's background threads while the main thread goes on
+ * requiring lib/ (an asynchronous read would deliver its chunks only once
+ * those requires are done, and the decode would start after them). Returns a
+ * Promise that resolves once compiled and never rejects: on any failure
+ * loadEngine() does it all again synchronously and reports the error as usual.
+ */
+function prepareEngine(dir = defaultDir()) {
+  setCompileFlags();
+  prepared = null;
+  let bytes;
+  try {
+    bytes = require('node:fs').readFileSync(path.join(dir, 'cloesce_wasm_bg.wasm'));
+  } catch {
+    return Promise.resolve();
+  }
+  return WebAssembly.compile(bytes).then(
+    (module) => {
+      prepared = { dir, module };
+    },
+    () => {},
+  );
+}
+
 /**
  * Loads the engine from `dir` (default: the package's wasm/ folder) and
  * checks its version against package.json's.
  */
-function loadEngine(dir = process.env.CLOESCE_WASM_DIR || path.join(__dirname, '..', 'wasm')) {
+function loadEngine(dir = defaultDir()) {
   let engine;
   setCompileFlags();
+  if (prepared && prepared.dir === dir) globalThis[PREPARED] = prepared.module;
   try {
     engine = require(path.join(dir, 'cloesce_wasm.js'));
   } catch (err) {
@@ -47,6 +90,9 @@ function loadEngine(dir = process.env.CLOESCE_WASM_DIR || path.join(__dirname, '
       `cloesce's WebAssembly engine could not be loaded from ${dir}: ${String(err.message).split('\n')[0]}\n` +
         `reinstall the package: npm install -D cloesce@${PACKAGE.version}`,
     );
+  } finally {
+    delete globalThis[PREPARED];
+    prepared = null;
   }
   const version = engine.version();
   if (version !== PACKAGE.version) {
@@ -58,4 +104,4 @@ function loadEngine(dir = process.env.CLOESCE_WASM_DIR || path.join(__dirname, '
   return engine;
 }
 
-module.exports = { loadEngine, EngineError, PACKAGE };
+module.exports = { loadEngine, prepareEngine, EngineError, PACKAGE, PREPARED };

@@ -68,9 +68,16 @@ function renameWithRetry(from, to) {
   }
 }
 
+/**
+ * Whether `file` is a file this process may run. Called for every candidate
+ * while a rule's program is looked up on PATH, where most candidates are
+ * missing: those answer without a thrown error, whose stack trace (through
+ * the WebAssembly frames) cost more than the stat itself.
+ */
 function isExecutable(file) {
   try {
-    if (!fs.statSync(file).isFile()) return false;
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (st === undefined || !st.isFile()) return false;
     if (process.platform === 'win32') return true;
     fs.accessSync(file, fs.constants.X_OK);
     return true;
