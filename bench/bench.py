@@ -182,12 +182,48 @@ class Bench:
         self.build("settle")
 
 
+def summarize(case, runs, spec):
+    walls = [r["wall"] for r in runs]
+    c = {
+        "n": len(runs),
+        "median": statistics.median(walls), "min": min(walls), "max": max(walls),
+        "cpu_median": statistics.median(r["cpu"] for r in runs),
+        "rss_mb_median": statistics.median(r["rss_mb"] for r in runs),
+        "rss_mb_max": max(r["rss_mb"] for r in runs),
+        "steps": [r["steps"] for r in runs],
+        "followup_steps": [r.get("followup_steps", 0) for r in runs],
+        "all_correct": all(r["correct"] and r["rc"] == 0 for r in runs),
+        "ideal": ideal_steps(case, spec),
+    }
+    c["minimal"] = (all(s == c["ideal"] for s in c["steps"])
+                    and all(s == 0 for s in c["followup_steps"]))
+    return c
+
+
+def report_case(tool, wl, case, c):
+    print("%-7s %-3s %-6s n=%d median %.3fs [%.3f-%.3f] cpu %.2fs rss %.0fMB steps %s ok=%s"
+          % (tool, wl, case, c["n"], c["median"], c["min"], c["max"], c["cpu_median"],
+             c["rss_mb_max"], sorted(set(c["steps"])), c["all_correct"]) + ("" if c["minimal"] else " (ideal %d)" % c["ideal"])
+          + (" followup %s" % sorted(set(c["followup_steps"])) if case in ("incr", "revert") else ""), flush=True)
+
+
+def save_result(args, res):
+    out = os.path.join(args.work, "results")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "%s-%s.json" % (res["tool"], res["workload"])), "w") as f:
+        json.dump(res, f, indent=1)
+
+
+def new_result(tool, wl, drv, b):
+    return {"tool": tool, "workload": wl, "version": drv.version(), "declared": drv.DECLARED,
+            "rules": len(b.spec["rules"]), "probe": b.spec["probe_input"],
+            "minimal": len(b.spec["probe_closure"]), "cases": {}}
+
+
 def run(tool, wl, args):
     drv = load_driver(tool)
     b = Bench(drv, wl, args.work)
-    res = {"tool": tool, "workload": wl, "version": drv.version(), "declared": drv.DECLARED,
-           "rules": len(b.spec["rules"]), "probe": b.spec["probe_input"],
-           "minimal": len(b.spec["probe_closure"]), "cases": {}}
+    res = new_result(tool, wl, drv, b)
     for case in CASES:
         reps = args.cold_reps if case == "cold" else args.reps
         runs, spent = [], 0.0
@@ -201,30 +237,40 @@ def run(tool, wl, args):
             runs.append(r)
             if spent > args.case_budget and len(runs) >= 1:
                 break
-        walls = [r["wall"] for r in runs]
-        res["cases"][case] = {
-            "n": len(runs),
-            "median": statistics.median(walls), "min": min(walls), "max": max(walls),
-            "cpu_median": statistics.median(r["cpu"] for r in runs),
-            "rss_mb_median": statistics.median(r["rss_mb"] for r in runs),
-            "rss_mb_max": max(r["rss_mb"] for r in runs),
-            "steps": [r["steps"] for r in runs],
-            "followup_steps": [r.get("followup_steps", 0) for r in runs],
-            "all_correct": all(r["correct"] and r["rc"] == 0 for r in runs),
-            "ideal": ideal_steps(case, b.spec),
-        }
-        c = res["cases"][case]
-        c["minimal"] = (all(s == c["ideal"] for s in c["steps"])
-                        and all(s == 0 for s in c["followup_steps"]))
-        print("%-7s %-3s %-6s n=%d median %.3fs [%.3f-%.3f] cpu %.2fs rss %.0fMB steps %s ok=%s"
-              % (tool, wl, case, c["n"], c["median"], c["min"], c["max"], c["cpu_median"],
-                 c["rss_mb_max"], sorted(set(c["steps"])), c["all_correct"]) + ("" if c["minimal"] else " (ideal %d)" % c["ideal"])
-              + (" followup %s" % sorted(set(c["followup_steps"])) if case in ("incr", "revert") else ""), flush=True)
-    out = os.path.join(args.work, "results")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "%s-%s.json" % (tool, wl)), "w") as f:
-        json.dump(res, f, indent=1)
+        res["cases"][case] = summarize(case, runs, b.spec)
+        report_case(tool, wl, case, res["cases"][case])
+    save_result(args, res)
     return res
+
+
+def run_interleaved(tools, wl, args):
+    """Every case of `wl` with the tools taking turns rep by rep (each in its
+    own work folder), so a busier moment of the host falls on all of them
+    alike. The case budget applies per tool, as in `run`."""
+    benches = [(tool, load_driver(tool)) for tool in tools]
+    benches = [(tool, drv, Bench(drv, wl, args.work)) for tool, drv in benches]
+    results = {tool: new_result(tool, wl, drv, b) for tool, drv, b in benches}
+    for case in CASES:
+        reps = args.cold_reps if case == "cold" else args.reps
+        runs = {tool: [] for tool, _, _ in benches}
+        spent = {tool: 0.0 for tool, _, _ in benches}
+        if case in ("noop", "incr", "revert", "touch"):
+            for _, _, b in benches:
+                b.settle()
+                b.build("warmup")
+        for i in range(reps):
+            for tool, _, b in benches:
+                if runs[tool] and spent[tool] > args.case_budget:
+                    continue
+                t0 = time.perf_counter()
+                runs[tool].append(getattr(b, "case_" + case)())
+                spent[tool] += time.perf_counter() - t0
+        for tool, _, b in benches:
+            results[tool]["cases"][case] = summarize(case, runs[tool], b.spec)
+            report_case(tool, wl, case, results[tool]["cases"][case])
+    for res in results.values():
+        save_result(args, res)
+    return list(results.values())
 
 
 def paired_cold(tools, wl, reps, work):
@@ -274,6 +320,9 @@ def main():
     ap.add_argument("--work", default="/tmp/bench-work")
     ap.add_argument("--check", action="store_true",
                     help="exit 1 unless every tool ran and every case was correct and minimal")
+    ap.add_argument("--interleave", action="store_true",
+                    help="run each case with the tools taking turns rep by rep, instead of "
+                         "one tool's cases after another's")
     ap.add_argument("--paired-cold", type=int, default=0, metavar="REPS",
                     help="instead of the cases: REPS cold builds per tool, alternating tools "
                          "in every rep (ratios against the first tool)")
@@ -284,6 +333,7 @@ def main():
         return
     bad = []
     for wl in args.workloads.split(","):
+        tools = []
         for tool in args.tools.split(","):
             drv = load_driver(tool)
             ok, why = drv.available()
@@ -295,8 +345,13 @@ def main():
             if n > getattr(drv, "MAX_RULES", n):
                 print("SKIP %s %s: %d rules > the driver's MAX_RULES %d" % (tool, wl, n, drv.MAX_RULES))
                 continue
-            res = run(tool, wl, args)
-            bad += ["%s %s %s" % (tool, wl, case) for case, c in res["cases"].items()
+            tools.append(tool)
+        if args.interleave:
+            results = run_interleaved(tools, wl, args)
+        else:
+            results = [run(tool, wl, args) for tool in tools]
+        for res in results:
+            bad += ["%s %s %s" % (res["tool"], wl, case) for case, c in res["cases"].items()
                     if not (c["all_correct"] and c["minimal"])]
     if args.check and bad:
         print("FAILED (wrong or not minimal): " + "; ".join(bad))
