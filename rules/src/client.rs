@@ -19,7 +19,7 @@ use crate::ir::{
     CidlType, CloesceAst, DeclaredAs, HttpVerb, Model, ModelMethod, NamedTypedValue, NavigationKind,
 };
 use crate::validate;
-use crate::workers::GENERATED_HEADER;
+use crate::workers::{js_string, GENERATED_HEADER};
 
 /// The client's import of the runtime package.
 pub const RUNTIME_IMPORT: &str =
@@ -70,10 +70,6 @@ pub fn data_name(model: &str) -> String {
 fn put(out: &mut String, args: std::fmt::Arguments<'_>) {
     // Writing into a String cannot fail.
     let _ = out.write_fmt(args);
-}
-
-fn js_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
 }
 
 fn value_type(v: &NamedTypedValue, side: Side) -> String {
