@@ -141,17 +141,22 @@ impl Schema {
     /// The whole schema as SQL, one statement per line: tables in
     /// [`Schema::creation_order`], then views by name.
     pub fn to_sql(&self) -> String {
-        let all: BTreeSet<&str> = self.tables.keys().map(String::as_str).collect();
         let mut out = String::new();
+        self.write_sql(&mut out);
+        out
+    }
+
+    /// [`Schema::to_sql`], appended to `out`.
+    pub fn write_sql(&self, out: &mut String) {
+        let all: BTreeSet<&str> = self.tables.keys().map(String::as_str).collect();
         for name in self.creation_order(&all) {
-            write_create_table(&mut out, name, &self.tables[name], &|t| t.to_string());
+            write_create_table(out, name, &self.tables[name], &|t| t.to_string());
             out.push('\n');
         }
         for (name, v) in &self.views {
-            write_create_view(&mut out, name, v);
+            write_create_view(out, name, v);
             out.push('\n');
         }
-        out
     }
 }
 
