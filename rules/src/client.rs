@@ -40,23 +40,41 @@ pub enum Side {
 /// The TypeScript type of an IR type, as seen by the client; `declared` is
 /// what its root scalar was declared as (`boolean`, `Date`).
 pub fn ts_type(ty: &CidlType, declared: Option<DeclaredAs>, side: Side) -> String {
+    let mut out = String::new();
+    write_ts_type(&mut out, ty, declared, side);
+    out
+}
+
+/// [`ts_type`], appended to `out` (a type per column of every model: no
+/// string of its own).
+fn write_ts_type(out: &mut String, ty: &CidlType, declared: Option<DeclaredAs>, side: Side) {
     match ty {
-        CidlType::Void => "void".into(),
-        CidlType::Integer if declared == Some(DeclaredAs::Boolean) => "boolean".into(),
-        CidlType::Text if declared == Some(DeclaredAs::Date) => "Date".into(),
-        CidlType::Integer | CidlType::Real => "number".into(),
-        CidlType::Text => "string".into(),
-        CidlType::Blob => "Uint8Array".into(),
-        CidlType::Model(n) if side == Side::Sent => data_name(n),
-        CidlType::Inject(n) | CidlType::Model(n) => n.clone(),
+        CidlType::Void => out.push_str("void"),
+        CidlType::Integer if declared == Some(DeclaredAs::Boolean) => out.push_str("boolean"),
+        CidlType::Text if declared == Some(DeclaredAs::Date) => out.push_str("Date"),
+        CidlType::Integer | CidlType::Real => out.push_str("number"),
+        CidlType::Text => out.push_str("string"),
+        CidlType::Blob => out.push_str("Uint8Array"),
+        CidlType::Model(n) if side == Side::Sent => out.push_str(&data_name(n)),
+        CidlType::Inject(n) | CidlType::Model(n) => out.push_str(n),
         CidlType::Array(inner) => match **inner {
-            CidlType::Nullable(_) => format!("({})[]", ts_type(inner, declared, side)),
-            _ => format!("{}[]", ts_type(inner, declared, side)),
+            CidlType::Nullable(_) => {
+                out.push('(');
+                write_ts_type(out, inner, declared, side);
+                out.push_str(")[]");
+            }
+            _ => {
+                write_ts_type(out, inner, declared, side);
+                out.push_str("[]");
+            }
         },
-        CidlType::HttpResult(inner) => ts_type(inner, declared, side),
+        CidlType::HttpResult(inner) => write_ts_type(out, inner, declared, side),
         CidlType::Nullable(inner) => match **inner {
-            CidlType::Void => "null".into(),
-            _ => format!("{} | null", ts_type(inner, declared, side)),
+            CidlType::Void => out.push_str("null"),
+            _ => {
+                write_ts_type(out, inner, declared, side);
+                out.push_str(" | null");
+            }
         },
     }
 }
@@ -88,10 +106,11 @@ fn columns(model: &Model, side: Side) -> String {
             Side::Sent if is_pk || matches!(v.cidl_type, CidlType::Nullable(_)) => "?",
             Side::Sent => "",
         };
-        put(
-            &mut out,
-            format_args!("  {}{mark}: {};\n", v.name, value_type(v, side)),
-        );
+        for part in ["  ", &v.name, mark, ": "] {
+            out.push_str(part);
+        }
+        write_ts_type(&mut out, &v.cidl_type, v.declared_as, side);
+        out.push_str(";\n");
     }
     out
 }
