@@ -176,7 +176,7 @@ fn class(ast: &CloesceAst, model: &Model) -> String {
     };
     for method in model.methods.values() {
         out.push('\n');
-        out.push_str(&method_text(ast, model, method, &ds_type));
+        write_method(&mut out, ast, model, method, &ds_type);
     }
     out.push_str("}\n");
     out
@@ -195,28 +195,43 @@ fn returns_spec(ast: &CloesceAst, method: &ModelMethod) -> Option<String> {
     }
 }
 
-fn method_text(ast: &CloesceAst, model: &Model, method: &ModelMethod, ds_type: &str) -> String {
+/// Appends one API method of `model`'s class to `out`.
+fn write_method(
+    out: &mut String,
+    ast: &CloesceAst,
+    model: &Model,
+    method: &ModelMethod,
+    ds_type: &str,
+) {
     let params: Vec<_> = method
         .parameters
         .iter()
         .filter(|p| !matches!(p.cidl_type.root(), CidlType::Inject(_)))
         .collect();
-    let mut sig: Vec<String> = params
-        .iter()
-        .map(|p| format!("{}: {}", p.name, value_type(p, Side::Sent)))
-        .collect();
-    sig.push(format!("dataSource: {ds_type} = null"));
-    let ret = ts_type(
+    out.push_str(if method.is_static {
+        "  static async "
+    } else {
+        "  async "
+    });
+    out.push_str(&method.name);
+    out.push('(');
+    for p in &params {
+        out.push_str(&p.name);
+        out.push_str(": ");
+        write_ts_type(out, &p.cidl_type, p.declared_as, Side::Sent);
+        out.push_str(", ");
+    }
+    put(
+        out,
+        format_args!("dataSource: {ds_type} = null): Promise<HttpResult<"),
+    );
+    write_ts_type(
+        out,
         &method.return_type,
         method.return_declared_as,
         Side::Returned,
     );
-    let mut s = format!(
-        "  {}async {}({}): Promise<HttpResult<{ret}>> {{\n",
-        if method.is_static { "static " } else { "" },
-        method.name,
-        sig.join(", ")
-    );
+    out.push_str(">> {\n");
     let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
     let models: Vec<String> = params
         .iter()
@@ -226,19 +241,19 @@ fn method_text(ast: &CloesceAst, model: &Model, method: &ModelMethod, ds_type: &
         })
         .collect();
     put(
-        &mut s,
+        out,
         format_args!("    return {CLIENT_CONST}.call(this, {{\n"),
     );
     put(
-        &mut s,
+        out,
         format_args!("      model: {},\n", js_string(&model.name)),
     );
     put(
-        &mut s,
+        out,
         format_args!("      method: {},\n", js_string(&method.name)),
     );
     put(
-        &mut s,
+        out,
         format_args!(
             "      verb: \"{}\",\n      instance: {},\n",
             method.http_verb.as_str(),
@@ -246,21 +261,20 @@ fn method_text(ast: &CloesceAst, model: &Model, method: &ModelMethod, ds_type: &
         ),
     );
     put(
-        &mut s,
+        out,
         format_args!("      params: {},\n", object_literal(&names)),
     );
     if !models.is_empty() && method.http_verb != HttpVerb::GET {
         put(
-            &mut s,
+            out,
             format_args!("      models: {},\n", object_literal(&models)),
         );
     }
-    s.push_str("      dataSource,\n");
+    out.push_str("      dataSource,\n");
     if let Some(returns) = returns_spec(ast, method) {
-        put(&mut s, format_args!("      returns: {returns},\n"));
+        put(out, format_args!("      returns: {returns},\n"));
     }
-    s.push_str("    });\n  }\n");
-    s
+    out.push_str("    });\n  }\n");
 }
 
 /// `{ a, b }` on one line, `{}` when empty.
