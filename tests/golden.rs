@@ -48,7 +48,7 @@ fn one_of_each() -> Project {
 }
 
 /// Replaces every duration (`12ms`, `1.50s`) by `<t>` and `\r\n` by `\n`.
-fn normalize(text: &str) -> String {
+pub(crate) fn normalize(text: &str) -> String {
     let text = text.replace("\r\n", "\n");
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::new();

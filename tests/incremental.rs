@@ -410,7 +410,7 @@ fn the_extract_memo_gives_a_clean_builds_outputs_and_a_failed_run_keeps_it() {
     let p = Project::example("library");
     p.cloesce(&["run"]).expect_code(0);
     let first = memos(&p);
-    assert_eq!(first.len(), 1, "one memo, extract's: {first:?}");
+    assert_eq!(first.len(), 2, "extract's memo and d1's: {first:?}");
 
     let book = p.read("src/book.cloesce.ts");
     let column = "  name: string;\n";

@@ -6,7 +6,8 @@
 
 use std::path::Path;
 
-use crate::common::{Project, Run};
+use crate::common::{files_of, Project, Run};
+use crate::golden::normalize;
 
 const MODEL: &str = "src/kennel.cloesce.ts";
 
@@ -496,4 +497,95 @@ fn on_a_terminal_migrate_asks_whether_a_removed_field_was_renamed() {
     };
     assert_eq!(code, 0, "{screen}");
     assert!(!screen.contains("(y/N)"), "{screen}");
+}
+
+/// `cloesce/d1` keeps the last migration of the history it checked in a
+/// memo (`.cloesce/memo/`). It changes nothing: at every step, a project
+/// whose memos are deleted before each run prints and writes exactly what
+/// the project keeping them does: the drift after model edits, the same
+/// error for a hand-edited snapshot or migration, the history restored, a
+/// new migration.
+#[test]
+fn the_d1_memo_gives_what_a_run_without_it_gives() {
+    let kept = kennel();
+    let fresh = kennel();
+    let step = |name: &str, change: &dyn Fn(&Project)| -> Run {
+        change(&kept);
+        change(&fresh);
+        // (A failed run before this one left no memo to delete.)
+        let _ = std::fs::remove_dir_all(fresh.path().join(".cloesce/memo"));
+        let (a, b) = (kept.cloesce(&["run"]), fresh.cloesce(&["run"]));
+        assert_eq!(a.code, b.code, "{name}");
+        assert_eq!(normalize(&a.stdout), normalize(&b.stdout), "{name}");
+        assert_eq!(normalize(&a.stderr), normalize(&b.stderr), "{name}");
+        for dir in [".generated", "migrations"] {
+            let (x, y) = (
+                files_of(&kept.path().join(dir)),
+                files_of(&fresh.path().join(dir)),
+            );
+            assert!(x == y, "{name}: {dir} differs");
+        }
+        a
+    };
+    let run = step("an edit", &|p| add_field(p, "email: string | null"));
+    assert!(run.stdout.contains("Owner.email added"), "{}", run.stdout);
+    let run = step("another edit", &|p| {
+        edit(
+            p,
+            "email: string | null",
+            "email: string | null;\n  fax: string | null",
+        )
+    });
+    assert!(run.stdout.contains("Owner.fax added"), "{}", run.stdout);
+
+    let json = kept.read("migrations/0001_init.json");
+    let run = step("a snapshot edited by hand", &|p| {
+        p.write(
+            "migrations/0001_init.json",
+            &json.replacen("\"not_null\": false", "\"not_null\": true", 1),
+        )
+    });
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("0001_init.json was edited by hand"),
+        "{}",
+        run.stderr
+    );
+    let sql = kept.read("migrations/0001_init.sql");
+    let run = step("a migration edited by hand", &|p| {
+        p.write("migrations/0001_init.json", &json);
+        p.write(
+            "migrations/0001_init.sql",
+            &sql.replace("\"phone\" text", "\"phone\" text NOT NULL"),
+        );
+    });
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("0001_init.sql was edited by hand"),
+        "{}",
+        run.stderr
+    );
+    // The inputs of the second edit again: its results are fresh.
+    step("the history restored", &|p| {
+        p.write("migrations/0001_init.sql", &sql)
+    })
+    .expect_code(0);
+
+    let run = step("a new migration", &|p| {
+        p.cloesce(&["migrate", "contact"]).expect_code(0);
+    });
+    assert!(!run.stdout.contains("warning"), "{}", run.stdout);
+    let run = step("an edit after it", &|p| {
+        edit(
+            p,
+            "fax: string | null",
+            "fax: string | null;\n  pager: string | null",
+        )
+    });
+    assert!(
+        run.stdout.contains("(migrations/0002_contact.sql)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Owner.pager added"), "{}", run.stdout);
 }

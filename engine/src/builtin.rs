@@ -75,7 +75,8 @@ pub trait Builtin: Send + Sync {
     fn run(&self, request: &BuiltinRequest<'_>) -> Result<BuiltinOutput, BuiltinFailure>;
     /// Runs the rule given the memo its last successful run returned (if the
     /// engine still has it), and returns its output plus a memo for the next
-    /// run (see [`crate::memo`]). The output must be exactly what
+    /// run (see [`crate::memo`]; `None` keeps the memo there is, so a run the
+    /// memo answered need not write it again). The output must be exactly what
     /// [`Builtin::run`] gives for the same request, whatever the memo holds,
     /// and the memo's format may only change together with
     /// [`Builtin::version`]. By default there is no memo.

@@ -44,11 +44,12 @@ fn seal(builtin: &dyn Builtin, payload: &[u8]) -> Digest {
 /// The memo `builtin` left as `rule`, if there is one and its seal holds.
 pub fn read(host: &dyn Host, rule: &str, builtin: &dyn Builtin) -> Option<Vec<u8>> {
     let mut bytes = host.read(&path(rule, builtin)).ok()?;
-    if bytes.len() < 32 {
+    if bytes.len() < 32 || bytes[..32] != seal(builtin, &bytes[32..]).0 {
         return None;
     }
-    let payload = bytes.split_off(32);
-    (bytes == seal(builtin, &payload).0).then_some(payload)
+    // In place: a memo can be large, and a copy is as many new pages.
+    bytes.drain(..32);
+    Some(bytes)
 }
 
 /// Keeps `payload` for the next run of `builtin` as `rule`. A memo only saves

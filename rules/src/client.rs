@@ -19,7 +19,7 @@ use crate::ir::{
     CidlType, CloesceAst, DeclaredAs, HttpVerb, Model, ModelMethod, NamedTypedValue, NavigationKind,
 };
 use crate::validate;
-use crate::workers::GENERATED_HEADER;
+use crate::workers::{js_string, GENERATED_HEADER};
 
 /// The client's import of the runtime package.
 pub const RUNTIME_IMPORT: &str =
@@ -40,23 +40,41 @@ pub enum Side {
 /// The TypeScript type of an IR type, as seen by the client; `declared` is
 /// what its root scalar was declared as (`boolean`, `Date`).
 pub fn ts_type(ty: &CidlType, declared: Option<DeclaredAs>, side: Side) -> String {
+    let mut out = String::new();
+    write_ts_type(&mut out, ty, declared, side);
+    out
+}
+
+/// [`ts_type`], appended to `out` (a type per column of every model: no
+/// string of its own).
+fn write_ts_type(out: &mut String, ty: &CidlType, declared: Option<DeclaredAs>, side: Side) {
     match ty {
-        CidlType::Void => "void".into(),
-        CidlType::Integer if declared == Some(DeclaredAs::Boolean) => "boolean".into(),
-        CidlType::Text if declared == Some(DeclaredAs::Date) => "Date".into(),
-        CidlType::Integer | CidlType::Real => "number".into(),
-        CidlType::Text => "string".into(),
-        CidlType::Blob => "Uint8Array".into(),
-        CidlType::Model(n) if side == Side::Sent => data_name(n),
-        CidlType::Inject(n) | CidlType::Model(n) => n.clone(),
+        CidlType::Void => out.push_str("void"),
+        CidlType::Integer if declared == Some(DeclaredAs::Boolean) => out.push_str("boolean"),
+        CidlType::Text if declared == Some(DeclaredAs::Date) => out.push_str("Date"),
+        CidlType::Integer | CidlType::Real => out.push_str("number"),
+        CidlType::Text => out.push_str("string"),
+        CidlType::Blob => out.push_str("Uint8Array"),
+        CidlType::Model(n) if side == Side::Sent => out.push_str(&data_name(n)),
+        CidlType::Inject(n) | CidlType::Model(n) => out.push_str(n),
         CidlType::Array(inner) => match **inner {
-            CidlType::Nullable(_) => format!("({})[]", ts_type(inner, declared, side)),
-            _ => format!("{}[]", ts_type(inner, declared, side)),
+            CidlType::Nullable(_) => {
+                out.push('(');
+                write_ts_type(out, inner, declared, side);
+                out.push_str(")[]");
+            }
+            _ => {
+                write_ts_type(out, inner, declared, side);
+                out.push_str("[]");
+            }
         },
-        CidlType::HttpResult(inner) => ts_type(inner, declared, side),
+        CidlType::HttpResult(inner) => write_ts_type(out, inner, declared, side),
         CidlType::Nullable(inner) => match **inner {
-            CidlType::Void => "null".into(),
-            _ => format!("{} | null", ts_type(inner, declared, side)),
+            CidlType::Void => out.push_str("null"),
+            _ => {
+                write_ts_type(out, inner, declared, side);
+                out.push_str(" | null");
+            }
         },
     }
 }
@@ -70,10 +88,6 @@ pub fn data_name(model: &str) -> String {
 fn put(out: &mut String, args: std::fmt::Arguments<'_>) {
     // Writing into a String cannot fail.
     let _ = out.write_fmt(args);
-}
-
-fn js_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
 }
 
 fn value_type(v: &NamedTypedValue, side: Side) -> String {
@@ -92,10 +106,11 @@ fn columns(model: &Model, side: Side) -> String {
             Side::Sent if is_pk || matches!(v.cidl_type, CidlType::Nullable(_)) => "?",
             Side::Sent => "",
         };
-        put(
-            &mut out,
-            format_args!("  {}{mark}: {};\n", v.name, value_type(v, side)),
-        );
+        for part in ["  ", &v.name, mark, ": "] {
+            out.push_str(part);
+        }
+        write_ts_type(&mut out, &v.cidl_type, v.declared_as, side);
+        out.push_str(";\n");
     }
     out
 }
@@ -161,7 +176,7 @@ fn class(ast: &CloesceAst, model: &Model) -> String {
     };
     for method in model.methods.values() {
         out.push('\n');
-        out.push_str(&method_text(ast, model, method, &ds_type));
+        write_method(&mut out, ast, model, method, &ds_type);
     }
     out.push_str("}\n");
     out
@@ -180,28 +195,43 @@ fn returns_spec(ast: &CloesceAst, method: &ModelMethod) -> Option<String> {
     }
 }
 
-fn method_text(ast: &CloesceAst, model: &Model, method: &ModelMethod, ds_type: &str) -> String {
+/// Appends one API method of `model`'s class to `out`.
+fn write_method(
+    out: &mut String,
+    ast: &CloesceAst,
+    model: &Model,
+    method: &ModelMethod,
+    ds_type: &str,
+) {
     let params: Vec<_> = method
         .parameters
         .iter()
         .filter(|p| !matches!(p.cidl_type.root(), CidlType::Inject(_)))
         .collect();
-    let mut sig: Vec<String> = params
-        .iter()
-        .map(|p| format!("{}: {}", p.name, value_type(p, Side::Sent)))
-        .collect();
-    sig.push(format!("dataSource: {ds_type} = null"));
-    let ret = ts_type(
+    out.push_str(if method.is_static {
+        "  static async "
+    } else {
+        "  async "
+    });
+    out.push_str(&method.name);
+    out.push('(');
+    for p in &params {
+        out.push_str(&p.name);
+        out.push_str(": ");
+        write_ts_type(out, &p.cidl_type, p.declared_as, Side::Sent);
+        out.push_str(", ");
+    }
+    put(
+        out,
+        format_args!("dataSource: {ds_type} = null): Promise<HttpResult<"),
+    );
+    write_ts_type(
+        out,
         &method.return_type,
         method.return_declared_as,
         Side::Returned,
     );
-    let mut s = format!(
-        "  {}async {}({}): Promise<HttpResult<{ret}>> {{\n",
-        if method.is_static { "static " } else { "" },
-        method.name,
-        sig.join(", ")
-    );
+    out.push_str(">> {\n");
     let names: Vec<String> = params.iter().map(|p| p.name.clone()).collect();
     let models: Vec<String> = params
         .iter()
@@ -211,19 +241,19 @@ fn method_text(ast: &CloesceAst, model: &Model, method: &ModelMethod, ds_type: &
         })
         .collect();
     put(
-        &mut s,
+        out,
         format_args!("    return {CLIENT_CONST}.call(this, {{\n"),
     );
     put(
-        &mut s,
+        out,
         format_args!("      model: {},\n", js_string(&model.name)),
     );
     put(
-        &mut s,
+        out,
         format_args!("      method: {},\n", js_string(&method.name)),
     );
     put(
-        &mut s,
+        out,
         format_args!(
             "      verb: \"{}\",\n      instance: {},\n",
             method.http_verb.as_str(),
@@ -231,21 +261,20 @@ fn method_text(ast: &CloesceAst, model: &Model, method: &ModelMethod, ds_type: &
         ),
     );
     put(
-        &mut s,
+        out,
         format_args!("      params: {},\n", object_literal(&names)),
     );
     if !models.is_empty() && method.http_verb != HttpVerb::GET {
         put(
-            &mut s,
+            out,
             format_args!("      models: {},\n", object_literal(&models)),
         );
     }
-    s.push_str("      dataSource,\n");
+    out.push_str("      dataSource,\n");
     if let Some(returns) = returns_spec(ast, method) {
-        put(&mut s, format_args!("      returns: {returns},\n"));
+        put(out, format_args!("      returns: {returns},\n"));
     }
-    s.push_str("    });\n  }\n");
-    s
+    out.push_str("    });\n  }\n");
 }
 
 /// `{ a, b }` on one line, `{}` when empty.

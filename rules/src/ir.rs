@@ -319,8 +319,8 @@ where
 /// a fixed order, a trailing newline.
 pub fn to_json(ast: &CloesceAst) -> Vec<u8> {
     let mut out = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    let mut ser =
+        serde_json::Serializer::with_formatter(&mut out, crate::pretty::Pretty::default());
     // Serialising plain data structures into a Vec cannot fail.
     if ast.serialize(&mut ser).is_err() {
         out.clear();

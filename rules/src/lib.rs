@@ -31,6 +31,7 @@ mod jsonc;
 mod loaded;
 pub mod migrate;
 mod paths;
+mod pretty;
 pub mod schema;
 pub mod tsconfig;
 pub mod validate;

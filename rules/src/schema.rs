@@ -111,23 +111,23 @@ impl Schema {
             .filter(|(n, t)| !t.is_junction() && present(&n.as_str()))
             .map(|(n, _)| n.as_str())
             .collect();
+        let is_model: BTreeSet<&str> = models.iter().copied().collect();
         let mut edges = Vec::new();
         for name in &models {
             for fk in &self.tables[*name].foreign_keys {
                 let nullable = self.tables[*name]
                     .column(&fk.column)
                     .is_some_and(|c| !c.not_null);
-                if !nullable && fk.table != *name && models.contains(&fk.table.as_str()) {
+                if !nullable && fk.table != *name && is_model.contains(fk.table.as_str()) {
                     edges.push((fk.table.as_str(), *name));
                 }
             }
         }
         let mut order = validate::kahn(&models, &edges);
         // A cycle cannot pass validation; keep every table anyway.
-        for m in &models {
-            if !order.contains(m) {
-                order.push(m);
-            }
+        if order.len() < models.len() {
+            let ordered: BTreeSet<&str> = order.iter().copied().collect();
+            order.extend(models.iter().filter(|m| !ordered.contains(*m)));
         }
         order.extend(
             self.tables
@@ -141,17 +141,31 @@ impl Schema {
     /// The whole schema as SQL, one statement per line: tables in
     /// [`Schema::creation_order`], then views by name.
     pub fn to_sql(&self) -> String {
-        let all: BTreeSet<&str> = self.tables.keys().map(String::as_str).collect();
         let mut out = String::new();
+        self.write_sql(&mut out);
+        out
+    }
+
+    /// [`Schema::to_sql`], appended to `out`.
+    pub fn write_sql(&self, out: &mut String) {
+        let all: BTreeSet<&str> = self.tables.keys().map(String::as_str).collect();
         for name in self.creation_order(&all) {
-            out.push_str(&create_table(name, &self.tables[name], &|t| t.to_string()));
+            write_create_table(out, name, &self.tables[name], &|t| t.to_string());
             out.push('\n');
         }
         for (name, v) in &self.views {
-            out.push_str(&create_view(name, v));
+            write_create_view(out, name, v);
             out.push('\n');
         }
-        out
+    }
+}
+
+/// Appends each of `parts` to `out`: the renderer writes its SQL piece by
+/// piece into one string (a schema of hundreds of tables and views is most
+/// of `cloesce/d1`'s output, and a string per column was most of its time).
+fn push_all(out: &mut String, parts: &[&str]) {
+    for part in parts {
+        out.push_str(part);
     }
 }
 
@@ -159,45 +173,79 @@ impl Schema {
 /// foreign key points at to the name written (a rebuild points at the new
 /// copies of the tables it rebuilds).
 pub fn create_table(name: &str, table: &Table, target: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    write_create_table(&mut out, name, table, target);
+    out
+}
+
+/// [`create_table`], appended to `out`.
+fn write_create_table(
+    out: &mut String,
+    name: &str,
+    table: &Table,
+    target: &dyn Fn(&str) -> String,
+) {
     let single_pk = match table.primary_key.as_slice() {
         [one] => Some(one.as_str()),
         _ => None,
     };
-    let mut items: Vec<String> = table
-        .columns
-        .iter()
-        .map(|c| {
-            let pk = if single_pk == Some(c.name.as_str()) {
-                " PRIMARY KEY"
-            } else {
-                ""
-            };
-            let not_null = if c.not_null { " NOT NULL" } else { "" };
-            format!("\"{}\" {}{pk}{not_null}", c.name, c.sql_type)
-        })
-        .collect();
+    push_all(out, &["CREATE TABLE \"", name, "\" ( "]);
+    let mut first = true;
+    let mut item = |out: &mut String| {
+        if !first {
+            out.push_str(", ");
+        }
+        first = false;
+    };
+    for c in &table.columns {
+        item(out);
+        let pk = if single_pk == Some(c.name.as_str()) {
+            " PRIMARY KEY"
+        } else {
+            ""
+        };
+        let not_null = if c.not_null { " NOT NULL" } else { "" };
+        push_all(out, &["\"", &c.name, "\" ", &c.sql_type, pk, not_null]);
+    }
     if single_pk.is_none() {
-        let cols: Vec<String> = table
-            .primary_key
-            .iter()
-            .map(|c| format!("\"{c}\""))
-            .collect();
-        items.push(format!("PRIMARY KEY ({})", cols.join(", ")));
+        item(out);
+        out.push_str("PRIMARY KEY (");
+        for (i, c) in table.primary_key.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            push_all(out, &[sep, "\"", c, "\""]);
+        }
+        out.push(')');
     }
     for fk in &table.foreign_keys {
-        items.push(format!(
-            "FOREIGN KEY (\"{}\") REFERENCES \"{}\" (\"{}\") {ON}",
-            fk.column,
-            target(&fk.table),
-            fk.to
-        ));
+        item(out);
+        let to = target(&fk.table);
+        push_all(
+            out,
+            &[
+                "FOREIGN KEY (\"",
+                &fk.column,
+                "\") REFERENCES \"",
+                &to,
+                "\" (\"",
+                &fk.to,
+                "\") ",
+                ON,
+            ],
+        );
     }
-    format!("CREATE TABLE \"{name}\" ( {} );", items.join(", "))
+    out.push_str(" );");
 }
 
 /// `CREATE VIEW "name" AS SELECT …;`.
 pub fn create_view(name: &str, view: &View) -> String {
-    format!("CREATE VIEW \"{name}\" AS {};", view.select)
+    let mut out = String::new();
+    write_create_view(&mut out, name, view);
+    out
+}
+
+/// [`create_view`], appended to `out`.
+fn write_create_view(out: &mut String, name: &str, view: &View) {
+    push_all(out, &["CREATE VIEW \"", name, "\" AS ", &view.select, ";"]);
 }
 
 fn sql_type(ty: &CidlType) -> String {
@@ -281,34 +329,53 @@ impl Aliases {
 
 /// Builds one view's `SELECT`. Every use of a model *and* of a junction
 /// table gets its own alias, so nested and repeated many-to-many relations
-/// stay queryable.
+/// stay queryable. The select list and the joins are each written straight
+/// into one string.
 struct ViewBuilder<'a> {
     ast: &'a CloesceAst,
     aliases: Aliases,
-    columns: Vec<String>,
-    joins: Vec<String>,
+    /// `"a"."c" AS "a_c", …`
+    columns: String,
+    /// ` LEFT JOIN … ON …` for each join, in order.
+    joins: String,
     tables: BTreeSet<String>,
 }
 
-fn table_ref(table: &str, alias: &str) -> String {
-    if table == alias {
-        format!("\"{table}\"")
-    } else {
-        format!("\"{table}\" AS \"{alias}\"")
-    }
-}
-
 impl ViewBuilder<'_> {
-    fn columns_of(&mut self, model: &Model, alias: &str) {
-        self.tables.insert(model.name.clone());
-        let pk = &model.primary_key.name;
-        self.columns
-            .push(format!("\"{alias}\".\"{pk}\" AS \"{alias}_{pk}\""));
-        for attr in &model.attributes {
-            let a = &attr.value.name;
-            self.columns
-                .push(format!("\"{alias}\".\"{a}\" AS \"{alias}_{a}\""));
+    /// Adds `"alias"."column" AS "alias_column"` to the select list.
+    fn column(&mut self, alias: &str, column: &str) {
+        if !self.columns.is_empty() {
+            self.columns.push_str(", ");
         }
+        push_all(
+            &mut self.columns,
+            &[
+                "\"", alias, "\".\"", column, "\" AS \"", alias, "_", column, "\"",
+            ],
+        );
+    }
+
+    fn columns_of(&mut self, model: &Model, alias: &str) {
+        if !self.tables.contains(&model.name) {
+            self.tables.insert(model.name.clone());
+        }
+        self.column(alias, &model.primary_key.name);
+        for attr in &model.attributes {
+            self.column(alias, &attr.value.name);
+        }
+    }
+
+    /// Adds ` LEFT JOIN "table" [AS "alias"] ON "a"."x" = "b"."y"`.
+    fn join(&mut self, table: &str, alias: &str, on: [&str; 4]) {
+        push_all(&mut self.joins, &[" LEFT JOIN \"", table, "\""]);
+        if table != alias {
+            push_all(&mut self.joins, &[" AS \"", alias, "\""]);
+        }
+        let [a, x, b, y] = on;
+        push_all(
+            &mut self.joins,
+            &[" ON \"", a, "\".\"", x, "\" = \"", b, "\".\"", y, "\""],
+        );
     }
 
     fn walk(&mut self, model: &Model, alias: &str, tree: &IncludeTree) {
@@ -328,27 +395,27 @@ impl ViewBuilder<'_> {
             let cpk = &child.primary_key.name;
             let ppk = &model.primary_key.name;
             match &nav.kind {
-                NavigationKind::OneToOne { reference } => self.joins.push(format!(
-                    "LEFT JOIN {} ON \"{alias}\".\"{reference}\" = \"{child_alias}\".\"{cpk}\"",
-                    table_ref(&child.name, &child_alias)
-                )),
-                NavigationKind::OneToMany { reference } => self.joins.push(format!(
-                    "LEFT JOIN {} ON \"{alias}\".\"{ppk}\" = \"{child_alias}\".\"{reference}\"",
-                    table_ref(&child.name, &child_alias)
-                )),
+                NavigationKind::OneToOne { reference } => self.join(
+                    &child.name,
+                    &child_alias,
+                    [alias, reference, &child_alias, cpk],
+                ),
+                NavigationKind::OneToMany { reference } => self.join(
+                    &child.name,
+                    &child_alias,
+                    [alias, ppk, &child_alias, reference],
+                ),
                 NavigationKind::ManyToMany { unique_id } => {
-                    self.tables.insert(unique_id.clone());
+                    if !self.tables.contains(unique_id) {
+                        self.tables.insert(unique_id.clone());
+                    }
                     let j = self.aliases.next(unique_id);
-                    self.joins.push(format!(
-                        "LEFT JOIN {} ON \"{alias}\".\"{ppk}\" = \"{j}\".\"{}\"",
-                        table_ref(unique_id, &j),
-                        junction_column(model)
-                    ));
-                    self.joins.push(format!(
-                        "LEFT JOIN {} ON \"{j}\".\"{}\" = \"{child_alias}\".\"{cpk}\"",
-                        table_ref(&child.name, &child_alias),
-                        junction_column(child)
-                    ));
+                    self.join(unique_id, &j, [alias, ppk, &j, &junction_column(model)]);
+                    self.join(
+                        &child.name,
+                        &child_alias,
+                        [&j, &junction_column(child), &child_alias, cpk],
+                    );
                 }
             }
             self.walk(child, &child_alias, sub);
@@ -360,17 +427,24 @@ fn view(ast: &CloesceAst, model: &Model, tree: &IncludeTree) -> View {
     let mut b = ViewBuilder {
         ast,
         aliases: Aliases::default(),
-        columns: Vec::new(),
-        joins: Vec::new(),
+        columns: String::new(),
+        joins: String::new(),
         tables: BTreeSet::new(),
     };
     let root = b.aliases.next(&model.name);
     b.walk(model, &root, tree);
-    let mut select = format!("SELECT {} FROM \"{}\"", b.columns.join(", "), model.name);
-    for j in &b.joins {
-        select.push(' ');
-        select.push_str(j);
-    }
+    let mut select = String::with_capacity(b.columns.len() + b.joins.len() + 32);
+    push_all(
+        &mut select,
+        &[
+            "SELECT ",
+            &b.columns,
+            " FROM \"",
+            &model.name,
+            "\"",
+            &b.joins,
+        ],
+    );
     View {
         select,
         tables: b.tables,

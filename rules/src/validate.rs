@@ -694,12 +694,17 @@ pub fn kahn<'a>(nodes: &[&'a str], edges: &[(&'a str, &'a str)]) -> Vec<&'a str>
             *d += 1;
         }
     }
+    // Each node's edges, in the order given.
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (from, to) in edges {
+        out.entry(from).or_default().push(to);
+    }
     let mut queue: std::collections::VecDeque<&str> =
         nodes.iter().copied().filter(|n| indegree[n] == 0).collect();
     let mut order = Vec::new();
     while let Some(node) = queue.pop_front() {
         order.push(node);
-        for (_, next) in edges.iter().filter(|(from, _)| *from == node) {
+        for next in out.get(node).into_iter().flatten() {
             if let Some(d) = indegree.get_mut(next) {
                 *d -= 1;
                 if *d == 0 {

@@ -22,8 +22,17 @@ pub fn import_path(from_dir: Option<&str>, source_path: &str) -> String {
     }
 }
 
-fn js_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
+/// `s` as a JavaScript string literal: JSON's quoting. A string with nothing
+/// to escape (every name in a model) is quoted as it is.
+pub(crate) fn js_string(s: &str) -> String {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return serde_json::Value::String(s.to_string()).to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    out.push_str(s);
+    out.push('"');
+    out
 }
 
 /// The first D1 binding of a wrangler config (TOML, JSON or JSONC).
@@ -172,5 +181,30 @@ impl Builtin for Workers {
             files: vec![(out, text.into_bytes())],
             log: String::new(),
         })
+    }
+}
+
+#[cfg(test)]
+mod js_string_tests {
+    use super::js_string;
+
+    #[test]
+    fn names_are_quoted_as_json_quotes_them() {
+        for s in [
+            "Owner",
+            "",
+            "a b",
+            "é✓",
+            "say \"hi\"",
+            "back\\slash",
+            "tab\tnew\nline\u{1}",
+            "\u{7f}",
+        ] {
+            assert_eq!(
+                js_string(s),
+                serde_json::Value::String(s.into()).to_string(),
+                "{s:?}"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use cloesce_engine::builtin::{BuiltinFailure, BuiltinOutput, BuiltinRequest};
+use cloesce_engine::builtin::{Builtin, BuiltinFailure, BuiltinOutput, BuiltinRequest};
 use cloesce_engine::path::WorkspacePath;
 
 /// Every file under `tests/fixtures/<name>`, as (workspace path, bytes), sorted.
@@ -45,6 +45,30 @@ pub fn run(
     outputs: &[&str],
     settings: &[(&str, &str)],
 ) -> Result<BuiltinOutput, BuiltinFailure> {
+    with_request(name, inputs, outputs, settings, |b, r| b.run(r))
+}
+
+/// Runs the built-in `name` on `inputs` given `memo` (a build hands it the
+/// memo of the rule's last successful run); returns its output and the memo
+/// it keeps.
+pub fn run_memo(
+    name: &str,
+    inputs: &[(String, Vec<u8>)],
+    outputs: &[&str],
+    settings: &[(&str, &str)],
+    memo: Option<&[u8]>,
+) -> Result<(BuiltinOutput, Option<Vec<u8>>), BuiltinFailure> {
+    with_request(name, inputs, outputs, settings, |b, r| b.run_memo(r, memo))
+}
+
+/// Calls `f` with the built-in `name` and a request for `inputs`.
+fn with_request<R>(
+    name: &str,
+    inputs: &[(String, Vec<u8>)],
+    outputs: &[&str],
+    settings: &[(&str, &str)],
+    f: impl FnOnce(&dyn Builtin, &BuiltinRequest<'_>) -> R,
+) -> R {
     let registry = cloesce_rules::registry();
     let builtin = registry
         .get(name)
@@ -62,12 +86,15 @@ pub fn run(
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    builtin.run(&BuiltinRequest {
-        rule: name,
-        inputs: &inputs,
-        outputs: &outputs,
-        settings: &settings,
-    })
+    f(
+        builtin,
+        &BuiltinRequest {
+            rule: name,
+            inputs: &inputs,
+            outputs: &outputs,
+            settings: &settings,
+        },
+    )
 }
 
 /// Renders every diagnostic with miette's narratable handler.
