@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Follows docs/guide.md word for word from an empty folder
-# (tests/guide/guide.test.mjs): the release tarball, the install, the model
-# and wrangler.toml the guide shows, `cloesce run`, the D1 migrations, a real
-# `wrangler dev` and the guide's curl lines with their answers.
+# Follows docs/guide.md word for word from an empty folder, then
+# docs/migrations.md in the project the guide built
+# (tests/guide/guide.test.mjs, over tests/guide/follow.mjs): the release
+# tarball, the install, the model and wrangler.toml the guide shows,
+# `cloesce run`, `cloesce migrate` with --rename, --allow-drop, --default,
+# --check and --amend, the D1 migrations applied by wrangler to its local
+# database, a real `wrangler dev`, the docs' curl lines with their answers
+# and the output the docs show.
 #
 #   scripts/test-guide.sh               # builds the tarball first (scripts/build-npm.sh)
 #   SKIP_BUILD=1 scripts/test-guide.sh  # reuse $CARGO_TARGET_DIR/npm/cloesce-<v>.tgz

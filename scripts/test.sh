@@ -45,7 +45,7 @@ scripts/fuzz.sh "${CLOESCE_FUZZ_SECONDS:-10}"
 step "npm package: build (wasm), install the tarball offline, node tests (incl. the user's init/doctor/run/graph chain)"
 scripts/test-npm.sh
 
-step "docs/guide.md word for word: the tarball just built, real wrangler dev, the curl lines"
+step "docs/guide.md, then docs/migrations.md, word for word: the tarball just built, real wrangler dev and local D1, the curl lines"
 SKIP_BUILD=1 scripts/test-guide.sh
 
 step "the Rust integration suite again, through the npm package (WebAssembly under node)"

@@ -3,7 +3,7 @@
 //! explanations that name the cause, what a failed build leaves).
 //! Durations are the only thing replaced (by `<t>`).
 
-use crate::common::{cloesce_bin, Project};
+use crate::common::Project;
 
 /// Four independent rules that each print a line; `x.txt` without `ok`
 /// makes `failed` exit 3 after writing its output.
@@ -97,25 +97,8 @@ fn run_fails_with(p: &Project, env: &[(&str, &str)], stderr: &str) {
 /// status line as `CI` is set), through `script`'s pseudo-terminal. `None`
 /// when `script` (util-linux) is missing, unless CLOESCE_REQUIRE_TOOLS.
 fn on_a_terminal(p: &Project, args: &str) -> Option<String> {
-    if std::process::Command::new("script")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        assert!(
-            std::env::var_os("CLOESCE_REQUIRE_TOOLS").is_none(),
-            "`script` (util-linux) is required"
-        );
-        eprintln!("!!!!! SKIPPED: no `script` command !!!!!");
-        return None;
-    }
-    let out = std::process::Command::new("script")
-        .args([
-            "-qec",
-            &format!("{} {args}", cloesce_bin().display()),
-            "/dev/null",
-        ])
-        .current_dir(p.path())
+    let out = p
+        .on_a_terminal(args)?
         .env("CI", "true")
         .env_remove("NO_COLOR")
         .output()
@@ -231,6 +214,89 @@ fn two_no_op_runs_print_the_same() {
     assert_eq!(normalize(&second.stdout), normalize(&first.stdout));
     assert_eq!(first.stderr, "");
     assert_eq!(second.stderr, "");
+}
+
+/// What the `d1` rule says while the kennel model has `Owner.email` and
+/// no migration does, as printed under its rule line.
+const EMAIL_DRIFT: &str =
+    "  │ warning: the models differ from the last migration (migrations/0001_init.sql):
+  │   Owner.email added
+  │   run `cloesce migrate NAME` to write the next migration, then apply it with wrangler
+";
+
+/// A built-in's log (warnings and notes) stands until a run of the rule
+/// produces none: it is shown under its line when the rule runs, on every
+/// fresh run after (no witness answers for it, so two no-op runs print the
+/// same), when the rule is restored after a revert, and never after the
+/// cause is gone. (A command's output is still shown once: the tests above.)
+#[test]
+fn a_builtin_warning_stands_until_its_cause_is_gone() {
+    let p = Project::example("kennel");
+    p.cloesce(&["run"]).expect_code(0);
+    let model = p.read("src/kennel.cloesce.ts");
+    let with_email = model.replacen(
+        "  phone: string | null;\n",
+        "  phone: string | null;\n  email: string | null;\n",
+        1,
+    );
+    assert_ne!(with_email, model);
+    let next = "\nNext:\n  npx wrangler d1 migrations apply db --local -c .generated/wrangler.toml\n  npx wrangler dev -c .generated/wrangler.toml\n";
+
+    // The run that produces it.
+    p.write("src/kennel.cloesce.ts", &with_email);
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert_eq!(
+        normalize(&run.stdout),
+        format!("ran      extract  <t>\nran      validate  <t>\nran      d1  <t>\n{EMAIL_DRIFT}ran      workers  <t>\nran      client  <t>\ncloesce: 5 ran, 1 fresh in <t>\n{next}")
+    );
+
+    // Every fresh run after it, the same with or without a witness: none is
+    // written while the warning stands.
+    let fresh = format!("fresh    d1\n{EMAIL_DRIFT}cloesce: 6 fresh in <t>\n");
+    for _ in 0..2 {
+        let run = p.cloesce(&["run"]);
+        run.expect_code(0);
+        assert_eq!(normalize(&run.stdout), fresh);
+        assert_eq!(run.stderr, "");
+        assert!(!p.exists(".cloesce/witness"));
+    }
+    // `--quiet` prints errors only; `--json` carries the log and names the rule.
+    assert_eq!(p.cloesce(&["run", "-q"]).stdout, "");
+    let json = p.cloesce(&["run", "--json"]).stdout;
+    let events: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let d1 = events.iter().find(|e| e["rule"] == "d1").unwrap();
+    assert_eq!(d1["status"], "fresh");
+    assert!(
+        d1["stdout"].as_str().unwrap().contains("Owner.email added"),
+        "{d1}"
+    );
+    assert_eq!(events.last().unwrap()["warned"], serde_json::json!(["d1"]));
+
+    // Restored from the store after a revert and a redo: the warning comes
+    // back with the outputs.
+    p.write("src/kennel.cloesce.ts", &model);
+    let run = p.cloesce(&["run"]);
+    assert!(!run.stdout.contains("warning"), "{}", run.stdout);
+    p.write("src/kennel.cloesce.ts", &with_email);
+    let run = p.cloesce(&["run"]);
+    run.expect_code(0);
+    assert_eq!(
+        normalize(&run.stdout),
+        format!("restored extract\nrestored validate\nrestored d1\n{EMAIL_DRIFT}restored workers\nrestored client\ncloesce: 5 restored, 1 fresh in <t>\n{next}")
+    );
+
+    // Gone once the migration is written; the witness answers again.
+    p.cloesce(&["migrate", "add_email"]).expect_code(0);
+    for _ in 0..2 {
+        let run = p.cloesce(&["run"]);
+        run.expect_code(0);
+        assert_eq!(normalize(&run.stdout), "cloesce: 6 fresh in <t>\n");
+    }
+    assert!(p.exists(".cloesce/witness"));
 }
 
 /// `a` copies src.txt, `b` upper-cases `a`'s output.

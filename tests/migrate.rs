@@ -415,3 +415,85 @@ fn amend_can_redo_the_first_migration() {
     );
     p.cloesce(&["migrate", "--check"]).expect_code(0);
 }
+
+/// `cloesce migrate NAME` run on a terminal, typing `input`: its exit code
+/// and the screen (`\r\n` as `\n`). `None` without `script`.
+fn migrate_on_a_terminal(p: &Project, name: &str, input: &str) -> Option<(i32, String)> {
+    use std::io::Write;
+    let mut child = p
+        .on_a_terminal(&format!("migrate {name}"))?
+        .env("NO_COLOR", "1")
+        .env("CI", "true")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    Some((out.status.code().unwrap_or(-1), screen))
+}
+
+// On a terminal, a field removed while others were added to its model is
+// asked about, one pair at a time (y/N, as Prisma and Drizzle do); only a
+// yes renames. Through a pipe nothing is asked: `--rename` is needed (see
+// a_dropped_field_is_refused_until_allowed_or_renamed).
+#[test]
+fn on_a_terminal_migrate_asks_whether_a_removed_field_was_renamed() {
+    let p = kennel();
+    edit(
+        &p,
+        "  phone: string | null;\n",
+        "  mobile: string | null;\n  fax: string | null;\n",
+    );
+    let Some((code, screen)) = migrate_on_a_terminal(&p, "contact", "n\ny\n") else {
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    let first = screen
+        .find("Owner: was `phone` renamed to `mobile`? (y/N) ")
+        .unwrap_or_else(|| panic!("{screen}"));
+    let second = screen
+        .find("Owner: was `phone` renamed to `fax`? (y/N) ")
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(first < second, "{screen}");
+    assert!(
+        screen.contains("  Owner.phone renamed to fax\n  Owner.mobile added\n"),
+        "{screen}"
+    );
+    let sql = p.read("migrations/0002_contact.sql");
+    assert!(
+        sql.contains("ALTER TABLE \"Owner\" RENAME COLUMN \"phone\" TO \"fax\";"),
+        "{sql}"
+    );
+
+    // No (Enter) to the only question: refused as through a pipe.
+    let p = kennel();
+    edit(
+        &p,
+        "  phone: string | null;\n",
+        "  mobile: string | null;\n",
+    );
+    let Some((code, screen)) = migrate_on_a_terminal(&p, "mobile", "\n") else {
+        return;
+    };
+    assert_eq!(code, 2, "{screen}");
+    assert!(
+        screen.contains("Owner: was `phone` renamed to `mobile`? (y/N) "),
+        "{screen}"
+    );
+    assert!(screen.contains("cloesce::migrate::data_loss"), "{screen}");
+    assert_eq!(files(&p).len(), 2, "nothing written");
+    // A --rename given is not asked about again.
+    let Some((code, screen)) = migrate_on_a_terminal(&p, "mobile --rename Owner.phone=mobile", "")
+    else {
+        return;
+    };
+    assert_eq!(code, 0, "{screen}");
+    assert!(!screen.contains("(y/N)"), "{screen}");
+}

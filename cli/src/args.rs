@@ -152,7 +152,9 @@ pub struct MigrateArgs {
     pub name: Option<String>,
 
     /// A rename to keep the data of: `Model.old=new` (a field) or
-    /// `OldModel=NewModel`. Repeat for several. Never guessed.
+    /// `OldModel=NewModel`. Repeat for several. Never guessed: on a
+    /// terminal, each field a model lost while it gained another is asked
+    /// about (y/N); scripts and CI are never asked.
     #[arg(long, value_name = "FROM=TO")]
     pub rename: Vec<String>,
 

@@ -1,5 +1,13 @@
 //! The native `cloesce` binary: the shared CLI over the native platform.
 
+/// mimalloc instead of the system allocator: loading a large pipeline and
+/// its state allocates a few strings per rule, and glibc's malloc was a
+/// fifth of an incremental run's instructions. Its large pages (where the
+/// system allows them) also spare most first-touch page faults, at some
+/// peak memory (docs/performance.md, "Session 5").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let platform = cloesce::native::NativePlatform::default();
     let args: Vec<String> = std::env::args_os()

@@ -103,6 +103,28 @@ pub trait Platform {
     /// The number of jobs to run at once by default (CPU count).
     fn default_jobs(&self) -> usize;
 
+    /// Runs `side(host)` while `main()` runs: on another thread where the
+    /// platform has threads, else one after the other. For two independent
+    /// reads of the project, such as the state beside the pipeline.
+    fn alongside<T: Send, R>(
+        &self,
+        host: &Self::Host,
+        side: fn(&Self::Host) -> T,
+        main: impl FnOnce() -> R,
+    ) -> (T, R) {
+        let result = main();
+        (side(host), result)
+    }
+
+    /// Asks the user: writes `question` to stderr and returns the line typed
+    /// (without its end). `None`, and nothing written, unless stdin and
+    /// stderr are both interactive terminals (a script or CI is never
+    /// asked); `None` too at the end of input. The default asks no one.
+    fn ask(&self, question: &str) -> impl Future<Output = Option<String>> {
+        let _ = question;
+        std::future::ready(None)
+    }
+
     /// How the user runs cloesce, for commands shown as advice: `cloesce`
     /// for the native binary, `npx cloesce` for the npm package.
     fn invocation(&self) -> &'static str {

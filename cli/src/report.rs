@@ -113,8 +113,9 @@ impl<P: Platform> Reporter<'_, P> {
     fn text_finished(&self, report: RuleReport) {
         let name = shown(&self.rule(&report).name.value).into_owned();
         let verbose = self.verbosity == Verbosity::Verbose;
+        let replay = replays_output(&report, self.verbosity);
         let show_line = match report.status {
-            RuleStatus::Fresh => verbose,
+            RuleStatus::Fresh => verbose || replay,
             RuleStatus::Failed => true,
             _ => self.verbosity != Verbosity::Quiet,
         };
@@ -171,7 +172,7 @@ impl<P: Platform> Reporter<'_, P> {
         if !report.changed_during_run.is_empty() {
             self.changed_during_run(&name, &report.changed_during_run);
         }
-        if show_line && replays_output(report.status, self.verbosity) {
+        if show_line && replay {
             self.block(Stream::Stdout, &report.stdout);
             self.block(Stream::Stderr, &report.stderr);
         }
@@ -341,6 +342,7 @@ impl<P: Platform> Reporter<'_, P> {
                     "would_run": summary.would_run,
                     "would_restore": summary.would_restore,
                     "not_started": summary.not_started.iter().map(|r| self.pipeline.rules[r.index()].name.value.clone()).collect::<Vec<_>>(),
+                    "warned": summary.warned.iter().map(|r| self.pipeline.rules[r.index()].name.value.clone()).collect::<Vec<_>>(),
                     "duration_ms": ms(summary.elapsed_ns),
                 })
             ));
@@ -357,14 +359,19 @@ impl<P: Platform> Reporter<'_, P> {
     }
 }
 
-/// Whether a rule's captured output is printed under its line: always for a
-/// rule that ran; for a fresh or restored rule (whose logs come from the
-/// store) only with `--verbose`, so a rule's output is shown under its own
-/// header or not at all.
-fn replays_output(status: RuleStatus, verbosity: Verbosity) -> bool {
-    match status {
-        RuleStatus::Ran => verbosity != Verbosity::Quiet,
-        RuleStatus::Fresh | RuleStatus::Restored => verbosity == Verbosity::Verbose,
+/// Whether a rule's captured output is printed under its line (never with
+/// `--quiet`): always for a rule that ran. A fresh or restored command's
+/// output comes from the store and is shown only with `--verbose`: it is
+/// shown once, under the run that produced it. A built-in's log is warnings
+/// and notes (`RuleReport::warns`), so it is shown on every run until the
+/// rule stops producing it: a warning that still holds never goes silent.
+fn replays_output(report: &RuleReport, verbosity: Verbosity) -> bool {
+    if verbosity == Verbosity::Quiet {
+        return false;
+    }
+    match report.status {
+        RuleStatus::Ran => true,
+        RuleStatus::Fresh | RuleStatus::Restored => report.warns || verbosity == Verbosity::Verbose,
         RuleStatus::Failed | RuleStatus::WouldRun | RuleStatus::WouldRestore => false,
     }
 }

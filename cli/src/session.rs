@@ -75,21 +75,56 @@ impl<H: Host> Sources<H> {
     /// `write_cache`, the checked pipeline is kept in `.cloesce/` so the next
     /// command need not parse it again (read-only commands pass false).
     pub fn load(self, renderer: Renderer, write_cache: bool) -> Result<Session<H>, Exit> {
-        let uses_default_file = self.user.is_none();
-        let options = load_options(self.user, &self.builtins);
-        let (pipeline, graph) =
-            pipeline::load_cached(&self.project.host, &options, self.pipeline_key, write_cache)
-                .map_err(|errors| Exit::user(renderer.diagnostic(&errors)))?;
-        Ok(Session {
-            project: self.project,
-            pipeline,
-            graph,
-            builtins: self.builtins,
-            uses_default_file,
-            pipeline_key: self.pipeline_key,
+        let ((), session) = self.load_around(renderer, write_cache, |_, load| ((), load()));
+        session
+    }
+
+    /// [`Sources::load`] while `side(host)` runs beside it (see
+    /// [`Platform::alongside`]), e.g. reading the build state.
+    pub fn load_alongside<P: Platform<Host = H>, T: Send>(
+        self,
+        platform: &P,
+        renderer: Renderer,
+        write_cache: bool,
+        side: fn(&H) -> T,
+    ) -> (T, Result<Session<H>, Exit>) {
+        self.load_around(renderer, write_cache, |host, load| {
+            platform.alongside(host, side, load)
         })
     }
+
+    /// Loads the pipeline through `around`, which is given the project's
+    /// host and the load to run (once) and returns what it computed beside.
+    fn load_around<T>(
+        self,
+        renderer: Renderer,
+        write_cache: bool,
+        around: impl FnOnce(&H, &mut dyn FnMut() -> Loaded) -> (T, Loaded),
+    ) -> (T, Result<Session<H>, Exit>) {
+        let uses_default_file = self.user.is_none();
+        let options = load_options(self.user, &self.builtins);
+        let host = &self.project.host;
+        let key = self.pipeline_key;
+        let (value, loaded) = around(host, &mut || {
+            pipeline::load_cached(host, &options, key, write_cache)
+        });
+        drop(options);
+        let session = loaded
+            .map_err(|errors| Exit::user(renderer.diagnostic(&errors)))
+            .map(|(pipeline, graph)| Session {
+                project: self.project,
+                pipeline,
+                graph,
+                builtins: self.builtins,
+                uses_default_file,
+                pipeline_key: key,
+            });
+        (value, session)
+    }
 }
+
+/// What loading a pipeline gives.
+type Loaded = Result<(Pipeline, Graph), pipeline::PipelineErrors>;
 
 fn load_options(user: Option<SourceFile>, builtins: &BuiltinRegistry) -> LoadOptions<'_> {
     LoadOptions {

@@ -158,6 +158,11 @@ pub struct RuleReport {
     /// `settled.rs`): when not empty, the rule ran but nothing of it was
     /// recorded, and the next run builds it again.
     pub changed_during_run: Vec<WorkspacePath>,
+    /// The rule is a built-in and `stdout` is its log: warnings and notes by
+    /// contract ([`crate::builtin::BuiltinOutput::log`]). Unlike a command's
+    /// output, it is shown whether the rule ran, is fresh or was restored,
+    /// until a run of the rule produces none.
+    pub warns: bool,
 }
 
 /// Progress, for display and `--json`.
@@ -189,6 +194,9 @@ pub struct Summary {
     pub unrecorded: usize,
     /// Selected rules that never started (a dependency failed, or fail-fast).
     pub not_started: Vec<RuleId>,
+    /// Rules whose report `warns` (a built-in's log stands). No witness is
+    /// written while one does, so every run decides it and shows the log.
+    pub warned: Vec<RuleId>,
     pub elapsed_ns: u64,
 }
 
@@ -259,7 +267,21 @@ impl<'a> Build<'a> {
         pipeline: &'a Pipeline,
         graph: &'a Graph,
         builtins: &'a BuiltinRegistry,
+        options: BuildOptions,
+    ) -> Build<'a> {
+        Self::with_state(host, pipeline, graph, builtins, options, None)
+    }
+
+    /// [`Build::new`] with the state already read (see
+    /// [`State::is_current`]): used when it is still the current one, read
+    /// again otherwise.
+    pub fn with_state(
+        host: &'a dyn Host,
+        pipeline: &'a Pipeline,
+        graph: &'a Graph,
+        builtins: &'a BuiltinRegistry,
         mut options: BuildOptions,
+        preloaded: Option<State>,
     ) -> Build<'a> {
         options.jobs = options.jobs.max(1);
         let n = pipeline.rules.len();
@@ -290,7 +312,10 @@ impl<'a> Build<'a> {
             // Temporary files of writers killed before they renamed them.
             staging::sweep_staging(host);
         }
-        let mut state = State::load(host);
+        let mut state = match preloaded {
+            Some(state) if state.is_current(host) => state,
+            _ => State::load(host),
+        };
         state.prefetch(host, files_to_check(pipeline, &selected));
         Build {
             host,
@@ -499,6 +524,11 @@ impl<'a> Build<'a> {
 
     /// Records a finished job.
     pub fn handle_completed(&mut self, completion: Completion) {
+        // It may have written files it does not declare: from now on every
+        // file is stat-ed when checked. (Rules decided while it ran may use
+        // the stats taken before it started: such a decision could have
+        // seen the old file anyway, had it come a moment earlier.)
+        self.state.drop_prefetched();
         let index = completion.id.0 as usize;
         let Some(running) = self.running.remove(&index) else {
             return;
@@ -573,7 +603,10 @@ impl<'a> Build<'a> {
     fn witness(&self) -> Option<Witness> {
         let pipeline = self.options.pipeline_key?;
         let rules = self.pipeline.rules.len();
-        if !self.options.targets.is_empty() || self.summary.fresh != rules {
+        if !self.options.targets.is_empty()
+            || self.summary.fresh != rules
+            || !self.summary.warned.is_empty()
+        {
             return None;
         }
         let (root, mut paths, mut observed) = self.walk_observations()?;
@@ -815,8 +848,6 @@ impl<'a> Build<'a> {
             self.complete_unknown(id, reasons, Some(key));
             return None;
         }
-        // It may write files it does not declare: stat everything afresh.
-        self.state.drop_prefetched();
         // Remove stale outputs so a rule that writes nothing cannot pass.
         let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
         for output in &outputs {
@@ -1465,6 +1496,15 @@ impl<'a> Build<'a> {
         };
         self.scheduler
             .handle_completed(self.rank[id.index()], outcome);
+        let warns = matches!(self.rule(id).action, Action::Builtin { .. })
+            && matches!(
+                status,
+                RuleStatus::Ran | RuleStatus::Fresh | RuleStatus::Restored
+            )
+            && !stdout.is_empty();
+        if warns {
+            self.summary.warned.push(id);
+        }
         self.events.push_back(Event::Finished(RuleReport {
             rule: id,
             status,
@@ -1476,6 +1516,7 @@ impl<'a> Build<'a> {
             finished_ns: self.host.now_ns(),
             key,
             changed_during_run: Vec::new(),
+            warns,
         }));
     }
 }
@@ -1488,13 +1529,13 @@ fn io_failure(doing: &str, error: std::io::Error) -> Failure {
 
 /// The files a build of the selected rules will stat: their literal inputs
 /// and their outputs, each once (for [`State::prefetch`]).
-fn files_to_check(pipeline: &Pipeline, selected: &[bool]) -> Vec<WorkspacePath> {
+fn files_to_check<'p>(pipeline: &'p Pipeline, selected: &[bool]) -> Vec<&'p WorkspacePath> {
     let mut seen = FxHashSet::default();
     for (rule, _) in pipeline.rules.iter().zip(selected).filter(|(_, s)| **s) {
         let inputs = rule.inputs.iter().filter_map(|i| i.value.literal.as_ref());
         seen.extend(inputs.chain(rule.outputs.iter().map(|o| &o.value)));
     }
-    seen.into_iter().cloned().collect()
+    seen.into_iter().collect()
 }
 
 /// `rank[rule] = position in topological order`.

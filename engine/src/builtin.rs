@@ -30,7 +30,9 @@ pub struct BuiltinRequest<'a> {
 pub struct BuiltinOutput {
     /// One entry per declared output.
     pub files: Vec<(WorkspacePath, Vec<u8>)>,
-    /// Text shown like a process's stdout (warnings, notes). Replayed on a hit.
+    /// Warnings and notes, nothing else: shown under the rule's line whenever
+    /// the rule runs, is fresh or is restored (the log is stored with the
+    /// result), until a run returns none (see `build::RuleReport::warns`).
     pub log: String,
 }
 

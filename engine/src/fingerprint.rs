@@ -144,7 +144,9 @@ pub fn env_value_digest(value: Option<&str>) -> Option<Digest> {
 /// dominated no-op runs. The digest is the same as hashing field by field
 /// (blake3 is a streaming hash), so no key changes.
 pub struct FieldHasher {
-    hasher: blake3::Hasher,
+    /// Created only when the fields outgrow the buffer: most hashes (keys,
+    /// definitions) are a few hundred bytes, hashed in one call at the end.
+    hasher: Option<blake3::Hasher>,
     buffer: Vec<u8>,
 }
 
@@ -155,7 +157,7 @@ impl FieldHasher {
     /// Starts a hash in its own domain (`"action-key"`, `"definition"`, …).
     pub fn new(domain: &str) -> Self {
         let mut this = FieldHasher {
-            hasher: blake3::Hasher::new(),
+            hasher: None,
             buffer: Vec::with_capacity(1024),
         };
         this.raw(KEY_FORMAT.as_bytes()).raw(&[0]).str(domain);
@@ -164,10 +166,11 @@ impl FieldHasher {
 
     fn raw(&mut self, bytes: &[u8]) -> &mut Self {
         if self.buffer.len() + bytes.len() > FIELD_BUFFER {
-            self.hasher.update(&self.buffer);
+            let hasher = self.hasher.get_or_insert_with(blake3::Hasher::new);
+            hasher.update(&self.buffer);
             self.buffer.clear();
             if bytes.len() > FIELD_BUFFER {
-                self.hasher.update(bytes);
+                hasher.update(bytes);
                 return self;
             }
         }
@@ -197,9 +200,14 @@ impl FieldHasher {
     }
 
     pub fn finish(&self) -> Digest {
-        let mut hasher = self.hasher.clone();
-        hasher.update(&self.buffer);
-        Digest(*hasher.finalize().as_bytes())
+        match &self.hasher {
+            None => Digest(*blake3::hash(&self.buffer).as_bytes()),
+            Some(hasher) => {
+                let mut hasher = hasher.clone();
+                hasher.update(&self.buffer);
+                Digest(*hasher.finalize().as_bytes())
+            }
+        }
     }
 }
 
@@ -357,6 +365,18 @@ mod tests {
         plain.update(b"T").update(&42u64.to_le_bytes());
         let mut h = FieldHasher::new("domain");
         h.bytes(b"a").bytes(&big).bytes(b"tail").tag(b'T').u64(42);
+        assert_eq!(h.finish(), Digest(*plain.finalize().as_bytes()));
+        // A short sequence, hashed in one call at the end: the same digest
+        // as feeding blake3 field by field.
+        let mut plain = blake3::Hasher::new();
+        plain.update(KEY_FORMAT.as_bytes()).update(&[0]);
+        for field in [&b"domain"[..], b"a"] {
+            plain
+                .update(&(field.len() as u64).to_le_bytes())
+                .update(field);
+        }
+        let mut h = FieldHasher::new("domain");
+        h.bytes(b"a");
         assert_eq!(h.finish(), Digest(*plain.finalize().as_bytes()));
     }
 

@@ -8,12 +8,11 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
 
 /// A validated path relative to the project root, `/`-separated, normalised
 /// (no `.` segments, no empty segments, no trailing `/`).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct WorkspacePath(String);
 
 /// Why a string is not a [`WorkspacePath`].
@@ -120,29 +119,21 @@ impl fmt::Debug for WorkspacePath {
 }
 
 /// True when `raw` is exactly what [`WorkspacePath::new`] would make of it:
-/// relative, `/`-separated, with no empty, `.` or `..` segment and no NUL.
+/// relative, `/`-separated, with no empty, `.` or `..` segment, no segment
+/// that names a drive (`C:`) and no NUL. Every path read back from
+/// `.cloesce/` is checked with it, so it is written to be quick: one scan
+/// for the forbidden bytes, then one per segment.
 fn is_normal(raw: &str) -> bool {
-    if raw.is_empty() || is_absolute(raw) {
+    let bytes = raw.as_bytes();
+    if bytes.is_empty() || bytes.iter().any(|&b| b == b'\\' || b == 0) {
         return false;
     }
-    // One pass over the bytes: no `\\` or NUL, and every `/`-separated
-    // segment is neither empty nor `.` nor `..`.
-    let mut segment_start = 0;
-    let bytes = raw.as_bytes();
-    for i in 0..=bytes.len() {
-        let b = bytes.get(i).copied().unwrap_or(b'/');
-        match b {
-            b'\\' | 0 => return false,
-            b'/' => {
-                if matches!(&bytes[segment_start..i], b"" | b"." | b"..") {
-                    return false;
-                }
-                segment_start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    true
+    let names_a_drive = |segment: &[u8]| {
+        segment.len() >= 2 && segment[0].is_ascii_alphabetic() && segment[1] == b':'
+    };
+    bytes
+        .split(|&b| b == b'/')
+        .all(|segment| !(matches!(segment, b"" | b"." | b"..") || names_a_drive(segment)))
 }
 
 impl TryFrom<String> for WorkspacePath {
@@ -154,6 +145,38 @@ impl TryFrom<String> for WorkspacePath {
             return Ok(WorkspacePath(value));
         }
         WorkspacePath::new(&value)
+    }
+}
+
+/// Written as a plain string, borrowed (no copy per path when the state is
+/// saved).
+impl Serialize for WorkspacePath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+/// Read as a string and checked like [`WorkspacePath::try_from`]; a string
+/// the format lends (postcard does) is copied once, straight into the path.
+impl<'de> Deserialize<'de> for WorkspacePath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PathVisitor;
+        impl de::Visitor<'_> for PathVisitor {
+            type Value = WorkspacePath;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a path relative to the project root")
+            }
+            fn visit_str<E: de::Error>(self, raw: &str) -> Result<WorkspacePath, E> {
+                if is_normal(raw) {
+                    return Ok(WorkspacePath(raw.to_owned()));
+                }
+                WorkspacePath::new(raw).map_err(E::custom)
+            }
+            fn visit_string<E: de::Error>(self, raw: String) -> Result<WorkspacePath, E> {
+                WorkspacePath::try_from(raw).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(PathVisitor)
     }
 }
 
@@ -192,9 +215,23 @@ mod tests {
             ".hidden/x",
             "a..b/...",
             "src/l17/r042_0.txt",
+            "x/C:y",
+            "a/c:",
+            "a/b:c",
+            "a/1:b",
+            "é/ü.txt",
+            "a/",
         ] {
             let via_serde = WorkspacePath::try_from(raw.to_string());
             assert_eq!(via_serde, WorkspacePath::new(raw), "{raw:?}");
+            // Read back from postcard (a borrowed string) and from JSON
+            // (an owned one): the same as `new`.
+            let bytes = postcard::to_stdvec(raw).unwrap();
+            let from_postcard = postcard::from_bytes::<WorkspacePath>(&bytes).ok();
+            assert_eq!(from_postcard, WorkspacePath::new(raw).ok(), "{raw:?}");
+            let json = serde_json::to_string(raw).unwrap();
+            let from_json = serde_json::from_str::<WorkspacePath>(&json).ok();
+            assert_eq!(from_json, WorkspacePath::new(raw).ok(), "{raw:?}");
         }
     }
 

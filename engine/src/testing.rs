@@ -33,6 +33,8 @@ pub struct MemoryHost {
     processes: RefCell<BTreeMap<u32, Option<String>>>,
     /// Every path read, in order (for asserting what a run hashed).
     pub reads: RefCell<Vec<WorkspacePath>>,
+    /// Every path stat-ed, in order (`stat` and each path of `stat_many`).
+    pub stats: RefCell<Vec<WorkspacePath>>,
     /// Each folder's mtime (`""` = the root), changed as on a real file
     /// system whenever an entry is created, replaced or removed in it.
     folder_mtimes: RefCell<BTreeMap<String, u64>>,
@@ -172,6 +174,7 @@ impl Host for MemoryHost {
     }
 
     fn stat(&self, path: &WorkspacePath) -> io::Result<Option<FileStat>> {
+        self.stats.borrow_mut().push(path.clone());
         let files = self.files.borrow();
         if let Some(f) = files.get(path) {
             return Ok(Some(FileStat {

@@ -258,6 +258,50 @@ fn an_undeclared_write_is_seen_by_a_later_rule() {
 }
 
 #[test]
+fn rules_decided_beside_a_running_job_stat_each_file_once() {
+    // A edits; B and C do not depend on it. They are decided while A's job
+    // runs, from the stats taken before it started (State::prefetch), so no
+    // project file is stat-ed twice.
+    let host = MemoryHost::new();
+    for name in ["a", "b", "c"] {
+        host.put(&format!("{name}.txt"), name);
+    }
+    let p = pipeline(
+        ["a", "b", "c"]
+            .iter()
+            .map(|n| {
+                let (out, input) = (format!("{n}.out"), format!("{n}.txt"));
+                rule(
+                    &n.to_uppercase(),
+                    &["concat", &out, &input],
+                    &[&input],
+                    &[&out],
+                )
+            })
+            .collect(),
+    );
+    let g = graph(3, &[]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, BuildOptions::default());
+    build(&host, &p, &g, BuildOptions::default()); // settles racy entries
+    host.put("a.txt", "a2");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    host.stats.borrow_mut().clear();
+    let options = BuildOptions {
+        jobs: 2,
+        ..BuildOptions::default()
+    };
+    let run = build(&host, &p, &g, options);
+    assert_eq!(run.ran, vec!["A"]);
+    assert_eq!(run.summary.fresh, 2);
+    let stats = host.stats.borrow();
+    for name in ["b.txt", "b.out", "c.txt", "c.out"] {
+        let times = stats.iter().filter(|s| s.as_str() == name).count();
+        assert_eq!(times, 1, "{name} was stat-ed {times} times: {stats:?}");
+    }
+}
+
+#[test]
 fn touch_without_change_runs_nothing() {
     let (host, p, g) = chain();
     build(&host, &p, &g, BuildOptions::default());
@@ -1029,4 +1073,108 @@ fn a_result_whose_input_changed_while_running_is_not_uploaded() {
     host.put("a.txt", "edited");
     let uploads = uploads_of_a_remote_build(&host, &p, &g, &|| host.put("a.txt", "again"));
     assert!(uploads.is_empty(), "uploaded {uploads:?}");
+}
+
+// ---- a built-in's log stands (warnings and notes, shown on every run) ----
+
+/// `test/copy`: copies its one input to its one output, and logs a warning
+/// while the input says "warn".
+struct CopyWarns;
+
+impl cloesce_engine::builtin::Builtin for CopyWarns {
+    fn name(&self) -> &'static str {
+        "test/copy"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "copy, warning about \"warn\""
+    }
+    fn run(
+        &self,
+        request: &cloesce_engine::builtin::BuiltinRequest<'_>,
+    ) -> Result<cloesce_engine::builtin::BuiltinOutput, cloesce_engine::builtin::BuiltinFailure>
+    {
+        let bytes = request.inputs[0].1.clone();
+        let log = if bytes.starts_with(b"warn") {
+            "warning: the input says warn\n".to_string()
+        } else {
+            String::new()
+        };
+        Ok(cloesce_engine::builtin::BuiltinOutput {
+            files: vec![(request.outputs[0].clone(), bytes)],
+            log,
+        })
+    }
+}
+
+/// Builds a pipeline of built-in rules (they all finish inside one `poll`):
+/// each rule's status and log, and the summary.
+fn build_builtins(
+    host: &MemoryHost,
+    p: &Pipeline,
+    g: &Graph,
+    builtins: &BuiltinRegistry,
+) -> (Vec<(RuleStatus, bool, String)>, Summary) {
+    let mut b = Build::new(host, p, g, builtins, keyed());
+    let poll = b.poll();
+    assert!(matches!(poll, Poll::Done), "built-ins only, yet {poll:?}");
+    let mut reports = Vec::new();
+    while let Some(event) = b.poll_event() {
+        if let Event::Finished(r) = event {
+            reports.push((r.status, r.warns, r.stdout));
+        }
+    }
+    let summary = b.finish().unwrap();
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    (reports, summary)
+}
+
+#[test]
+fn a_builtins_log_stands_on_fresh_and_restored_runs_and_keeps_the_witness_away() {
+    let mut builtins = BuiltinRegistry::new();
+    builtins.register(Box::new(CopyWarns));
+    let mut copy = rule("copy", &[], &["in.txt"], &["out.txt"]);
+    copy.action = Action::Builtin {
+        name: spanned("test/copy".to_string()),
+        settings: Default::default(),
+    };
+    let p = Pipeline::new(
+        vec![SourceFile::new("cloesce.kdl", "")],
+        vec![],
+        vec![],
+        vec![copy],
+        &builtins,
+    );
+    let g = graph(1, &[]);
+    let host = MemoryHost::new();
+    let warning = "warning: the input says warn\n".to_string();
+    host.put("in.txt", "warn");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+
+    let (reports, summary) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports, vec![(RuleStatus::Ran, true, warning.clone())]);
+    assert_eq!(summary.warned, vec![RuleId(0)]);
+    // Fresh: the log again, and no witness while it stands.
+    for _ in 0..2 {
+        let (reports, summary) = build_builtins(&host, &p, &g, &builtins);
+        assert_eq!(reports, vec![(RuleStatus::Fresh, true, warning.clone())]);
+        assert_eq!(summary.warned, vec![RuleId(0)]);
+        assert_eq!(answer(&host, &KEY), None);
+    }
+    // Without the cause: no log, and the all-fresh run leaves a witness.
+    host.put("in.txt", "fine");
+    let (reports, _) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports, vec![(RuleStatus::Ran, false, String::new())]);
+    let (reports, summary) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports, vec![(RuleStatus::Fresh, false, String::new())]);
+    assert!(summary.warned.is_empty());
+    assert_eq!(answer(&host, &KEY), Some(1));
+    // Restored after a revert: the stored log comes back with the outputs.
+    host.put("in.txt", "warn");
+    let (reports, summary) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports, vec![(RuleStatus::Restored, true, warning)]);
+    assert_eq!(summary.warned, vec![RuleId(0)]);
+    assert!(host.get(".cloesce/witness").is_none());
 }

@@ -33,6 +33,11 @@ extern "C" {
     /// `isTTY` of stdout (1) or stderr (2).
     #[wasm_bindgen(method, js_name = isTerminal)]
     pub fn is_terminal(this: &Node, fd: u32) -> bool;
+    /// Writes the question to stderr and resolves to the line typed, or to
+    /// null (nothing written) unless stdin and stderr are terminals, or at
+    /// the end of input.
+    #[wasm_bindgen(method)]
+    pub fn ask(this: &Node, question: &str) -> Promise;
     /// `os.availableParallelism()`.
     #[wasm_bindgen(method, js_name = defaultJobs)]
     pub fn default_jobs(this: &Node) -> u32;

@@ -242,6 +242,16 @@ impl Platform for JsPlatform {
         self.node.default_jobs().max(1) as usize
     }
 
+    fn ask(&self, question: &str) -> impl Future<Output = Option<String>> {
+        let promise = self.node.ask(question);
+        async move {
+            JsFuture::from(promise)
+                .await
+                .ok()
+                .and_then(|v| v.as_string())
+        }
+    }
+
     fn invocation(&self) -> &'static str {
         "npx cloesce"
     }

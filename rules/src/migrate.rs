@@ -133,6 +133,44 @@ pub struct Migration {
     pub changes: Vec<String>,
 }
 
+/// The field renames the user may have meant but did not give: in every
+/// model that exists in `old` (after the renames `opts` gives) and in `new`,
+/// each field that was removed paired with each field that was added, in
+/// table and column order. `cloesce migrate` asks about each on a terminal;
+/// nothing here is ever applied without that yes (renames are never
+/// guessed).
+pub fn rename_candidates(old: &Schema, new: &Schema, opts: &Options) -> Vec<Rename> {
+    let renamed = apply_renames(
+        old,
+        new,
+        &opts.renames,
+        &mut Vec::new(),
+        &mut Vec::new(),
+        &mut BTreeSet::new(),
+        &mut Vec::new(),
+    );
+    let mut out = Vec::new();
+    for (name, n) in new.tables.iter().filter(|(_, t)| !t.is_junction()) {
+        let Some(o) = renamed.tables.get(name) else {
+            continue;
+        };
+        let added: Vec<&str> = n
+            .columns
+            .iter()
+            .filter(|c| o.column(&c.name).is_none())
+            .map(|c| c.name.as_str())
+            .collect();
+        for removed in o.columns.iter().filter(|c| n.column(&c.name).is_none()) {
+            out.extend(added.iter().map(|to| Rename::Column {
+                table: name.clone(),
+                from: removed.name.clone(),
+                to: to.to_string(),
+            }));
+        }
+    }
+    out
+}
+
 /// What differs between `old` and `new`, one line each (`Writer.phone
 /// added`), in a fixed order. Empty when nothing does.
 pub fn changes(old: &Schema, new: &Schema) -> Vec<String> {
@@ -717,7 +755,71 @@ fn missing_values(new: &Schema, items: &[(String, String, bool)]) -> RuleDiagnos
 
 #[cfg(test)]
 mod tests {
-    use super::{is_sql_literal, parse_default, Rename};
+    use super::{is_sql_literal, parse_default, rename_candidates, Options, Rename};
+    use crate::schema::{Column, Schema, Table};
+
+    /// A schema of models with `id` and these text columns.
+    fn schema(tables: &[(&str, &[&str])]) -> Schema {
+        let column = |name: &str, sql_type: &str| Column {
+            name: name.into(),
+            sql_type: sql_type.into(),
+            not_null: false,
+        };
+        let mut schema = Schema::default();
+        for (name, columns) in tables {
+            let mut all = vec![column("id", "integer")];
+            all.extend(columns.iter().map(|c| column(c, "text")));
+            let table = Table {
+                columns: all,
+                primary_key: vec!["id".into()],
+                foreign_keys: vec![],
+            };
+            schema.tables.insert(name.to_string(), table);
+        }
+        schema
+    }
+
+    fn field(table: &str, from: &str, to: &str) -> Rename {
+        Rename::Column {
+            table: table.into(),
+            from: from.into(),
+            to: to.into(),
+        }
+    }
+
+    #[test]
+    fn rename_candidates_pair_removed_and_added_fields_of_one_model() {
+        let old = schema(&[("Owner", &["email", "fax"]), ("Dog", &["name"])]);
+        let new = schema(&[("Owner", &["contact"]), ("Pet", &["name", "tag"])]);
+        let none = Options::default();
+        // Only within a model that is in both: `Dog` → `Pet` is not a field pair.
+        assert_eq!(
+            rename_candidates(&old, &new, &none),
+            vec![
+                field("Owner", "email", "contact"),
+                field("Owner", "fax", "contact")
+            ]
+        );
+        // After the renames given: a renamed model's fields pair up, and a
+        // field already renamed is not asked about again.
+        let given = Options {
+            renames: vec![
+                Rename::parse("Dog=Pet").unwrap(),
+                Rename::parse("Owner.fax=contact").unwrap(),
+            ],
+            ..Options::default()
+        };
+        assert_eq!(rename_candidates(&old, &new, &given), vec![]);
+        let new = schema(&[("Owner", &["email", "fax"]), ("Pet", &["label"])]);
+        let given = Options {
+            renames: vec![Rename::parse("Dog=Pet").unwrap()],
+            ..Options::default()
+        };
+        assert_eq!(
+            rename_candidates(&old, &new, &given),
+            vec![field("Pet", "name", "label")]
+        );
+    }
 
     #[test]
     fn renames_parse() {

@@ -152,6 +152,30 @@ impl Project {
         Run::from(cmd.output().expect("cloesce runs"))
     }
 
+    /// cloesce with `args` (one shell string) on a pseudo-terminal, through
+    /// `script` (util-linux), in the project; what it prints (stdout and
+    /// stderr, as the terminal shows them) is its stdout, and its stdin is
+    /// typed on the terminal. NO_COLOR and CI are the caller's. `None` when
+    /// `script` is missing, unless CLOESCE_REQUIRE_TOOLS.
+    pub fn on_a_terminal(&self, args: &str) -> Option<Command> {
+        if Command::new("script").arg("--version").output().is_err() {
+            assert!(
+                std::env::var_os("CLOESCE_REQUIRE_TOOLS").is_none(),
+                "`script` (util-linux) is required"
+            );
+            eprintln!("!!!!! SKIPPED: no `script` command !!!!!");
+            return None;
+        }
+        let mut cmd = Command::new("script");
+        cmd.args([
+            "-qec",
+            &format!("{} {args}", cloesce_bin().display()),
+            "/dev/null",
+        ])
+        .current_dir(self.path());
+        Some(cmd)
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(cloesce_bin());
         cmd.args(args).current_dir(self.path()).env("NO_COLOR", "1");

@@ -11,6 +11,7 @@
 
 use cloesce_engine::host::{FileKind, Host};
 use cloesce_engine::pipeline::{Action, Pipeline};
+use cloesce_engine::shown::shown;
 use cloesce_engine::WorkspacePath;
 use cloesce_rules::diag::RuleDiagnostic;
 use cloesce_rules::history::{self, History};
@@ -201,9 +202,47 @@ async fn build_d1<P: Platform>(
 ) -> Result<i32, Exit> {
     let args = RunArgs::quiet(vec![setup.rule.clone()]);
     Box::pin(crate::commands::run::run(
-        platform, session, &args, renderer,
+        platform, session, &args, renderer, None,
     ))
     .await
+}
+
+/// On a terminal, asks about every field of a model that was removed while
+/// another was added and that no `--rename` names: was it renamed (y/N)? A
+/// yes adds the rename, and the pair's two fields are not asked about again.
+/// Elsewhere ([`Platform::ask`] says no one can answer) nothing is asked and
+/// a rename needs `--rename`, as it always does: renames are never guessed.
+async fn ask_renames<P: Platform>(
+    platform: &P,
+    base: &Schema,
+    current: &Schema,
+    options: &mut Options,
+) {
+    let mut answered: Vec<(String, String)> = Vec::new();
+    for candidate in migrate::rename_candidates(base, current, options) {
+        let Rename::Column { table, from, to } = &candidate else {
+            continue;
+        };
+        // (An old name is never a new one: `from` is gone, `to` is new.)
+        let taken = |field: &String| answered.iter().any(|(t, f)| t == table && f == field);
+        if taken(from) || taken(to) {
+            continue;
+        }
+        let question = format!(
+            "{}: was `{}` renamed to `{}`? (y/N) ",
+            shown(table),
+            shown(from),
+            shown(to)
+        );
+        let Some(answer) = platform.ask(&question).await else {
+            return;
+        };
+        if matches!(answer.trim(), "y" | "Y" | "yes" | "Yes") {
+            answered.push((table.clone(), from.clone()));
+            answered.push((table.clone(), to.clone()));
+            options.renames.push(candidate);
+        }
+    }
 }
 
 /// `cloesce migrate`.
@@ -227,7 +266,7 @@ async fn migrate_in<P: Platform>(
     platform: &P,
     session: &Session<P::Host>,
     args: &MigrateArgs,
-    options: Options,
+    mut options: Options,
     renderer: Renderer,
 ) -> Result<i32, Exit> {
     let Some(setup) = Setup::find(&session.pipeline) else {
@@ -310,6 +349,7 @@ async fn migrate_in<P: Platform>(
             args.name.clone().unwrap_or_default(),
         )
     };
+    ask_renames(platform, &base, &current, &mut options).await;
     let migration = migrate::diff(&base, &current, &options)
         .map_err(|p| Exit::user(render_all(renderer, &p)))?;
     if migration.changes.is_empty() && !args.amend {

@@ -5,6 +5,7 @@ use cloesce_engine::host::Host;
 use cloesce_engine::job::{
     closest_program, resolve_program, search_dirs, Completion, ExitStatus, Os,
 };
+use cloesce_engine::state::State;
 use cloesce_engine::witness;
 
 use crate::args::RunArgs;
@@ -20,6 +21,10 @@ use crate::session::{Session, Sources};
 /// `cloesce run` (not `--watch`): answers from `.cloesce/witness` when the
 /// last build found every rule fresh and nothing it looked at changed (see
 /// the engine's `witness.rs`); otherwise loads the pipeline and builds.
+///
+/// The project lock is taken first and held to the end, so the state can be
+/// read, and the files it knows stat-ed, on another thread while this one
+/// loads the pipeline: no other run can change them in between.
 pub async fn run_command<P: Platform>(
     platform: &P,
     dir: Option<&str>,
@@ -28,20 +33,30 @@ pub async fn run_command<P: Platform>(
 ) -> Result<i32, Exit> {
     let sources = Sources::open(platform, dir)?;
     let host = &sources.project.host;
+    // The lock on its own handle of the project (the session takes the
+    // sources' handle while the lock is held), opened at the root already
+    // found, which has the marker or has none above it: the same root.
+    let lock_project = platform
+        .open_project(Some(&sources.project.root))
+        .map_err(|e| Exit::environment(format!("error: cannot open the project: {e}\n")))?;
+    let lock = if args.dry_run {
+        None
+    } else {
+        let silent = args.json || args.quiet;
+        Some(ProjectLock::acquire(platform, &lock_project.host, !args.no_wait, silent).await?)
+    };
     if may_answer_from_witness(args)
         && witness::exists(host)
         && !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
     {
-        let lock = ProjectLock::acquire(platform, host, !args.no_wait, args.quiet).await?;
         let started_ns = host.now_ns();
-        // Without an answer, `run` takes the lock again after loading.
         let answer = witness::all_fresh(host, &sources.pipeline_key).map(|rules| Summary {
             fresh: rules,
             elapsed_ns: host.now_ns().saturating_sub(started_ns),
             ..Summary::default()
         });
-        drop(lock);
         if let Some(summary) = answer {
+            drop(lock);
             if !args.quiet {
                 platform.write(Stream::Stdout, &summary_line(&summary));
             }
@@ -50,12 +65,25 @@ pub async fn run_command<P: Platform>(
             return Ok(exit::SUCCESS);
         }
     }
-    let session = sources.load(renderer, !args.dry_run)?;
-    let result = run(platform, &session, args, renderer).await;
+    let (state, session) = sources.load_alongside(platform, renderer, !args.dry_run, |host| {
+        let mut state = State::load(host);
+        state.prefetch_recorded(host);
+        state
+    });
+    let session = session?;
+    let prepared = Prepared { lock, state };
+    let result = run(platform, &session, args, renderer, Some(prepared)).await;
     // As above: dropping the pipeline (a few allocations per rule) would be
-    // wasted work. The lock is not in the session, so nothing stays held.
+    // wasted work. The lock is not in the session: it is released by `run`.
     std::mem::forget(session);
     result
+}
+
+/// What [`run_command`] prepared before the build: the project lock (none
+/// for a dry run) and the state, read beside the pipeline.
+pub struct Prepared<'l, H: Host> {
+    pub lock: Option<ProjectLock<'l, H>>,
+    pub state: State,
 }
 
 /// Whether a run could be answered by a witness: it builds every rule, and
@@ -76,14 +104,19 @@ pub async fn run<P: Platform>(
     session: &Session<P::Host>,
     args: &RunArgs,
     renderer: Renderer,
+    prepared: Option<Prepared<'_, P::Host>>,
 ) -> Result<i32, Exit> {
     let targets = args
         .rules
         .iter()
         .map(|name| session.rule_id(name))
         .collect::<Result<Vec<_>, _>>()?;
-    let lock = if args.dry_run {
-        None
+    let (lock, state) = match prepared {
+        Some(Prepared { lock, state }) => (lock, Some(state)),
+        None => (None, None),
+    };
+    let lock = if lock.is_some() || args.dry_run {
+        lock
     } else {
         Some(
             ProjectLock::acquire(
@@ -133,12 +166,13 @@ pub async fn run<P: Platform>(
         total,
         reporter.start_ns,
     );
-    let mut build = Build::new(
+    let mut build = Build::with_state(
         host,
         &session.pipeline,
         &session.graph,
         &session.builtins,
         options,
+        state,
     );
     // A rule that could not read or write files is the environment's fault
     // (permissions, disk, a broken .cloesce/): exit 3, not 1.
@@ -272,6 +306,7 @@ pub async fn run<P: Platform>(
                 session,
                 &RunArgs::quiet(vec![rule]),
                 renderer,
+                None,
             ))
             .await;
         }

@@ -49,7 +49,9 @@ pub async fn watch<P: Platform>(
             }
         };
         if let Some(session) = &session {
-            if let Err(Exit { message, .. }) = run::run(platform, session, args, renderer).await {
+            if let Err(Exit { message, .. }) =
+                run::run(platform, session, args, renderer, None).await
+            {
                 platform.write(Stream::Stderr, &message);
             }
         }

@@ -1,7 +1,7 @@
 //! `NativePlatform`: processes on job threads (`jobs.rs`), completions over a channel.
 
 use std::future::Future;
-use std::io::{IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -217,6 +217,44 @@ impl Platform for NativePlatform {
 
     fn default_jobs(&self) -> usize {
         std::thread::available_parallelism().map_or(2, |n| n.get())
+    }
+
+    fn alongside<T: Send, R>(
+        &self,
+        host: &NativeHost,
+        side: fn(&NativeHost) -> T,
+        main: impl FnOnce() -> R,
+    ) -> (T, R) {
+        std::thread::scope(|scope| {
+            // Without a thread (the system refused one), the same work in turn.
+            match std::thread::Builder::new().spawn_scoped(scope, || side(host)) {
+                Ok(thread) => {
+                    let result = main();
+                    let value = thread
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (value, result)
+                }
+                Err(_) => {
+                    let result = main();
+                    (side(host), result)
+                }
+            }
+        })
+    }
+
+    fn ask(&self, question: &str) -> impl Future<Output = Option<String>> {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        let answered = stdin.is_terminal()
+            && std::io::stderr().is_terminal()
+            && std::io::stderr()
+                .lock()
+                .write_all(question.as_bytes())
+                .is_ok()
+            && stdin.lock().read_line(&mut line).is_ok_and(|n| n > 0);
+        let line = line.trim_end_matches(['\n', '\r']).to_string();
+        std::future::ready(answered.then_some(line))
     }
 
     fn env_var(&self, name: &str) -> Option<String> {

@@ -99,9 +99,7 @@ pub fn load_cached(
             definitions: pipeline.definitions.clone(),
             graph: graph.clone(),
         };
-        if let Ok(body) = postcard::to_stdvec(&cached) {
-            let mut bytes = HEADER.to_vec();
-            bytes.extend(crate::store::seal(&body));
+        if let Ok(bytes) = crate::store::sealed_postcard(HEADER, &cached, 0) {
             let _ = host.write_atomic(&cache_path(), &bytes, false);
         }
     }

@@ -14,6 +14,7 @@ const fs = require('node:fs');
 // net and stream) costs start-up time a no-op run never needs.
 const os = require('node:os');
 const path = require('node:path');
+const readline = require('node:readline');
 
 const { Children, commandFor } = require('./spawn.js');
 
@@ -213,6 +214,23 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
       (fd === 2 ? process.stderr : process.stdout).write(text);
     },
     isTerminal: (fd) => (fd === 2 ? process.stderr : process.stdout).isTTY === true,
+    ask(question) {
+      if (!(process.stdin.isTTY && process.stderr.isTTY)) return Promise.resolve(null);
+      process.stderr.write(question);
+      return new Promise((resolve) => {
+        const lines = readline.createInterface({ input: process.stdin, terminal: false });
+        let answer = null;
+        lines.once('line', (line) => {
+          answer = line;
+          lines.close();
+        });
+        lines.once('close', () => {
+          // Nothing more is read: stdin must not keep the process alive.
+          process.stdin.pause();
+          resolve(answer);
+        });
+      });
+    },
     defaultJobs: () => (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length),
     envVar: (name) => process.env[name],
     nowNs: () => CLOCK_ANCHOR + process.hrtime.bigint(),
