@@ -127,8 +127,9 @@ fn cache_stats_verify_and_gc() {
         "cloesce version=1\n{}",
         step_rule("a", &["src.txt"], &["a.out"], "")
     ));
+    // Outputs over INLINE_MAX bytes, so each is a blob of its own.
     for i in 0..3 {
-        p.write("src.txt", &format!("{i}\n"));
+        p.write("src.txt", &format!("{i}\n").repeat(10_000));
         p.cloesce(&["run"]).expect_code(0);
     }
     let stats = p.cloesce(&["cache", "stats"]);
@@ -138,20 +139,15 @@ fn cache_stats_verify_and_gc() {
         "{}",
         stats.stdout
     );
-    // Corrupt one blob: verify removes it and the entry naming it.
-    let cas = p.path().join(".cloesce/cas");
-    let shard = std::fs::read_dir(&cas)
+    // Corrupt one blob of an earlier result: verify removes it and the
+    // entry naming it.
+    let current = std::fs::read(p.path().join("a.out")).unwrap();
+    let blob = std::fs::read_dir(p.path().join(".cloesce/cas"))
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let blob = std::fs::read_dir(&shard)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .flat_map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap())
+        .map(|blob| blob.unwrap().path())
+        .find(|blob| std::fs::read(blob).unwrap() != current)
+        .expect("a blob of an earlier result");
     std::fs::write(&blob, b"bad").unwrap();
     // Damage found is a problem found: exit 1, saying what was removed
     // (issue #12); verifying again finds the rest intact.

@@ -152,19 +152,25 @@ fn doctor_reports_a_broken_wrangler_config() {
 fn doctor_finds_a_damaged_store_without_repairing_it() {
     let p = healthy_kennel();
     p.cloesce(&["run"]).expect_code(0);
-    let cas = p.path().join(".cloesce/cas");
-    let shard = std::fs::read_dir(&cas).unwrap().next().unwrap().unwrap();
-    let blob = std::fs::read_dir(shard.path())
+    // An action entry (which also holds its rule's small outputs).
+    let ac = p.path().join(".cloesce/ac");
+    let shard = std::fs::read_dir(&ac).unwrap().next().unwrap().unwrap();
+    let entry = std::fs::read_dir(shard.path())
         .unwrap()
         .next()
         .unwrap()
         .unwrap();
-    std::fs::write(blob.path(), "damaged").unwrap();
+    std::fs::write(entry.path(), "damaged").unwrap();
     let run = p.cloesce(&["doctor"]);
     run.expect_code(1);
     assert!(check_line(&run.stdout, "store integrity").starts_with("FAIL"));
     assert!(run.stdout.contains("cloesce cache verify"));
-    assert!(blob.path().exists(), "doctor must not delete");
+    assert!(entry.path().exists(), "doctor must not delete");
+    assert_eq!(
+        std::fs::read(entry.path()).unwrap(),
+        b"damaged",
+        "doctor must not repair"
+    );
     // A lock file naming a live process is a warning (a run is going on)...
     p.write(".cloesce/lock", &format!("{}\n", std::process::id()));
     let run = p.cloesce(&["doctor"]);

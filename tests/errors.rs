@@ -91,8 +91,10 @@ fn lock_busy() {
 fn environment_error() {
     let p = Project::new(&format!(
         "cloesce version=1\n{}",
-        step_rule("a", &[], &["a.out"], "")
+        step_rule("a", &["big.txt"], &["a.out"], "")
     ));
+    // Over 16 KiB, so a.out is a blob of its own, stored in `cas/`.
+    p.write("big.txt", &"x".repeat(20_000));
     std::fs::create_dir_all(p.path().join(".cloesce")).unwrap();
     std::fs::write(p.path().join(".cloesce/cas"), "a file where a folder goes").unwrap();
     assert_good_error(&p.cloesce(&["run"]), 3, "writing to the store");

@@ -406,6 +406,13 @@ fn ctrl_c_outside_a_rule_exits_130_at_once() {
     assert_eq!(first.wait().unwrap().code(), Some(130));
 }
 
+/// `other.txt`'s text: large enough that `gen/c.out` is a blob of its own
+/// (over `INLINE_MAX`), while `a` and `b` keep theirs inside their action
+/// entries, so both kinds of store file are there to damage.
+fn other_text() -> String {
+    "other\n".repeat(3000)
+}
+
 /// src.txt -> a -> b ; other.txt -> c, with the normal step.sh.
 fn chain() -> Project {
     let p = Project::new(&format!(
@@ -415,7 +422,7 @@ fn chain() -> Project {
         crate::common::step_rule("c", &["other.txt"], &["gen/c.out"], ""),
     ));
     p.write("src.txt", "one\n");
-    p.write("other.txt", "other\n");
+    p.write("other.txt", &other_text());
     p
 }
 
@@ -437,7 +444,7 @@ fn an_unwritable_store_is_an_environment_error_and_corrupts_nothing() {
     p.take_runs();
     p.cloesce(&["run"]).expect_code(0);
     assert_eq!(p.read("gen/b.out"), "b\na\none\n");
-    assert_eq!(p.read("gen/c.out"), "c\nother\n");
+    assert_eq!(p.read("gen/c.out"), format!("c\n{}", other_text()));
 
     // `.cloesce` itself a file: the lock cannot be taken.
     let q = chain();
@@ -555,8 +562,9 @@ fn every_kind_of_store_file_damaged_every_way_is_detected_and_rebuilt() {
 }
 
 /// Damage that still parses: a path inside the state, the pipeline cache and
-/// an action entry edited by one letter. Before those files carried a digest
-/// of their body, such an edit was trusted.
+/// an action entry edited by one letter, and a letter of a small output kept
+/// inside its action entry. Before those files carried a digest of their
+/// body, such an edit was trusted.
 #[test]
 fn damage_that_still_parses_is_detected_too() {
     let template = chain();
@@ -565,15 +573,19 @@ fn damage_that_still_parses_is_detected_too() {
     let store = template.path().join(".cloesce");
     let mut files = vec![store.join("state"), store.join("pipeline")];
     files.extend(files_under(&store.join("ac")));
+    let mut inline_edits = 0;
     for file in files {
         for (from, to) in [
             (&b"gen/a.out"[..], &b"gen/a.oup"[..]),
             (b"step.sh", b"step.sx"),
+            // gen/a.out's bytes, inside a's action entry.
+            (b"a\none\n", b"a\nonf\n"),
         ] {
             let bytes = std::fs::read(&file).unwrap();
             let Some(at) = bytes.windows(from.len()).position(|w| w == from) else {
                 continue;
             };
+            inline_edits += usize::from(from == b"a\none\n");
             let copy = tempfile::tempdir().unwrap();
             copy_dir(template.path(), copy.path());
             let target = copy
@@ -598,6 +610,10 @@ fn damage_that_still_parses_is_detected_too() {
             assert!(!copy.path().join("gen/a.oup").exists(), "{context}");
         }
     }
+    assert!(
+        inline_edits >= 1,
+        "no small output found inside an action entry"
+    );
 }
 
 fn concurrent_runs(n: usize) {

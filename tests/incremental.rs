@@ -243,16 +243,26 @@ fn a_moved_project_still_hits_the_cache() {
 
 #[test]
 fn a_corrupted_store_object_is_detected_and_rebuilt() {
-    let p = chain();
-    corrupt_all(&p.path().join(".cloesce/cas"));
-    p.remove("gen/a.out");
-    p.cloesce(&["run"]).expect_code(0);
-    assert_eq!(
-        p.take_runs(),
-        vec!["a"],
-        "the corrupt blob must not be restored"
-    );
-    assert_eq!(p.read("gen/a.out"), "a\none\n");
+    // A small output lives inside its action entry, a large one (over
+    // INLINE_MAX bytes) in a blob of its own: damage each where it lives.
+    let big = "one\n".repeat(5000);
+    for (kind, text) in [("ac", "one\n"), ("cas", big.as_str())] {
+        let p = chain();
+        if p.read("src.txt") != text {
+            p.write("src.txt", text);
+            p.cloesce(&["run"]).expect_code(0);
+            p.take_runs();
+        }
+        corrupt_all(&p.path().join(".cloesce").join(kind));
+        p.remove("gen/a.out");
+        p.cloesce(&["run"]).expect_code(0);
+        assert_eq!(
+            p.take_runs(),
+            vec!["a"],
+            "{kind}: the corrupt output must not be restored"
+        );
+        assert_eq!(p.read("gen/a.out"), format!("a\n{text}"));
+    }
 }
 
 fn corrupt_all(dir: &std::path::Path) {

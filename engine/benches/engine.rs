@@ -245,8 +245,7 @@ fn bench_store(c: &mut Criterion) {
     for (i, key) in keys.iter().enumerate() {
         let bytes = format!("output {i}\n").into_bytes();
         let digest = Digest::of(&bytes);
-        store.put_blob(&digest, &bytes).expect("put blob");
-        let entry = ActionEntry {
+        let mut entry = ActionEntry {
             rule: format!("r{i}"),
             outputs: vec![OutputRecord {
                 path: path(&output(i)),
@@ -257,7 +256,11 @@ fn bench_store(c: &mut Criterion) {
             stdout: String::new(),
             stderr: String::new(),
             key_input: None,
+            inline: Default::default(),
         };
+        store
+            .keep(&mut entry.inline, digest, bytes)
+            .expect("keep output");
         store.put_action(key, &entry).expect("put action");
     }
     let missing = Digest::of(b"never stored");

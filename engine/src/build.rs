@@ -399,15 +399,12 @@ impl<'a> Build<'a> {
             None => None,
         };
         let stored = artifact.and_then(|artifact| {
-            let ok = artifact
-                .blobs
-                .iter()
-                .all(|(digest, bytes)| self.store.put_blob(digest, bytes).is_ok())
-                && self
-                    .store
-                    .put_action(&fetching.key, &artifact.entry)
-                    .is_ok();
-            ok.then_some(artifact.entry)
+            let mut entry = artifact.entry;
+            let ok =
+                artifact.blobs.into_iter().all(|(digest, bytes)| {
+                    self.store.keep(&mut entry.inline, digest, bytes).is_ok()
+                }) && self.store.put_action(&fetching.key, &entry).is_ok();
+            ok.then_some(entry)
         });
         let Some(entry) = stored else {
             if let Some(remote) = &mut self.remote {
@@ -418,7 +415,7 @@ impl<'a> Build<'a> {
         let Fetching { key, pending } = fetching;
         let mut why = pending.reasons.clone();
         why.push(Reason::RemoteHit);
-        match self.try_restore(rule, &entry, why, false) {
+        match self.try_restore(&key, &entry, why, false) {
             Ok(Some((_, why))) => {
                 self.state.set_rule(
                     &self.rule(rule).name.value,
@@ -466,23 +463,22 @@ impl<'a> Build<'a> {
         if remote.read_only || !remote.enabled {
             return;
         }
-        let mut blobs = Vec::with_capacity(entry.outputs.len());
+        let mut unique: Vec<&OutputRecord> = Vec::with_capacity(entry.outputs.len());
         for output in &entry.outputs {
-            if blobs
-                .iter()
-                .any(|(d, _): &(Digest, Vec<u8>)| *d == output.digest)
-            {
-                continue;
-            }
-            match self.store.get_blob(&output.digest) {
-                Ok(Some(bytes)) => blobs.push((output.digest, bytes)),
-                _ => return,
+            if !unique.iter().any(|o| o.digest == output.digest) {
+                unique.push(output);
             }
         }
+        let Ok(Some(bytes)) = self.store.outputs(key, Some(entry), &unique) else {
+            return;
+        };
+        let blobs: Vec<(Digest, Vec<u8>)> = unique.iter().map(|o| o.digest).zip(bytes).collect();
         // What went into the key stays local: it holds a digest of each
         // declared environment value, which a shared cache should not get.
+        // The small outputs travel as blobs, beside the entry.
         let entry = ActionEntry {
             key_input: None,
+            inline: BTreeMap::new(),
             ..entry.clone()
         };
         let artifact = encode_artifact(key, &entry, &blobs);
@@ -767,6 +763,7 @@ impl<'a> Build<'a> {
                         stdout: String::new(),
                         stderr: String::new(),
                         key_input: None,
+                        inline: BTreeMap::new(),
                     },
                     Vec::new(),
                     true,
@@ -792,7 +789,7 @@ impl<'a> Build<'a> {
                 },
             };
             if let Some((entry, why, same_as_last)) = hit {
-                match self.try_restore(id, &entry, why, same_as_last) {
+                match self.try_restore(&key, &entry, why, same_as_last) {
                     Ok(Some((status, why))) => {
                         let (stdout, stderr) = if same_as_last {
                             if previous_has_logs {
@@ -1018,6 +1015,8 @@ impl<'a> Build<'a> {
         let rule = self.rule(id);
         let now = self.host.now_ns();
         let mut records = Vec::with_capacity(rule.outputs.len());
+        // The bytes of the small outputs, recorded inside the action entry.
+        let mut inline = BTreeMap::new();
         let mut missing = Vec::new();
         // Outputs that changed while they were read (someone else wrote them).
         let mut changed = Vec::new();
@@ -1056,11 +1055,12 @@ impl<'a> Build<'a> {
                 }
             };
             let digest = Digest::of(&bytes);
+            let size = bytes.len() as u64;
             if rule.cache && !matches!(self.host.stat(path), Ok(Some(after)) if after == stat) {
                 changed.push(path.clone());
             }
             if rule.cache {
-                if let Err(e) = self.store.put_blob(&digest, &bytes) {
+                if let Err(e) = self.store.keep(&mut inline, digest, bytes) {
                     self.fail(
                         id,
                         running.reasons,
@@ -1076,7 +1076,7 @@ impl<'a> Build<'a> {
             records.push(OutputRecord {
                 path: path.clone(),
                 digest,
-                size: bytes.len() as u64,
+                size,
                 executable: stat.executable,
             });
         }
@@ -1115,6 +1115,7 @@ impl<'a> Build<'a> {
                 stdout: stdout.clone(),
                 stderr: stderr.clone(),
                 key_input: Some(running.key_input),
+                inline,
             };
             if let Err(e) = self.store.put_action(&running.key, &entry) {
                 self.fail(
@@ -1165,7 +1166,8 @@ impl<'a> Build<'a> {
     }
 
     /// Checks a cached result's outputs on disk and restores the ones that
-    /// differ. `Ok(None)` when a blob needed is missing or corrupt.
+    /// differ, from the result recorded under `key`. `Ok(None)` when an
+    /// output's stored bytes are missing or corrupt.
     ///
     /// Only a hit on the last run's own key (`same_as_last`) blames the
     /// outputs: then a differing output was touched by someone else. On any
@@ -1173,7 +1175,7 @@ impl<'a> Build<'a> {
     /// and the reasons already name what changed.
     fn try_restore(
         &mut self,
-        _id: RuleId,
+        key: &Digest,
         entry: &ActionEntry,
         mut reasons: Vec<Reason>,
         same_as_last: bool,
@@ -1210,15 +1212,12 @@ impl<'a> Build<'a> {
             };
             return Ok(Some((status, reasons)));
         }
-        // Every blob must be there before anything is written.
-        let mut blobs = Vec::with_capacity(to_restore.len());
-        for output in &to_restore {
-            match self.store.get_blob(&output.digest) {
-                Ok(Some(bytes)) => blobs.push(bytes),
-                Ok(None) => return Ok(None),
-                Err(e) => return Err(io_failure("reading the store", e)),
-            }
-        }
+        // Every output's bytes must be there before anything is written.
+        let blobs = match self.store.outputs(key, Some(entry), &to_restore) {
+            Ok(Some(blobs)) => blobs,
+            Ok(None) => return Ok(None),
+            Err(e) => return Err(io_failure("reading the store", e)),
+        };
         if self.options.dry_run {
             return Ok(Some((RuleStatus::WouldRestore, reasons)));
         }
@@ -1435,23 +1434,26 @@ impl<'a> Build<'a> {
     /// the failure is what gets reported.
     fn put_back_last_good(&mut self, id: RuleId) {
         let rule = self.rule(id);
-        let last: BTreeMap<&WorkspacePath, &OutputRecord> = self
-            .state
-            .rules
-            .get(&rule.name.value)
+        let record = self.state.rules.get(&rule.name.value);
+        let last: BTreeMap<&WorkspacePath, &OutputRecord> = record
             .map(|record| record.outputs.iter().map(|o| (&o.path, o)).collect())
             .unwrap_or_default();
+        // Its small outputs are inside its action entry: read it once.
+        let stored = record
+            .filter(|r| r.outputs.iter().any(|o| crate::store::is_inline(o.size)))
+            .and_then(|r| self.store.get_action(&r.key).ok().flatten());
         let now = self.host.now_ns();
         let mut restored = Vec::new();
         for output in &rule.outputs {
             let path = &output.value;
             let _ = self.host.remove_file(path);
-            let Some(record) = last.get(path) else {
+            let (Some(record), Some(key)) = (last.get(path), record.map(|r| r.key)) else {
                 continue;
             };
-            let Ok(Some(bytes)) = self.store.get_blob(&record.digest) else {
+            let Ok(Some(mut bytes)) = self.store.outputs(&key, stored.as_ref(), &[record]) else {
                 continue;
             };
+            let bytes = bytes.remove(0);
             if self
                 .host
                 .write_atomic(path, &bytes, record.executable)

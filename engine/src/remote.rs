@@ -334,6 +334,7 @@ mod tests {
             stdout: "made\n".into(),
             stderr: String::new(),
             key_input: Some(key_input("src.txt")),
+            inline: Default::default(),
         };
         let key = key_input("src.txt").key();
         let blobs = vec![(Digest::of(&a), a), (Digest::of(&b), b)];

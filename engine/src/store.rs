@@ -5,7 +5,26 @@
 //!   lock                  the project lock (one run at a time)
 //!   state                 the stat cache and last-run records (see state.rs)
 //!   ac/<2 hex>/<64 hex>   action cache: action key -> output manifest + logs
-//!   cas/<2 hex>/<64 hex>  blobs: blake3 digest -> bytes
+//!                         + the bytes of the small outputs
+//!   cas/<2 hex>/<64 hex>  blobs: blake3 digest -> bytes (outputs over
+//!                         INLINE_MAX bytes)
+//! ```
+//!
+//! An output of at most [`INLINE_MAX`] bytes is kept inside its action
+//! entry, a larger one as a blob of its own, so a rule with small outputs
+//! costs the store one file, not one per output plus the entry. Creating
+//! files is what a cold build pays for most on some file systems (ext4
+//! without a journal skips, one by one, every inode freed in the last
+//! minutes). Large outputs stay shared between entries; a small output
+//! made by several results is kept once per entry.
+//!
+//! An action entry (v3) is `"cloesce-action v3\n"` followed by the
+//! [`seal`]ed body
+//!
+//! ```text
+//! json_len  u32 LE, then the ActionEntry as JSON
+//! inline    the bytes of every output of at most INLINE_MAX bytes, in the
+//!           order of `outputs`, each exactly its recorded size
 //! ```
 //!
 //! Durability rules (ninja's and Bazel's):
@@ -14,15 +33,17 @@
 //! - an action entry is written only after every blob it names, so an entry
 //!   never points at a missing blob after a crash;
 //! - every action entry starts with a version header and the digest of its
-//!   body; a file that does not parse or match its digest (another version,
-//!   truncation, corruption) is a miss and is deleted quietly;
+//!   body, and each small output inside it must match its recorded digest;
+//!   a file that does not parse or match (another version, truncation,
+//!   corruption) is a miss and is deleted quietly;
 //! - every blob read is verified against its digest; a corrupt blob is
 //!   deleted and treated as missing, so the rule simply runs again.
 //!
-//! The interface is narrow (get/put blob, get/put action) so a remote cache
-//! can sit behind it.
+//! The interface is narrow (keep/get outputs, get/put action) so a remote
+//! cache can sit behind it.
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -33,8 +54,20 @@ use crate::path::WorkspacePath;
 /// The store's folder, relative to the project root.
 pub const STORE_DIR: &str = ".cloesce";
 
-/// First line of every action entry. v2 added the body's digest (below).
-const ACTION_HEADER: &[u8] = b"cloesce-action v2\n";
+/// First line of every action entry. v2 added the body's digest (below);
+/// v3 keeps small outputs inside the entry. An entry of another version
+/// is a miss (and deleted), never read as this one.
+const ACTION_HEADER: &[u8] = b"cloesce-action v3\n";
+
+/// Outputs of at most this many bytes are kept inside their action entry
+/// rather than as blobs of their own (part of the v3 format: a reader
+/// expects exactly the outputs this size admits inside the entry).
+pub const INLINE_MAX: u64 = 16 * 1024;
+
+/// Whether an output of `size` bytes is kept inside its action entry.
+pub fn is_inline(size: u64) -> bool {
+    size <= INLINE_MAX
+}
 
 /// `body` prefixed with its blake3 digest, so that damage that still parses
 /// (a flipped byte inside a path or a string) is detected too.
@@ -95,6 +128,14 @@ pub struct ActionEntry {
     /// last record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_input: Option<ActionKeyInput>,
+    /// The bytes of the outputs kept inside the entry (see [`is_inline`]),
+    /// by digest. Not part of the JSON: stored after it, verified when
+    /// read; empty in an entry made from a state record (the bytes are
+    /// then read from the stored entry when needed, see
+    /// [`Store::outputs`]) and in a remote artifact's entry, whose blobs
+    /// travel beside it.
+    #[serde(skip)]
+    pub inline: BTreeMap<Digest, Vec<u8>>,
 }
 
 /// Sizes of what the store holds.
@@ -214,6 +255,23 @@ impl<'h> Store<'h> {
         Ok(())
     }
 
+    /// Keeps the bytes of one output of a result about to be recorded: a
+    /// large output is stored as a blob now, a small one is added to
+    /// `inline`, the entry's, which [`Store::put_action`] writes.
+    pub fn keep(
+        &self,
+        inline: &mut BTreeMap<Digest, Vec<u8>>,
+        digest: Digest,
+        bytes: Vec<u8>,
+    ) -> std::io::Result<()> {
+        if is_inline(bytes.len() as u64) {
+            inline.insert(digest, bytes);
+            Ok(())
+        } else {
+            self.put_blob(&digest, &bytes)
+        }
+    }
+
     /// The verified bytes of a blob, or `None` when it is missing or corrupt
     /// (a corrupt blob is deleted).
     pub fn get_blob(&self, digest: &Digest) -> std::io::Result<Option<Vec<u8>>> {
@@ -229,6 +287,45 @@ impl<'h> Store<'h> {
         }
     }
 
+    /// The verified bytes of the `wanted` outputs of the result recorded
+    /// under `key`, in order, or `None` when one is missing or corrupt.
+    /// Small outputs come from inside `entry` when it holds them, else
+    /// from the stored entry (read once: `entry` may be made from a state
+    /// record, which keeps no bytes); large ones from their blobs.
+    pub fn outputs(
+        &self,
+        key: &Digest,
+        entry: Option<&ActionEntry>,
+        wanted: &[&OutputRecord],
+    ) -> std::io::Result<Option<Vec<Vec<u8>>>> {
+        let mut stored: Option<Option<ActionEntry>> = None;
+        let mut out = Vec::with_capacity(wanted.len());
+        for output in wanted {
+            let bytes = if is_inline(output.size) {
+                match entry.and_then(|e| e.inline.get(&output.digest)) {
+                    Some(bytes) => Some(bytes.clone()),
+                    None => {
+                        if stored.is_none() {
+                            stored = Some(self.get_action(key)?);
+                        }
+                        stored
+                            .as_ref()
+                            .and_then(Option::as_ref)
+                            .and_then(|e| e.inline.get(&output.digest))
+                            .cloned()
+                    }
+                }
+            } else {
+                self.get_blob(&output.digest)?
+            };
+            match bytes {
+                Some(bytes) if bytes.len() as u64 == output.size => out.push(bytes),
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
     /// The action entry for `key`, or `None` (missing, other version or
     /// corrupt; the latter two are deleted).
     pub fn get_action(&self, key: &Digest) -> std::io::Result<Option<ActionEntry>> {
@@ -238,11 +335,7 @@ impl<'h> Store<'h> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        match bytes
-            .strip_prefix(ACTION_HEADER)
-            .and_then(unseal)
-            .and_then(|body| serde_json::from_slice::<ActionEntry>(body).ok())
-        {
+        match decode_action(&bytes) {
             Some(entry) => Ok(Some(entry)),
             None => {
                 self.host.remove_file(&path)?;
@@ -251,18 +344,66 @@ impl<'h> Store<'h> {
         }
     }
 
-    /// Records an action entry. Call only after every blob it names is stored.
+    /// Records an action entry, the bytes of its small outputs (`inline`)
+    /// included. Call only after every blob it names is stored.
     pub fn put_action(&self, key: &Digest, entry: &ActionEntry) -> std::io::Result<()> {
         let mut bytes = ACTION_HEADER.to_vec();
-        bytes.extend(seal(
-            &serde_json::to_vec(entry).map_err(std::io::Error::other)?,
-        ));
+        bytes.extend(seal(&encode_body(entry)?));
         self.before_write();
         self.host
             .write_atomic(&Self::action_path(key), &bytes, false)?;
         self.count_written(bytes.len());
         Ok(())
     }
+}
+
+/// An action entry's body: its JSON, then the bytes of its small outputs
+/// (which `entry.inline` must hold).
+fn encode_body(entry: &ActionEntry) -> std::io::Result<Vec<u8>> {
+    let json = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+    let len = u32::try_from(json.len()).map_err(std::io::Error::other)?;
+    let mut body = len.to_le_bytes().to_vec();
+    body.extend_from_slice(&json);
+    for output in entry.outputs.iter().filter(|o| is_inline(o.size)) {
+        match entry.inline.get(&output.digest) {
+            Some(bytes) if bytes.len() as u64 == output.size => body.extend_from_slice(bytes),
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("the bytes of {} are not in its action entry", output.path),
+                ))
+            }
+        }
+    }
+    Ok(body)
+}
+
+/// Parses a whole action entry file: the header, the seal, the JSON, and
+/// every small output against its recorded digest, with nothing left over.
+/// `None` for anything else. Reads only: [`Store::get_action`] deletes what
+/// this refuses; `doctor` only reports it.
+pub fn decode_action(file: &[u8]) -> Option<ActionEntry> {
+    let body = unseal(file.strip_prefix(ACTION_HEADER)?)?;
+    let (len, rest) = body.split_first_chunk::<4>()?;
+    let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+    if rest.len() < len {
+        return None;
+    }
+    let (json, mut rest) = rest.split_at(len);
+    let mut entry: ActionEntry = serde_json::from_slice(json).ok()?;
+    for output in entry.outputs.iter().filter(|o| is_inline(o.size)) {
+        let size = usize::try_from(output.size).ok()?;
+        if rest.len() < size {
+            return None;
+        }
+        let (bytes, tail) = rest.split_at(size);
+        if Digest::of(bytes) != output.digest {
+            return None;
+        }
+        entry.inline.insert(output.digest, bytes.to_vec());
+        rest = tail;
+    }
+    rest.is_empty().then_some(entry)
 }
 
 impl Store<'_> {
@@ -314,9 +455,10 @@ impl Store<'_> {
         })
     }
 
-    /// Hashes every blob and parses every action entry; removes blobs whose
-    /// bytes do not match their name and entries that do not parse or name
-    /// a missing blob.
+    /// Hashes every blob and parses every action entry (which checks its
+    /// small outputs against their digests); removes blobs whose bytes do
+    /// not match their name and entries that do not parse or name a
+    /// missing blob.
     pub fn verify(&self) -> std::io::Result<VerifyReport> {
         let mut report = VerifyReport::default();
         let mut good_blobs = std::collections::HashSet::new();
@@ -341,7 +483,7 @@ impl Store<'_> {
                 Some(entry) => entry
                     .outputs
                     .iter()
-                    .find(|o| !good_blobs.contains(&o.digest))
+                    .find(|o| !is_inline(o.size) && !good_blobs.contains(&o.digest))
                     .map(|o| format!("names a missing blob for {}", o.path)),
             };
             if let Some(why) = why {
@@ -384,7 +526,8 @@ impl Store<'_> {
             }
             if let Some(entry) = self.get_action(&action.digest)? {
                 // Blobs are shared between entries; the estimate is an upper
-                // bound of what this removal frees, refined below.
+                // bound of what this removal frees, refined below. (Small
+                // outputs have no blob: they leave with the entry's file.)
                 estimate = estimate.saturating_sub(
                     entry
                         .outputs
@@ -489,26 +632,133 @@ mod tests {
         }
     }
 
-    /// Stores one result with a blob of `size` bytes; returns its key.
-    fn put_result(store: &Store<'_>, name: &str, size: usize) -> Digest {
-        let bytes = vec![name.as_bytes()[0]; size];
-        let digest = Digest::of(&bytes);
-        store.put_blob(&digest, &bytes).unwrap();
-        let key = Digest::of(name.as_bytes());
-        let entry = ActionEntry {
+    /// Stores one result with one output per size in `sizes` (bytes made
+    /// from `name`); returns its key and entry.
+    fn put_outputs(store: &Store<'_>, name: &str, sizes: &[usize]) -> (Digest, ActionEntry) {
+        let mut entry = ActionEntry {
             rule: name.into(),
-            outputs: vec![OutputRecord {
-                path: WorkspacePath::new(&format!("{name}.out")).unwrap(),
-                digest,
-                size: size as u64,
-                executable: false,
-            }],
+            outputs: Vec::new(),
             stdout: String::new(),
             stderr: String::new(),
             key_input: None,
+            inline: BTreeMap::new(),
         };
+        for (i, size) in sizes.iter().enumerate() {
+            let bytes = vec![name.as_bytes()[0] + i as u8; *size];
+            let digest = Digest::of(&bytes);
+            entry.outputs.push(OutputRecord {
+                path: WorkspacePath::new(&format!("{name}{i}.out")).unwrap(),
+                digest,
+                size: *size as u64,
+                executable: false,
+            });
+            store.keep(&mut entry.inline, digest, bytes).unwrap();
+        }
+        let key = Digest::of(name.as_bytes());
         store.put_action(&key, &entry).unwrap();
-        key
+        (key, entry)
+    }
+
+    /// Stores one result with one output of `size` bytes; returns its key.
+    fn put_result(store: &Store<'_>, name: &str, size: usize) -> Digest {
+        put_outputs(store, name, &[size]).0
+    }
+
+    fn files_under(host: &MemoryHost, prefix: &str) -> Vec<String> {
+        host.paths()
+            .into_iter()
+            .filter(|p| p.starts_with(prefix))
+            .collect()
+    }
+
+    #[test]
+    fn small_outputs_live_inside_their_entry_and_large_ones_in_blobs() {
+        let host = MemoryHost::new();
+        let store = Store::new(&host);
+        let large = INLINE_MAX as usize + 1;
+        let (key, entry) = put_outputs(&store, "r", &[0, 100, INLINE_MAX as usize, large]);
+        assert_eq!(files_under(&host, ".cloesce/ac/").len(), 1);
+        assert_eq!(
+            files_under(&host, ".cloesce/cas/"),
+            vec![Store::blob_path(&entry.outputs[3].digest).to_string()],
+            "only the output over INLINE_MAX is a blob"
+        );
+        let read = store.get_action(&key).unwrap().expect("stored");
+        assert_eq!(read, entry, "the small outputs come back with the entry");
+        let wanted: Vec<&OutputRecord> = entry.outputs.iter().collect();
+        let want: Vec<Vec<u8>> = entry
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| vec![b'r' + i as u8; o.size as usize])
+            .collect();
+        // From the entry in hand, and from the store when the entry in hand
+        // was made from a state record (no bytes).
+        assert_eq!(
+            store.outputs(&key, Some(&read), &wanted).unwrap(),
+            Some(want.clone())
+        );
+        assert_eq!(store.outputs(&key, None, &wanted).unwrap(), Some(want));
+        // An output the stored entry does not hold is unusable, not guessed.
+        let other = OutputRecord {
+            digest: Digest::of(b"other"),
+            size: 5,
+            ..entry.outputs[1].clone()
+        };
+        assert_eq!(store.outputs(&key, None, &[&other]).unwrap(), None);
+        // Verify finds the inline outputs in place (no blob needed).
+        let report = store.verify().unwrap();
+        assert_eq!((report.actions_checked, report.blobs_checked), (1, 1));
+        assert!(report.removed.is_empty(), "{:?}", report.removed);
+    }
+
+    #[test]
+    fn an_entry_whose_small_output_is_damaged_or_of_another_version_is_a_miss() {
+        let host = MemoryHost::new();
+        let store = Store::new(&host);
+        let (key, entry) = put_outputs(&store, "r", &[10, 20]);
+        let path = Store::action_path(&key);
+        let good = host.read(&path).unwrap();
+        // A sealed entry whose small output does not match its digest (the
+        // seal alone would not see it: it is recomputed here).
+        let mut body = unseal(good.strip_prefix(ACTION_HEADER).unwrap())
+            .unwrap()
+            .to_vec();
+        let last = body.len() - 1;
+        body[last] ^= 1;
+        let mut resealed = ACTION_HEADER.to_vec();
+        resealed.extend(seal(&body));
+        // One byte too many or too few after the JSON, and the v2 format
+        // (the JSON alone, sealed), which must never be read as v3.
+        let mut long = body.clone();
+        long[last] ^= 1;
+        long.push(0);
+        let mut v2 = b"cloesce-action v2\n".to_vec();
+        v2.extend(seal(&serde_json::to_vec(&entry).unwrap()));
+        for (what, bytes) in [
+            ("damaged small output", resealed),
+            ("trailing byte", {
+                let mut f = ACTION_HEADER.to_vec();
+                f.extend(seal(&long));
+                f
+            }),
+            ("truncated small output", {
+                let mut f = ACTION_HEADER.to_vec();
+                f.extend(seal(&long[..long.len() - 2]));
+                f
+            }),
+            ("v2 entry", v2),
+        ] {
+            host.write_atomic(&path, &bytes, false).unwrap();
+            assert_eq!(store.get_action(&key).unwrap(), None, "{what}");
+            assert!(host.read(&path).is_err(), "{what}: not deleted");
+            assert_eq!(
+                store.outputs(&key, None, &[&entry.outputs[0]]).unwrap(),
+                None
+            );
+        }
+        host.write_atomic(&path, &good, false).unwrap();
+        assert_eq!(store.get_action(&key).unwrap(), Some(entry));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use cloesce_engine::host::Host;
 use cloesce_engine::job::{Completion, ExitStatus};
 use cloesce_engine::pipeline::*;
 use cloesce_engine::state::COARSE_RACY_WINDOW_NS;
+use cloesce_engine::store::INLINE_MAX;
 use cloesce_engine::testing::MemoryHost;
 use cloesce_engine::witness;
 use cloesce_engine::WorkspacePath;
@@ -364,22 +365,62 @@ fn deleted_or_modified_output_is_restored_without_running() {
     assert_eq!(run.summary.restored, 2);
 }
 
+fn store_files(host: &MemoryHost, kind: &str) -> Vec<String> {
+    let prefix = format!(".cloesce/{kind}/");
+    host.paths()
+        .into_iter()
+        .filter(|p| p.starts_with(&prefix))
+        .collect()
+}
+
 #[test]
 fn corrupt_blob_is_detected_and_the_rule_reruns() {
     let (host, p, g) = chain();
+    // Over INLINE_MAX bytes: a.out is a blob of its own.
+    let big = "a".repeat(INLINE_MAX as usize + 1);
+    host.put("a.txt", &big);
     build(&host, &p, &g, BuildOptions::default());
-    for path in host.paths() {
-        if path.starts_with(".cloesce/cas/") {
-            host.put(&path, "garbage");
-        }
+    let blobs = store_files(&host, "cas");
+    assert!(!blobs.is_empty());
+    for path in blobs {
+        host.put(&path, "garbage");
     }
     host.remove_file(&WorkspacePath::new("a.out").unwrap())
         .unwrap();
     let run = build(&host, &p, &g, BuildOptions::default());
     assert_eq!(run.ran, vec!["A"]);
-    assert_eq!(host.get("a.out").as_deref(), Some("a"));
+    assert_eq!(host.get("a.out").as_deref(), Some(big.as_str()));
     let (_, _, reasons) = &run.statuses[0];
     assert!(reasons.contains(&Reason::CacheEntryUnusable), "{reasons:?}");
+}
+
+#[test]
+fn a_small_output_damaged_inside_its_action_entry_is_not_restored() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    assert!(
+        store_files(&host, "cas").is_empty(),
+        "small outputs live inside their action entries"
+    );
+    let entries = store_files(&host, "ac");
+    assert_eq!(entries.len(), 2, "one store file per rule");
+    // The last byte of an entry is the last byte of its last small output.
+    for path in entries {
+        let path = WorkspacePath::new(&path).unwrap();
+        let mut bytes = host.read(&path).unwrap();
+        *bytes.last_mut().unwrap() ^= 1;
+        host.write_atomic(&path, &bytes, false).unwrap();
+    }
+    host.remove_file(&WorkspacePath::new("a.out").unwrap())
+        .unwrap();
+    host.put("b.out", "tampered");
+    let run = build(&host, &p, &g, BuildOptions::default());
+    assert_eq!(run.ran, vec!["A", "B"], "nothing damaged was restored");
+    assert_eq!(host.get("a.out").as_deref(), Some("a"));
+    assert_eq!(host.get("b.out").as_deref(), Some("ab"));
+    for (_, _, reasons) in &run.statuses {
+        assert!(reasons.contains(&Reason::CacheEntryUnusable), "{reasons:?}");
+    }
 }
 
 #[test]
