@@ -2,9 +2,10 @@
 
 /// mimalloc instead of the system allocator: loading a large pipeline and
 /// its state allocates a few strings per rule, and glibc's malloc was a
-/// fifth of an incremental run's instructions. Its large pages (where the
-/// system allows them) also spare most first-touch page faults, at some
-/// peak memory (docs/performance.md, "Session 5").
+/// fifth of an incremental run's instructions. Without its transparent huge
+/// pages (`no_thp`): where the kernel compacts memory for them on demand,
+/// the first touches stalled a no-op by milliseconds (docs/performance.md,
+/// "Session 5").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
