@@ -559,7 +559,7 @@ impl<'a> Build<'a> {
     fn record_completion(&mut self, id: RuleId, running: Running, completion: Completion) {
         let stdout = String::from_utf8_lossy(&completion.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&completion.stderr).into_owned();
-        self.record_success(id, running, stdout, stderr);
+        self.record_success(id, running, stdout, stderr, Vec::new());
     }
 
     /// The next progress event, if any.
@@ -992,7 +992,7 @@ impl<'a> Build<'a> {
                 if let Some(memo) = memo {
                     crate::memo::write(self.host, rule_name, builtin, &memo);
                 }
-                self.record_success(id, running, result.log, String::new());
+                self.record_success(id, running, result.log, String::new(), result.files);
             }
             Err(failure) => {
                 let failure = Failure::Builtin {
@@ -1011,7 +1011,16 @@ impl<'a> Build<'a> {
     }
 
     /// Hashes a succeeded rule's outputs into the store and records it.
-    fn record_success(&mut self, id: RuleId, running: Running, stdout: String, stderr: String) {
+    /// `written`: the outputs a built-in returned, which the build itself
+    /// just wrote: recorded from these bytes instead of read back.
+    fn record_success(
+        &mut self,
+        id: RuleId,
+        running: Running,
+        stdout: String,
+        stderr: String,
+        mut written: Vec<(WorkspacePath, Vec<u8>)>,
+    ) {
         let rule = self.rule(id);
         let now = self.host.now_ns();
         let mut records = Vec::with_capacity(rule.outputs.len());
@@ -1040,7 +1049,12 @@ impl<'a> Build<'a> {
                     return;
                 }
             };
-            let bytes = match self.host.read(path) {
+            let ours = written.iter().position(|(p, _)| p == path);
+            let bytes = match ours.map(|i| written.swap_remove(i).1) {
+                Some(bytes) => Ok(bytes),
+                None => self.host.read(path),
+            };
+            let bytes = match bytes {
                 Ok(bytes) => bytes,
                 Err(e) => {
                     self.fail(
