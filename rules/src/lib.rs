@@ -29,6 +29,7 @@ pub mod history;
 pub mod ir;
 mod jsonc;
 mod loaded;
+mod memo_bytes;
 pub mod migrate;
 mod paths;
 mod pretty;

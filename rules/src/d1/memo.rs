@@ -20,6 +20,7 @@
 //! values). The records' layout is [`Schema`]'s, so a change to [`Schema`]
 //! needs a new `D1::version`, as every memo format change does.
 
+use crate::memo_bytes::Bytes;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -44,20 +45,6 @@ pub fn key(dir: &str, files: &[(&str, &[u8])]) -> Key {
         hasher.update(bytes);
     }
     *hasher.finalize().as_bytes()
-}
-
-/// A record as a byte string, written with `serialize_bytes` and read back
-/// borrowed from the memo (no copy).
-#[derive(Serialize, Deserialize)]
-struct Bytes<'a>(#[serde(with = "bytes")] &'a [u8]);
-
-mod bytes {
-    pub fn serialize<S: serde::Serializer>(b: &&[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(b)
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'de [u8], D::Error> {
-        serde::Deserialize::deserialize(d)
-    }
 }
 
 /// The last migration as the memo keeps it: its stem, and each table and

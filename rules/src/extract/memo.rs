@@ -12,6 +12,7 @@
 //! byte string, borrowed from the memo and decoded only when its file is
 //! unchanged.
 
+use crate::memo_bytes::Bytes;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -89,20 +90,6 @@ impl FileRecord {
 /// owned when made in this run.
 #[derive(Default)]
 pub struct Files<'m>(BTreeMap<Key, Cow<'m, [u8]>>);
-
-/// A record as a byte string, written with `serialize_bytes` and read back
-/// borrowed from the memo (no copy).
-#[derive(Serialize, Deserialize)]
-struct Bytes<'a>(#[serde(with = "bytes")] &'a [u8]);
-
-mod bytes {
-    pub fn serialize<S: serde::Serializer>(b: &&[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(b)
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'de [u8], D::Error> {
-        serde::Deserialize::deserialize(d)
-    }
-}
 
 impl<'m> Files<'m> {
     /// The records in `memo`; none when there is no memo or it cannot be read.
