@@ -20,11 +20,11 @@
 //! values). The records' layout is [`Schema`]'s, so a change to [`Schema`]
 //! needs a new `D1::version`, as every memo format change does.
 
-use crate::memo_bytes::Bytes;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::memo_bytes::Bytes;
 use crate::schema::Schema;
 
 /// A digest of a migrations folder's files.

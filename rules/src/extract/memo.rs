@@ -12,7 +12,6 @@
 //! byte string, borrowed from the memo and decoded only when its file is
 //! unchanged.
 
-use crate::memo_bytes::Bytes;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -22,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::parse::Found;
 use super::Spans;
 use crate::ir::{Model, WranglerEnv};
+use crate::memo_bytes::Bytes;
 use crate::validate::Anchor;
 
 /// A digest of a model file's path and text.
