@@ -109,7 +109,7 @@ pub trait Platform {
     fn alongside<T: Send, R>(
         &self,
         host: &Self::Host,
-        side: fn(&Self::Host) -> T,
+        side: impl FnOnce(&Self::Host) -> T + Send,
         main: impl FnOnce() -> R,
     ) -> (T, R) {
         let result = main();

@@ -86,7 +86,7 @@ impl<H: Host> Sources<H> {
         platform: &P,
         renderer: Renderer,
         write_cache: bool,
-        side: fn(&H) -> T,
+        side: impl FnOnce(&H) -> T + Send,
     ) -> (T, Result<Session<H>, Exit>) {
         self.load_around(renderer, write_cache, |host, load| {
             platform.alongside(host, side, load)

@@ -27,6 +27,7 @@
 //! file is hashed again, and the entry recorded anew.
 
 use std::collections::HashMap;
+use std::io;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -431,15 +432,25 @@ impl State {
         self.stat_unseen(host, unseen);
     }
 
-    fn stat_unseen(&mut self, host: &dyn Host, paths: Vec<WorkspacePath>) {
-        let stats = host.stat_many(&paths);
-        self.seen.reserve(paths.len());
-        for (path, stat) in paths.into_iter().zip(stats) {
+    /// Stats already taken before anything ran in this build, under the
+    /// project lock (a witness check that said no, see
+    /// [`crate::witness::check`]): used as if this state had prefetched them.
+    pub fn prefetch_taken(
+        &mut self,
+        taken: impl ExactSizeIterator<Item = (WorkspacePath, io::Result<Option<FileStat>>)>,
+    ) {
+        self.seen.reserve(taken.len());
+        for (path, stat) in taken {
             if let Ok(stat) = stat {
-                self.seen.insert(path, Seen::Prefetched(stat));
+                self.seen.entry(path).or_insert(Seen::Prefetched(stat));
                 self.prefetched = true;
             }
         }
+    }
+
+    fn stat_unseen(&mut self, host: &dyn Host, paths: Vec<WorkspacePath>) {
+        let stats = host.stat_many(&paths);
+        self.prefetch_taken(paths.into_iter().zip(stats));
     }
 
     /// Forgets every prefetched stat: a job finished (see the module doc).

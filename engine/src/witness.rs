@@ -260,6 +260,39 @@ pub fn exists(host: &dyn Host) -> bool {
 /// Call it holding the project lock: a witness read under the lock describes
 /// the state as it is (every build removes it before changing anything).
 pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
+    match check(host, pipeline) {
+        Checked::AllFresh(rules) => Some(rules),
+        Checked::Build(_) => None,
+    }
+}
+
+/// What [`check`] found.
+#[derive(Debug)]
+pub enum Checked {
+    /// A build would find every rule fresh: the number of rules.
+    AllFresh(usize),
+    /// A build must decide. The paths of the batch whose check failed, with
+    /// the stats just taken of them under the project lock, before anything
+    /// ran: the build may use them as its prefetched stats
+    /// ([`crate::state::State::prefetch_taken`]).
+    Build(Vec<(WorkspacePath, std::io::Result<Option<FileStat>>)>),
+}
+
+/// [`all_fresh`], and on a no the stats it took (see [`Checked`]). Call it
+/// holding the project lock.
+pub fn check(host: &dyn Host, pipeline: &Digest) -> Checked {
+    let mut taken = Vec::new();
+    match check_into(host, pipeline, &mut taken) {
+        Some(rules) => Checked::AllFresh(rules),
+        None => Checked::Build(taken),
+    }
+}
+
+fn check_into(
+    host: &dyn Host,
+    pipeline: &Digest,
+    taken: &mut Vec<(WorkspacePath, std::io::Result<Option<FileStat>>)>,
+) -> Option<usize> {
     let saved = host.read(&witness_path()).ok()?;
     let body = crate::store::unseal(saved.strip_prefix(header().as_slice())?)?;
     let witness: OnDisk<'_> = postcard::from_bytes(body).ok()?;
@@ -281,7 +314,7 @@ pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
         return None;
     }
     if let Some(root) = witness.root {
-        if !still(decode_observed(root)?, host.stat_dir(None)) {
+        if !still(decode_observed(root)?, &host.stat_dir(None)) {
             return None;
         }
     }
@@ -300,11 +333,18 @@ pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
             break;
         }
         checked += batch.len();
-        for stat in host.stat_many(&batch) {
+        let stats = host.stat_many(&batch);
+        let mut fresh = true;
+        for stat in &stats {
             let found = decode_observed(observed.next()?)?;
             if !still(found, stat) {
-                return None;
+                fresh = false;
+                break;
             }
+        }
+        if !fresh {
+            taken.extend(batch.into_iter().zip(stats));
+            return None;
         }
     }
     (checked * OBSERVED_BYTES == witness.observed.len()).then_some(witness.rules as usize)
@@ -314,7 +354,7 @@ pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
 const STAT_BATCH: usize = 1024;
 
 /// Whether a path still holds what the witness found there.
-fn still(observed: Observed, stat: std::io::Result<Option<FileStat>>) -> bool {
+fn still(observed: Observed, stat: &std::io::Result<Option<FileStat>>) -> bool {
     match (observed, stat) {
         (Observed::File { stamp, recorded_ns }, Ok(Some(stat))) => {
             stat.kind == FileKind::File

@@ -12,7 +12,7 @@ use cloesce_engine::graph::Graph;
 use cloesce_engine::host::Host;
 use cloesce_engine::job::{Completion, ExitStatus};
 use cloesce_engine::pipeline::*;
-use cloesce_engine::state::COARSE_RACY_WINDOW_NS;
+use cloesce_engine::state::{State, COARSE_RACY_WINDOW_NS};
 use cloesce_engine::store::INLINE_MAX;
 use cloesce_engine::testing::MemoryHost;
 use cloesce_engine::witness;
@@ -114,6 +114,11 @@ fn build(host: &MemoryHost, p: &Pipeline, g: &Graph, options: BuildOptions) -> R
     build_with(host, p, g, options, &|_| {})
 }
 
+/// [`build`] starting from a state read (and stats taken) beforehand.
+fn build_from(host: &MemoryHost, p: &Pipeline, g: &Graph, state: State) -> Run {
+    run_build(host, p, g, keyed(), &|_| {}, Some(state))
+}
+
 /// [`build`], calling `while_running` with each job's rule name after the
 /// job did its work and before it is reported finished (an edit there is an
 /// edit while the rule runs).
@@ -124,9 +129,20 @@ fn build_with(
     options: BuildOptions,
     while_running: &dyn Fn(&str),
 ) -> Run {
+    run_build(host, p, g, options, while_running, None)
+}
+
+fn run_build(
+    host: &MemoryHost,
+    p: &Pipeline,
+    g: &Graph,
+    options: BuildOptions,
+    while_running: &dyn Fn(&str),
+    state: Option<State>,
+) -> Run {
     let builtins = BuiltinRegistry::new();
     let ran = RefCell::new(Vec::new());
-    let mut b = Build::new(host, p, g, &builtins, options);
+    let mut b = Build::with_state(host, p, g, &builtins, options, state);
     let mut pending = Vec::new();
     let mut run = Run {
         summary: Summary::default(),
@@ -727,6 +743,43 @@ fn an_all_fresh_build_leaves_a_witness_that_answers_the_next_run() {
     host.remove_file(&WorkspacePath::new(".cloesce/state").unwrap())
         .unwrap();
     assert_eq!(answer(&host, &KEY), None);
+}
+
+#[test]
+fn a_witness_that_says_no_hands_over_the_stats_it_took_and_the_build_uses_them() {
+    let (host, p, g) = chain();
+    build(&host, &p, &g, keyed());
+    build(&host, &p, &g, keyed());
+    assert_eq!(answer(&host, &KEY), Some(2));
+    host.put("b.txt", "b2");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    host.stats.borrow_mut().clear();
+    let witness::Checked::Build(taken) = witness::check(&host, &KEY) else {
+        panic!("an edited input must void the witness");
+    };
+    // Every path of the failed batch, each with the stat just taken.
+    let b_txt = taken
+        .iter()
+        .find(|(path, _)| path.as_str() == "b.txt")
+        .expect("b.txt was checked");
+    let size = b_txt.1.as_ref().unwrap().as_ref().unwrap().size;
+    assert_eq!(size, 2, "the stat of the edited file, not the recorded one");
+    for (path, _) in &taken {
+        let times = host.stats.borrow().iter().filter(|p| *p == path).count();
+        assert_eq!(times, 1, "{path} stat-ed {times} times by the check");
+    }
+    // A build given them stats none of those paths again.
+    let mut state = State::load(&host);
+    state.prefetch_taken(taken.into_iter());
+    host.stats.borrow_mut().clear();
+    let run = build_from(&host, &p, &g, state);
+    assert_eq!(run.ran, vec!["B"]);
+    let again: Vec<String> = host.stats.borrow().iter().map(|p| p.to_string()).collect();
+    let times = |name: &str| again.iter().filter(|p| *p == name).count();
+    // a.txt decided A from the stat handed over; b.txt is stat-ed only by
+    // the check after B ran (settled.rs), which never trusts an earlier one.
+    assert_eq!((times("a.txt"), times("b.txt")), (0, 1), "{again:?}");
+    assert_eq!(host.get("b.out").as_deref(), Some("ab2"));
 }
 
 #[test]

@@ -45,28 +45,34 @@ pub async fn run_command<P: Platform>(
         let silent = args.json || args.quiet;
         Some(ProjectLock::acquire(platform, &lock_project.host, !args.no_wait, silent).await?)
     };
+    // Stats the witness check took before it said no: the build's first.
+    let mut taken = Vec::new();
     if may_answer_from_witness(args)
         && witness::exists(host)
         && !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
     {
         let started_ns = host.now_ns();
-        let answer = witness::all_fresh(host, &sources.pipeline_key).map(|rules| Summary {
-            fresh: rules,
-            elapsed_ns: host.now_ns().saturating_sub(started_ns),
-            ..Summary::default()
-        });
-        if let Some(summary) = answer {
-            drop(lock);
-            if !args.quiet {
-                platform.write(Stream::Stdout, &summary_line(&summary));
+        match witness::check(host, &sources.pipeline_key) {
+            witness::Checked::AllFresh(rules) => {
+                drop(lock);
+                if !args.quiet {
+                    let summary = Summary {
+                        fresh: rules,
+                        elapsed_ns: host.now_ns().saturating_sub(started_ns),
+                        ..Summary::default()
+                    };
+                    platform.write(Stream::Stdout, &summary_line(&summary));
+                }
+                // The process exits next: skip freeing what was read.
+                std::mem::forget(sources);
+                return Ok(exit::SUCCESS);
             }
-            // The process exits next: skip freeing what was read.
-            std::mem::forget(sources);
-            return Ok(exit::SUCCESS);
+            witness::Checked::Build(stats) => taken = stats,
         }
     }
-    let (state, session) = sources.load_alongside(platform, renderer, !args.dry_run, |host| {
+    let (state, session) = sources.load_alongside(platform, renderer, !args.dry_run, move |host| {
         let mut state = State::load(host);
+        state.prefetch_taken(taken.into_iter());
         state.prefetch_recorded(host);
         state
     });

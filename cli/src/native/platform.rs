@@ -222,24 +222,23 @@ impl Platform for NativePlatform {
     fn alongside<T: Send, R>(
         &self,
         host: &NativeHost,
-        side: fn(&NativeHost) -> T,
+        side: impl FnOnce(&NativeHost) -> T + Send,
         main: impl FnOnce() -> R,
     ) -> (T, R) {
+        // Taken by the thread, or by this one when no thread can be started.
+        let slot = std::sync::Mutex::new(Some(side));
+        let take = || slot.lock().ok().and_then(|mut side| side.take());
         std::thread::scope(|scope| {
-            // Without a thread (the system refused one), the same work in turn.
-            match std::thread::Builder::new().spawn_scoped(scope, || side(host)) {
-                Ok(thread) => {
-                    let result = main();
-                    let value = thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    (value, result)
-                }
-                Err(_) => {
-                    let result = main();
-                    (side(host), result)
-                }
-            }
+            let thread =
+                std::thread::Builder::new().spawn_scoped(scope, || take().map(|side| side(host)));
+            let result = main();
+            let value = match thread {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(_) => take().map(|side| side(host)),
+            };
+            (value.expect("the side work runs once"), result)
         })
     }
 
