@@ -358,14 +358,14 @@ fn still(observed: Observed, stat: &std::io::Result<Option<FileStat>>) -> bool {
     match (observed, stat) {
         (Observed::File { stamp, recorded_ns }, Ok(Some(stat))) => {
             stat.kind == FileKind::File
-                && Stamp::of(&stat) == stamp
+                && Stamp::of(stat) == stamp
                 && !is_racy(stamp.mtime_ns, recorded_ns)
         }
         (Observed::NoFile, Ok(None)) => true,
         (Observed::NoFile, Ok(Some(stat))) => stat.kind == FileKind::Dir,
         (Observed::Folder { stamp, listed_at }, Ok(Some(stat))) => {
             stat.kind == FileKind::Dir
-                && Stamp::of(&stat) == stamp
+                && Stamp::of(stat) == stamp
                 && !is_racy(stamp.mtime_ns, listed_at)
         }
         (Observed::Missing, Ok(None)) => true,
