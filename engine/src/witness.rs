@@ -197,7 +197,7 @@ fn paths_of<'a>(on_disk: &OnDisk<'a>) -> impl Iterator<Item = Option<WorkspacePa
         .map(|p| WorkspacePath::try_from(p.to_string()).ok())
 }
 
-/// The whole witness (what [`all_fresh`] reads lazily); for tests.
+/// The whole witness (what [`check`] reads lazily); for tests.
 #[cfg(test)]
 fn decode(body: &[u8]) -> Option<Witness> {
     let on_disk: OnDisk<'_> = postcard::from_bytes(body).ok()?;
@@ -247,23 +247,10 @@ pub fn remove(host: &dyn Host) -> std::io::Result<()> {
     }
 }
 
-/// Whether a witness is saved: a cheap look before taking the project lock,
-/// so that a run without one takes the lock only once. [`all_fresh`] reads
-/// it under the lock.
+/// Whether a witness is saved: a cheap look before reading it with
+/// [`check`].
 pub fn exists(host: &dyn Host) -> bool {
     matches!(host.stat(&witness_path()), Ok(Some(_)))
-}
-
-/// The number of rules, when the saved witness shows that a build of the
-/// pipeline with digest `pipeline` would find every rule fresh; `None` when
-/// a build must decide (no witness, or anything differs or is damaged).
-/// Call it holding the project lock: a witness read under the lock describes
-/// the state as it is (every build removes it before changing anything).
-pub fn all_fresh(host: &dyn Host, pipeline: &Digest) -> Option<usize> {
-    match check(host, pipeline) {
-        Checked::AllFresh(rules) => Some(rules),
-        Checked::Build(_) => None,
-    }
 }
 
 /// What [`check`] found.
@@ -278,8 +265,11 @@ pub enum Checked {
     Build(Vec<(WorkspacePath, std::io::Result<Option<FileStat>>)>),
 }
 
-/// [`all_fresh`], and on a no the stats it took (see [`Checked`]). Call it
-/// holding the project lock.
+/// Whether the saved witness shows that a build of the pipeline with digest
+/// `pipeline` would find every rule fresh; a build must decide when there is
+/// no witness, or anything differs or is damaged. Call it holding the
+/// project lock: a witness read under the lock describes the state as it is
+/// (every build removes it before changing anything).
 pub fn check(host: &dyn Host, pipeline: &Digest) -> Checked {
     let mut taken = Vec::new();
     match check_into(host, pipeline, &mut taken) {
@@ -350,7 +340,7 @@ fn check_into(
     (checked * OBSERVED_BYTES == witness.observed.len()).then_some(witness.rules as usize)
 }
 
-/// Paths stat-ed at once by [`all_fresh`].
+/// Paths stat-ed at once by [`check`].
 const STAT_BATCH: usize = 1024;
 
 /// Whether a path still holds what the witness found there.
