@@ -577,6 +577,16 @@ impl<'a> Build<'a> {
             self.record_completion(rule, running, completion);
         }
         if !self.options.dry_run {
+            // A build that decided every rule checked every file a rule reads
+            // or writes: entries of other files are left over from inputs
+            // and outputs that are gone, and each would be stat-ed by every
+            // later build (`State::prefetch_recorded`).
+            let decided_all = self.options.targets.is_empty()
+                && self.summary.failed == 0
+                && self.scheduler.not_started().is_empty();
+            if decided_all {
+                self.state.keep_only_checked();
+            }
             self.state.save(self.host)?;
             if let Some(witness) = self.witness() {
                 witness::write(self.host, &witness);

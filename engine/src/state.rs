@@ -453,6 +453,16 @@ impl State {
         self.prefetch_taken(paths.into_iter().zip(stats));
     }
 
+    /// Drops the stat-cache entries of files this build did not check (call
+    /// it after a build that decided every rule: see `Build::finish`).
+    pub fn keep_only_checked(&mut self) {
+        let before = self.files.len();
+        let seen = &self.seen;
+        self.files
+            .retain(|path, _| matches!(seen.get(path), Some(Seen::Checked(_))));
+        self.dirty |= self.files.len() != before;
+    }
+
     /// Forgets every prefetched stat: a job finished (see the module doc).
     pub fn drop_prefetched(&mut self) {
         if std::mem::take(&mut self.prefetched) {

@@ -318,6 +318,44 @@ fn rules_decided_beside_a_running_job_stat_each_file_once() {
 }
 
 #[test]
+fn a_file_no_rule_reads_any_more_leaves_the_stat_cache() {
+    // The state's files are stat-ed up front by every run that decides
+    // (State::prefetch_recorded): a file that left the pipeline must leave
+    // them too, or every later run would stat it.
+    let (host, p, g) = chain();
+    build(&host, &p, &g, BuildOptions::default());
+    build(&host, &p, &g, BuildOptions::default());
+    let only_a = pipeline(vec![rule(
+        "A",
+        &["concat", "a.out", "a.txt"],
+        &["a.txt"],
+        &["a.out"],
+    )]);
+    let g1 = graph(1, &[]);
+    let recorded = |host: &MemoryHost| -> Vec<String> {
+        host.stats.borrow_mut().clear();
+        State::load(host).prefetch_recorded(host);
+        host.stats.borrow().iter().map(|p| p.to_string()).collect()
+    };
+    assert!(recorded(&host).contains(&"b.txt".to_string()));
+    // A build of named rules decides only some: it keeps the others.
+    let targeted = BuildOptions {
+        targets: vec![RuleId(0)],
+        ..BuildOptions::default()
+    };
+    build(&host, &only_a, &g1, targeted);
+    assert!(recorded(&host).contains(&"b.txt".to_string()));
+    // A build that decides every rule drops them.
+    build(&host, &only_a, &g1, BuildOptions::default());
+    let left = recorded(&host);
+    assert!(
+        !left.iter().any(|p| p == "b.txt" || p == "b.out"),
+        "{left:?}"
+    );
+    assert!(left.contains(&"a.txt".to_string()), "{left:?}");
+}
+
+#[test]
 fn touch_without_change_runs_nothing() {
     let (host, p, g) = chain();
     build(&host, &p, &g, BuildOptions::default());
