@@ -18,9 +18,12 @@
 //! `fingerprint.rs`). A key equal to the last recorded one with outputs on
 //! disk matching is **fresh**; a key found in the action cache is
 //! **restored** (outputs copied back from the blob store, verified); anything
-//! else **runs**. A rule that runs has its declared outputs removed first, so
-//! a rule that exits 0 without writing one fails instead of leaving a stale
-//! file looking new. Only a successful rule records anything.
+//! else **runs**. A command that runs has its declared outputs removed first,
+//! so one that exits 0 without writing one fails instead of leaving a stale
+//! file looking new. A built-in's outputs are instead replaced in place (one
+//! rename each), and any it did not return removed after it: a watcher such
+//! as `wrangler dev` never sees a generated file missing. Only a successful
+//! rule records anything.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -858,10 +861,17 @@ impl<'a> Build<'a> {
             self.complete_unknown(id, reasons, Some(key));
             return None;
         }
-        // Remove stale outputs so a rule that writes nothing cannot pass.
+        // Remove a command's stale outputs so one that writes nothing cannot
+        // pass. A built-in's stay until its new bytes replace them (see
+        // `run_builtin`): a `wrangler dev` watching them never finds one
+        // missing.
         let outputs: Vec<WorkspacePath> = rule.outputs.iter().map(|o| o.value.clone()).collect();
+        let is_command = matches!(rule.action, Action::Run { .. });
         for output in &outputs {
             self.state.forget(output);
+            if !is_command {
+                continue;
+            }
             if let Err(e) = self.host.remove_file(output) {
                 self.fail(
                     id,
@@ -997,6 +1007,13 @@ impl<'a> Build<'a> {
                             Some(running.started_ns),
                         );
                         return;
+                    }
+                }
+                // The old outputs were left in place (`execute`); one the
+                // built-in did not return goes now, so it is missing, not stale.
+                for output in outputs {
+                    if !result.files.iter().any(|(path, _)| path == output) {
+                        let _ = self.host.remove_file(output);
                     }
                 }
                 if let Some(memo) = memo {
@@ -1470,20 +1487,29 @@ impl<'a> Build<'a> {
         let mut restored = Vec::new();
         for output in &rule.outputs {
             let path = &output.value;
-            let _ = self.host.remove_file(path);
-            let (Some(record), Some(key)) = (last.get(path), record.map(|r| r.key)) else {
-                continue;
+            // The last good bytes replace the file in one rename, so it is
+            // never missing meanwhile; without them it goes.
+            let last_good = match (last.get(path), record.map(|r| r.key)) {
+                (Some(record), Some(key)) => self
+                    .store
+                    .outputs(&key, stored.as_ref(), &[record])
+                    .ok()
+                    .flatten()
+                    .map(|mut bytes| (record, bytes.remove(0))),
+                _ => None,
             };
-            let Ok(Some(mut bytes)) = self.store.outputs(&key, stored.as_ref(), &[record]) else {
-                continue;
-            };
-            let bytes = bytes.remove(0);
-            if self
-                .host
-                .write_atomic(path, &bytes, record.executable)
-                .is_ok()
-            {
-                restored.push((path.clone(), record.digest));
+            match last_good {
+                Some((record, bytes))
+                    if self
+                        .host
+                        .write_atomic(path, &bytes, record.executable)
+                        .is_ok() =>
+                {
+                    restored.push((path.clone(), record.digest));
+                }
+                _ => {
+                    let _ = self.host.remove_file(path);
+                }
             }
         }
         for (path, digest) in restored {

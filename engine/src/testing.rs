@@ -35,6 +35,8 @@ pub struct MemoryHost {
     pub reads: RefCell<Vec<WorkspacePath>>,
     /// Every path stat-ed, in order (`stat` and each path of `stat_many`).
     pub stats: RefCell<Vec<WorkspacePath>>,
+    /// Every file removed (`remove_file` of a file that was there), in order.
+    pub removed: RefCell<Vec<WorkspacePath>>,
     /// Each folder's mtime (`""` = the root), changed as on a real file
     /// system whenever an entry is created, replaced or removed in it.
     folder_mtimes: RefCell<BTreeMap<String, u64>>,
@@ -224,6 +226,7 @@ impl Host for MemoryHost {
 
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
         if self.files.borrow_mut().remove(path).is_some() {
+            self.removed.borrow_mut().push(path.clone());
             let now = self.tick();
             let exists = |dir: &str| self.has_folder(dir);
             self.folder_changed(path, now, &exists);

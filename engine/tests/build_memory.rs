@@ -1272,3 +1272,100 @@ fn a_builtins_log_stands_on_fresh_and_restored_runs_and_keeps_the_witness_away()
     assert_eq!(summary.warned, vec![RuleId(0)]);
     assert!(host.get(".cloesce/witness").is_none());
 }
+
+// ---- a built-in's outputs are never missing while it reruns ----
+
+/// `test/copy-or-fail`: copies its one input to its one output; fails while
+/// the input says "fail", and returns no file while it says "none".
+struct CopyOrFail;
+
+impl cloesce_engine::builtin::Builtin for CopyOrFail {
+    fn name(&self) -> &'static str {
+        "test/copy-or-fail"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn description(&self) -> &'static str {
+        "copy, failing on \"fail\", returning nothing on \"none\""
+    }
+    fn run(
+        &self,
+        request: &cloesce_engine::builtin::BuiltinRequest<'_>,
+    ) -> Result<cloesce_engine::builtin::BuiltinOutput, cloesce_engine::builtin::BuiltinFailure>
+    {
+        let bytes = request.inputs[0].1.clone();
+        match bytes.as_slice() {
+            b"fail" => Err(miette::miette!("the input says fail").into()),
+            b"none" => Ok(Default::default()),
+            _ => Ok(cloesce_engine::builtin::BuiltinOutput {
+                files: vec![(request.outputs[0].clone(), bytes)],
+                log: String::new(),
+            }),
+        }
+    }
+}
+
+/// One `test/copy-or-fail` rule, in.txt → out.txt.
+fn copy_or_fail() -> (BuiltinRegistry, Pipeline, Graph) {
+    let mut builtins = BuiltinRegistry::new();
+    builtins.register(Box::new(CopyOrFail));
+    let mut copy = rule("copy", &[], &["in.txt"], &["out.txt"]);
+    copy.action = Action::Builtin {
+        name: spanned("test/copy-or-fail".to_string()),
+        settings: Default::default(),
+    };
+    let p = Pipeline::new(
+        vec![SourceFile::new("cloesce.kdl", "")],
+        vec![],
+        vec![],
+        vec![copy],
+        &builtins,
+    );
+    (builtins, p, graph(1, &[]))
+}
+
+#[test]
+fn a_rerunning_builtin_replaces_its_outputs_in_place_and_a_failed_one_puts_back_the_last_good() {
+    let (builtins, p, g) = copy_or_fail();
+    let host = MemoryHost::new();
+    host.put("in.txt", "one");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let (reports, _) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports[0].0, RuleStatus::Ran);
+
+    // A watcher of out.txt (`wrangler dev` of a generated file) must never
+    // find it missing: each run replaces it, never removes it first.
+    for (input, status, out) in [
+        ("two", RuleStatus::Ran, "two"),
+        ("fail", RuleStatus::Failed, "two"),
+        ("three", RuleStatus::Ran, "three"),
+        ("one", RuleStatus::Restored, "one"),
+    ] {
+        host.removed.borrow_mut().clear();
+        host.put("in.txt", input);
+        let (reports, _) = build_builtins(&host, &p, &g, &builtins);
+        assert_eq!(reports[0].0, status, "after in.txt = {input}");
+        assert_eq!(host.get("out.txt").as_deref(), Some(out), "after in.txt = {input}");
+        assert_eq!(*host.removed.borrow(), vec![], "after in.txt = {input}");
+    }
+
+    // A declared output the built-in does not return is missing, not stale:
+    // the rule fails, and the last good bytes come back.
+    host.put("in.txt", "none");
+    let (reports, _) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports[0].0, RuleStatus::Failed);
+    assert_eq!(host.get("out.txt").as_deref(), Some("one"));
+}
+
+#[test]
+fn a_builtin_that_returns_no_file_for_an_output_never_built_leaves_none() {
+    let (builtins, p, g) = copy_or_fail();
+    let host = MemoryHost::new();
+    host.put("in.txt", "none");
+    host.put("out.txt", "written by hand, before any build");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let (reports, _) = build_builtins(&host, &p, &g, &builtins);
+    assert_eq!(reports[0].0, RuleStatus::Failed);
+    assert_eq!(host.get("out.txt"), None, "a stale file must not look built");
+}

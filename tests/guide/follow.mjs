@@ -31,6 +31,8 @@
 //   cloesce itself comes only from the tarball;
 // - `wrangler dev` runs in the background on a free port (and a free
 //   inspector port), and `localhost:8787` in later lines becomes that port;
+//   a `curl` line gets a minute, and one that only reads is tried again for
+//   up to two (a failure shows the end of `wrangler dev`'s log);
 // - `--watch` lines (they never end) are skipped, and so is the check of the
 //   output shown after a block with a skipped line.
 import assert from "node:assert/strict";
@@ -129,13 +131,13 @@ const env = {
  * Runs one line with bash in `cwd`, which must exit with `status`; returns
  * { cwd (after it), stdout, stderr }.
  */
-function sh(line, cwd, scratch, status = 0) {
+function sh(line, cwd, scratch, status = 0, timeout = 600_000) {
   const cwdFile = join(scratch, "cwd");
   const r = spawnSync("bash", ["-c", `set -eo pipefail\n${line}\npwd > "$CWD_FILE"`], {
     cwd,
     env: { ...env, CWD_FILE: cwdFile },
     encoding: "utf8",
-    timeout: 600_000,
+    timeout,
     killSignal: "SIGKILL",
     maxBuffer: 64 * 1024 * 1024,
   });
@@ -229,6 +231,30 @@ export class Session {
     return { port, stop };
   }
 
+  /**
+   * Runs a `curl` line against `wrangler dev`: a minute at most, and a line
+   * that only reads is tried again (a Worker being rebuilt holds requests
+   * for a moment). A failure shows the end of `wrangler dev`'s log, which
+   * says why it did not answer.
+   */
+  async curl(line) {
+    const readOnly = !/\s(-X|-d|--data)\b/.test(line);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      try {
+        return sh(line, this.cwd, this.scratch, 0, 60_000);
+      } catch (e) {
+        if (readOnly && Date.now() < deadline) {
+          await sleep(500);
+          continue;
+        }
+        const log = join(this.scratch, "wrangler-dev.log");
+        const tail = existsSync(log) ? readFileSync(log, "utf8").split("\n").slice(-40).join("\n") : "(no log)";
+        throw new Error(`${e.message}\nthe end of wrangler dev's log:\n${tail}`);
+      }
+    }
+  }
+
   /** Compares a plain block with the answers of the `curl` lines before it. */
   async checkAnswers(block, curls) {
     const want = block.body.trim().split("\n").map((l) => JSON.parse(l));
@@ -239,7 +265,9 @@ export class Session {
     while (!isDeepStrictEqual(got, want) && Date.now() < deadline) {
       await sleep(500);
       try {
-        got = curls.lines.map((l) => JSON.parse(sh(l, this.cwd, this.scratch).stdout.trim()));
+        const answers = [];
+        for (const l of curls.lines) answers.push(JSON.parse((await this.curl(l)).stdout.trim()));
+        got = answers;
       } catch {
         // A Worker being reloaded may answer with something else meanwhile.
       }
@@ -275,7 +303,7 @@ export class Session {
       if (this.server) line = line.replaceAll("localhost:8787", `127.0.0.1:${this.server.port}`);
       line = pinTools(line);
       t.diagnostic(`$ ${line}`);
-      const r = sh(line, this.cwd, this.scratch, status);
+      const r = /^curl\b/.test(line) ? await this.curl(line) : sh(line, this.cwd, this.scratch, status);
       this.cwd = r.cwd;
       ran.lines.push(line);
       ran.printed += r.stdout + r.stderr;
