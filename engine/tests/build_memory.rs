@@ -1346,7 +1346,11 @@ fn a_rerunning_builtin_replaces_its_outputs_in_place_and_a_failed_one_puts_back_
         host.put("in.txt", input);
         let (reports, _) = build_builtins(&host, &p, &g, &builtins);
         assert_eq!(reports[0].0, status, "after in.txt = {input}");
-        assert_eq!(host.get("out.txt").as_deref(), Some(out), "after in.txt = {input}");
+        assert_eq!(
+            host.get("out.txt").as_deref(),
+            Some(out),
+            "after in.txt = {input}"
+        );
         assert_eq!(*host.removed.borrow(), vec![], "after in.txt = {input}");
     }
 
@@ -1367,5 +1371,9 @@ fn a_builtin_that_returns_no_file_for_an_output_never_built_leaves_none() {
     host.advance(COARSE_RACY_WINDOW_NS * 2);
     let (reports, _) = build_builtins(&host, &p, &g, &builtins);
     assert_eq!(reports[0].0, RuleStatus::Failed);
-    assert_eq!(host.get("out.txt"), None, "a stale file must not look built");
+    assert_eq!(
+        host.get("out.txt"),
+        None,
+        "a stale file must not look built"
+    );
 }
