@@ -95,6 +95,12 @@ impl<'a, P: Platform> Progress<'a, P> {
         }
     }
 
+    /// Counts `rules` done without events (fresh, not decided: see the
+    /// engine's `Build::with_changes`).
+    pub fn skip(&self, rules: usize) {
+        self.state.borrow_mut().done += rules;
+    }
+
     /// Erases the line if it is shown.
     pub fn clear(&self) {
         let mut state = self.state.borrow_mut();

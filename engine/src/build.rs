@@ -255,6 +255,11 @@ pub struct Build<'a> {
     rank: Vec<usize>,
     /// The remote cache, when the driver enabled one (see `remote.rs`).
     remote: Option<RemoteState<Pending>>,
+    /// When a witness named what changed (see `dirty.rs`): the rules this
+    /// build counts fresh without deciding them (empty: it decides all).
+    skipped: Vec<bool>,
+    /// That witness, carried into the next one for the rules not decided.
+    carried: Option<witness::Changes>,
 }
 
 /// A rule that missed locally, waiting for (or back from) its remote lookup.
@@ -283,31 +288,30 @@ impl<'a> Build<'a> {
         pipeline: &'a Pipeline,
         graph: &'a Graph,
         builtins: &'a BuiltinRegistry,
+        options: BuildOptions,
+        preloaded: Option<State>,
+    ) -> Build<'a> {
+        Self::with_changes(host, pipeline, graph, builtins, options, preloaded, None)
+    }
+
+    /// [`Build::with_state`] after a witness check that named every changed
+    /// path ([`witness::Unfinished::finish`], under the project lock held
+    /// since): a build of every rule then decides only the rules of those
+    /// paths and what depends on them, and counts the others fresh (see
+    /// `dirty.rs`). It decides every rule as usual when it builds targets,
+    /// ignores the cache or is a dry run, or when the state it has is not the
+    /// one the witness vouched for.
+    pub fn with_changes(
+        host: &'a dyn Host,
+        pipeline: &'a Pipeline,
+        graph: &'a Graph,
+        builtins: &'a BuiltinRegistry,
         mut options: BuildOptions,
         preloaded: Option<State>,
+        changes: Option<witness::Changes>,
     ) -> Build<'a> {
         options.jobs = options.jobs.max(1);
         let n = pipeline.rules.len();
-        let selected = if options.targets.is_empty() {
-            vec![true; n]
-        } else {
-            let mut selected = vec![false; n];
-            for id in graph.closure(&options.targets) {
-                selected[id.index()] = true;
-            }
-            selected
-        };
-        let deps: Vec<Vec<usize>> = graph
-            .deps
-            .iter()
-            .map(|d| d.iter().map(|r| r.index()).collect())
-            .collect();
-        let rank = rank_by_order(&graph.order, n);
-        let scheduler = Scheduler::new(
-            &reindex(&deps, &rank),
-            &permute(&selected, &graph.order),
-            options.keep_going,
-        );
         if !options.dry_run {
             // This build may change the state the witness describes. (If it
             // cannot be removed, the state cannot be saved either.)
@@ -319,7 +323,66 @@ impl<'a> Build<'a> {
             Some(state) if state.is_current(host) => state,
             _ => State::load(host),
         };
+        let mut selected = if options.targets.is_empty() {
+            vec![true; n]
+        } else {
+            let mut selected = vec![false; n];
+            for id in graph.closure(&options.targets) {
+                selected[id.index()] = true;
+            }
+            selected
+        };
+        let mut deps: Vec<Vec<usize>> = graph
+            .deps
+            .iter()
+            .map(|d| d.iter().map(|r| r.index()).collect())
+            .collect();
+        let mut produced = vec![None; n];
+        let mut skipped = Vec::new();
+        let changes = changes.filter(|c| {
+            options.targets.is_empty()
+                && !options.no_cache
+                && !options.dry_run
+                && state.read_as() == c.state
+        });
+        let decide = changes
+            .as_ref()
+            .and_then(|c| crate::dirty::rules_to_decide(pipeline, graph, &c.paths))
+            .filter(|decide| skipped_are_recorded(pipeline, &deps, decide, &state));
+        let carried = match decide {
+            Some(decide) => {
+                // What the rules decided read of the rules not decided: their
+                // recorded outputs, as a fresh decision would find them.
+                for (rule, rule_deps) in deps.iter_mut().enumerate() {
+                    if !decide[rule] {
+                        continue;
+                    }
+                    for &dep in rule_deps.iter() {
+                        if !decide[dep] && produced[dep].is_none() {
+                            let name = &pipeline.rules[dep].name.value;
+                            let outputs = state.rules[name].outputs.clone();
+                            produced[dep] = Some(Produced::Known(outputs));
+                        }
+                    }
+                    rule_deps.retain(|&dep| decide[dep]);
+                }
+                skipped = decide.iter().map(|d| !d).collect();
+                selected = decide;
+                changes
+            }
+            None => None,
+        };
+        let rank = rank_by_order(&graph.order, n);
+        let scheduler = Scheduler::new(
+            &reindex(&deps, &rank),
+            &permute(&selected, &graph.order),
+            options.keep_going,
+        );
         state.prefetch(host, files_to_check(pipeline, &selected));
+        let summary = Summary {
+            fresh: skipped.iter().filter(|s| **s).count(),
+            ..Summary::default()
+        };
         Build {
             host,
             pipeline,
@@ -331,17 +394,25 @@ impl<'a> Build<'a> {
             events: VecDeque::new(),
             running: HashMap::new(),
             succeeded: VecDeque::new(),
-            produced: vec![None; n],
+            produced,
             walked: None,
             walk_looks: Vec::new(),
             walked_at: 0,
             tool_versions: HashMap::new(),
-            summary: Summary::default(),
+            summary,
             started_ns: host.now_ns(),
             rank,
             options,
             remote: None,
+            skipped,
+            carried,
         }
+    }
+
+    /// How many rules this build counts fresh without deciding them (see
+    /// [`Build::with_changes`]): they have no events.
+    pub fn skipped(&self) -> usize {
+        self.skipped.iter().filter(|s| **s).count()
     }
 
     /// Consults a remote cache after each local miss of a cacheable rule
@@ -585,6 +656,7 @@ impl<'a> Build<'a> {
             // and outputs that are gone, and each would be stat-ed by every
             // later build (`State::prefetch_recorded`).
             let decided_all = self.options.targets.is_empty()
+                && self.carried.is_none()
                 && self.summary.failed == 0
                 && self.scheduler.not_started().is_empty();
             if decided_all {
@@ -592,7 +664,14 @@ impl<'a> Build<'a> {
             }
             self.state.save(self.host)?;
             if let Some(witness) = self.witness() {
-                witness::write(self.host, &witness);
+                match &self.carried {
+                    None => witness::write(self.host, &witness),
+                    Some(carried) => {
+                        if let Some(body) = carried.carry_into(witness) {
+                            witness::write_body(self.host, &body);
+                        }
+                    }
+                }
             }
             if let Some(cap) = self.options.store_cap {
                 // Going over only costs disk space: not an error.
@@ -611,14 +690,23 @@ impl<'a> Build<'a> {
         Ok(summary)
     }
 
-    /// The witness of this build, when it built every rule, found them all
-    /// fresh and can vouch for what it saw (see `witness.rs`).
+    /// The witness of this build, when it built every rule, left each one
+    /// recorded with the key a build would compute now, and can vouch for
+    /// what it saw (see `witness.rs`). A build that ran or restored rules
+    /// may leave one too: each of those is recorded under its key, with the
+    /// stats of its outputs as written; the files it just wrote or hashed
+    /// are racy, so the next check says no for them (and only them).
     fn witness(&self) -> Option<Witness> {
         let pipeline = self.options.pipeline_key?;
         let rules = self.pipeline.rules.len();
+        let s = &self.summary;
         if !self.options.targets.is_empty()
-            || self.summary.fresh != rules
-            || !self.summary.warned.is_empty()
+            || self.options.no_cache
+            || s.fresh + s.ran + s.restored != rules
+            || s.failed + s.unrecorded + s.would_run + s.would_restore != 0
+            || !s.warned.is_empty()
+            || !self.scheduler.not_started().is_empty()
+            || self.pipeline.rules.iter().any(|r| !r.cache)
         {
             return None;
         }
@@ -1575,6 +1663,24 @@ fn io_failure(doing: &str, error: std::io::Error) -> Failure {
     Failure::Io {
         message: format!("{doing}: {error}"),
     }
+}
+
+/// Whether a build that decides only the rules of `decide` has what it
+/// needs of the others: each is cacheable (a rule that always runs is never
+/// vouched for by a witness), and each a decided rule depends on has a
+/// record, whose outputs stand for what it produced.
+fn skipped_are_recorded(
+    pipeline: &Pipeline,
+    deps: &[Vec<usize>],
+    decide: &[bool],
+    state: &State,
+) -> bool {
+    pipeline.rules.iter().zip(decide).all(|(r, d)| *d || r.cache)
+        && deps.iter().zip(decide).filter(|(_, d)| **d).all(|(rule_deps, _)| {
+            rule_deps.iter().all(|&dep| {
+                decide[dep] || state.rules.contains_key(&pipeline.rules[dep].name.value)
+            })
+        })
 }
 
 /// The files a build of the selected rules will stat: their literal inputs

@@ -26,6 +26,7 @@
 pub mod build;
 pub mod builtin;
 pub mod containment;
+pub mod dirty;
 pub mod explain;
 pub mod fingerprint;
 pub mod glob;

@@ -237,6 +237,12 @@ impl State {
         now == self.read_as
     }
 
+    /// The stat of `.cloesce/state` taken before it was read (`None`: there
+    /// was none).
+    pub fn read_as(&self) -> Option<Stamp> {
+        self.read_as
+    }
+
     /// Writes the state if anything changed.
     pub fn save(&mut self, host: &dyn Host) -> std::io::Result<()> {
         if !self.dirty {

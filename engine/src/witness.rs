@@ -190,11 +190,13 @@ fn encode(witness: &Witness) -> Option<Vec<u8>> {
 
 /// The paths of a witness file, one by one (checked as they are read).
 fn paths_of<'a>(on_disk: &OnDisk<'a>) -> impl Iterator<Item = Option<WorkspacePath>> + 'a {
+    raw_paths(on_disk).map(|p| WorkspacePath::try_from(p.to_string()).ok())
+}
+
+/// The paths of a witness file as written (not checked).
+fn raw_paths<'a>(on_disk: &OnDisk<'a>) -> impl Iterator<Item = &'a str> + 'a {
     let joined = on_disk.paths;
-    joined
-        .split('\0')
-        .filter(move |_| !joined.is_empty())
-        .map(|p| WorkspacePath::try_from(p.to_string()).ok())
+    joined.split('\0').filter(move |_| !joined.is_empty())
 }
 
 /// The whole witness (what [`check`] reads lazily); for tests.
@@ -233,10 +235,15 @@ fn witness_path() -> WorkspacePath {
 /// Saves a witness (failures are ignored: it only saves time).
 pub fn write(host: &dyn Host, witness: &Witness) {
     if let Some(body) = encode(witness) {
-        let mut bytes = header();
-        bytes.extend(crate::store::seal(&body));
-        let _ = host.write_atomic(&witness_path(), &bytes, false);
+        write_body(host, &body);
     }
+}
+
+/// Saves an encoded witness (see [`Changes::carry_into`]).
+pub(crate) fn write_body(host: &dyn Host, body: &[u8]) {
+    let mut bytes = header();
+    bytes.extend(crate::store::seal(body));
+    let _ = host.write_atomic(&witness_path(), &bytes, false);
 }
 
 /// Removes the witness before a build that may change the state.
@@ -265,16 +272,40 @@ pub enum Checked {
     Build(Vec<(WorkspacePath, std::io::Result<Option<FileStat>>)>),
 }
 
+/// What [`check_for_changes`] found.
+#[derive(Debug)]
+pub enum Answer {
+    /// A build would find every rule fresh: the number of rules.
+    AllFresh(usize),
+    /// A build must decide: the stats taken (as [`Checked::Build`]) and,
+    /// when everything that failed so far is a file's stamp, the rest of the
+    /// check ([`Unfinished::finish`]), which may name every changed path.
+    Build {
+        taken: Vec<(WorkspacePath, std::io::Result<Option<FileStat>>)>,
+        rest: Option<Unfinished>,
+    },
+}
+
 /// Whether the saved witness shows that a build of the pipeline with digest
 /// `pipeline` would find every rule fresh; a build must decide when there is
 /// no witness, or anything differs or is damaged. Call it holding the
 /// project lock: a witness read under the lock describes the state as it is
 /// (every build removes it before changing anything).
 pub fn check(host: &dyn Host, pipeline: &Digest) -> Checked {
+    match check_for_changes(host, pipeline) {
+        Answer::AllFresh(rules) => Checked::AllFresh(rules),
+        Answer::Build { taken, .. } => Checked::Build(taken),
+    }
+}
+
+/// [`check`], keeping what is needed to go on checking after the first
+/// batch that failed: see [`Unfinished`] and `dirty.rs`.
+pub fn check_for_changes(host: &dyn Host, pipeline: &Digest) -> Answer {
     let mut taken = Vec::new();
-    match check_into(host, pipeline, &mut taken) {
-        Some(rules) => Checked::AllFresh(rules),
-        None => Checked::Build(taken),
+    let mut rest = None;
+    match check_into(host, pipeline, &mut taken, &mut rest) {
+        Some(rules) => Answer::AllFresh(rules),
+        None => Answer::Build { taken, rest },
     }
 }
 
@@ -282,6 +313,7 @@ fn check_into(
     host: &dyn Host,
     pipeline: &Digest,
     taken: &mut Vec<(WorkspacePath, std::io::Result<Option<FileStat>>)>,
+    rest: &mut Option<Unfinished>,
 ) -> Option<usize> {
     let saved = host.read(&witness_path()).ok()?;
     let body = crate::store::unseal(saved.strip_prefix(header().as_slice())?)?;
@@ -324,20 +356,183 @@ fn check_into(
         }
         checked += batch.len();
         let stats = host.stat_many(&batch);
-        let mut fresh = true;
-        for stat in &stats {
+        let mut changed = Vec::new();
+        let mut only_files = true;
+        for (path, stat) in batch.iter().zip(&stats) {
             let found = decode_observed(observed.next()?)?;
             if !still(found, stat) {
-                fresh = false;
-                break;
+                only_files &= is_a_file_change(path, found);
+                changed.push(path.clone());
             }
         }
-        if !fresh {
+        if !changed.is_empty() {
+            if only_files {
+                let body_at = body.as_ptr() as usize - saved.as_ptr() as usize;
+                let body_len = body.len();
+                drop((witness, paths));
+                *rest = Some(Unfinished {
+                    saved,
+                    body: body_at..body_at + body_len,
+                    next: checked,
+                    changed,
+                });
+            }
             taken.extend(batch.into_iter().zip(stats));
             return None;
         }
     }
     (checked * OBSERVED_BYTES == witness.observed.len()).then_some(witness.rules as usize)
+}
+
+/// Whether a path whose check failed is a file some rule keys on (its
+/// rules can be told, see `dirty.rs`) rather than something the walk for
+/// globs looked at: a folder listed (or found missing) or a `.gitignore`,
+/// whose change may change what every glob matches.
+fn is_a_file_change(path: &WorkspacePath, found: Observed) -> bool {
+    let name = path.as_str().rsplit('/').next().unwrap_or("");
+    matches!(found, Observed::File { .. } | Observed::NoFile) && name != ".gitignore"
+}
+
+/// A witness check that failed on file stamps only, to be finished (on
+/// another thread, beside loading the pipeline) by [`Unfinished::finish`].
+#[derive(Debug)]
+pub struct Unfinished {
+    /// The witness file as read, and where its body lies in it.
+    saved: Vec<u8>,
+    body: std::ops::Range<usize>,
+    /// How many paths were checked already, and those that changed.
+    next: usize,
+    changed: Vec<WorkspacePath>,
+}
+
+/// Everything that differs from what a witness vouched for, when that is
+/// only files (see [`Unfinished::finish`]): a build may then decide only the
+/// rules of these paths and what depends on them (`dirty.rs`).
+#[derive(Debug)]
+pub struct Changes {
+    /// Every path whose stat differs from what the witness found there, or
+    /// whose entry was racy.
+    pub paths: Vec<WorkspacePath>,
+    /// The stat of `.cloesce/state` the witness recorded (and the check
+    /// found): the build must have read that very state.
+    pub state: Option<Stamp>,
+    /// The witness, for the next one ([`Changes::carry_into`]).
+    saved: Vec<u8>,
+    body: std::ops::Range<usize>,
+}
+
+impl Unfinished {
+    /// Checks the paths the first check did not reach. `None` when anything
+    /// other than a file differs (a folder, a `.gitignore`): the build then
+    /// decides every rule.
+    pub fn finish(self, host: &dyn Host) -> Option<Changes> {
+        let Unfinished {
+            saved,
+            body,
+            next,
+            mut changed,
+        } = self;
+        let witness: OnDisk<'_> = postcard::from_bytes(&saved[body.clone()]).ok()?;
+        let mut paths = raw_paths(&witness)
+            .skip(next)
+            .map(|p| WorkspacePath::try_from(p.to_string()).ok());
+        let mut observed = witness.observed.chunks(OBSERVED_BYTES).skip(next);
+        loop {
+            let batch = paths
+                .by_ref()
+                .take(STAT_BATCH * 4)
+                .collect::<Option<Vec<_>>>()?;
+            if batch.is_empty() {
+                break;
+            }
+            let stats = host.stat_many(&batch);
+            for (path, stat) in batch.into_iter().zip(&stats) {
+                let found = decode_observed(observed.next()?)?;
+                if !still(found, stat) {
+                    if !is_a_file_change(&path, found) {
+                        return None;
+                    }
+                    changed.push(path);
+                }
+            }
+        }
+        if observed.next().is_some() {
+            return None;
+        }
+        let state = witness.state;
+        drop((witness, paths));
+        Some(Changes {
+            paths: changed,
+            state,
+            saved,
+            body,
+        })
+    }
+}
+
+impl Changes {
+    /// The witness of a build that decided only the rules of the changed
+    /// paths (`fresh`: what it saw, as [`Build`](crate::build::Build)
+    /// writes it) with what this witness vouched for the rules it did not
+    /// decide: every path the build did not look at again keeps the entry it
+    /// had (the check found it unchanged). `None` when a changed path was not
+    /// looked at again (nothing would vouch for it), or the two disagree on
+    /// a tool's version. The bytes to save are returned encoded.
+    pub(crate) fn carry_into(&self, fresh: Witness) -> Option<Vec<u8>> {
+        let old: OnDisk<'_> = postcard::from_bytes(&self.saved[self.body.clone()]).ok()?;
+        let seen: rustc_hash::FxHashSet<&str> = fresh.paths.iter().map(|p| p.as_str()).collect();
+        if self.paths.iter().any(|p| !seen.contains(p.as_str())) {
+            return None;
+        }
+        let mut tools = fresh.tools.clone();
+        for (argv, version) in &old.tools {
+            match tools.iter().find(|(a, _)| a == argv) {
+                Some((_, v)) if v != version => return None,
+                Some(_) => {}
+                None => tools.push((argv.clone(), version.clone())),
+            }
+        }
+        tools.sort();
+        let mut joined = String::with_capacity(old.paths.len() + 64 * fresh.paths.len());
+        let mut observed =
+            Vec::with_capacity(old.observed.len() + fresh.observed.len() * OBSERVED_BYTES);
+        for (path, o) in fresh.paths.iter().zip(&fresh.observed) {
+            if !joined.is_empty() {
+                joined.push('\0');
+            }
+            joined.push_str(path.as_str());
+            encode_observed(o, &mut observed);
+        }
+        for (path, o) in raw_paths(&old).zip(old.observed.chunks(OBSERVED_BYTES)) {
+            if seen.contains(path) {
+                continue;
+            }
+            if !joined.is_empty() {
+                joined.push('\0');
+            }
+            joined.push_str(path);
+            observed.extend_from_slice(o);
+        }
+        let root = match fresh.root {
+            Some(root) => {
+                let mut bytes = Vec::with_capacity(OBSERVED_BYTES);
+                encode_observed(&root, &mut bytes);
+                Some(bytes)
+            }
+            None => old.root.map(|r| r.to_vec()),
+        };
+        let on_disk = OnDisk {
+            pipeline: fresh.pipeline,
+            rules: fresh.rules,
+            env: fresh.env,
+            tools,
+            state: fresh.state,
+            root: root.as_deref(),
+            paths: &joined,
+            observed: &observed,
+        };
+        postcard::to_stdvec(&on_disk).ok()
+    }
 }
 
 /// Paths stat-ed at once by [`check`].

@@ -45,15 +45,17 @@ pub async fn run_command<P: Platform>(
         let silent = args.json || args.quiet;
         Some(ProjectLock::acquire(platform, &lock_project.host, !args.no_wait, silent).await?)
     };
-    // Stats the witness check took before it said no: the build's first.
+    // Stats the witness check took before it said no: the build's first;
+    // and, when only files differed so far, the rest of the check.
     let mut taken = Vec::new();
+    let mut rest = None;
     if may_answer_from_witness(args)
         && witness::exists(host)
         && !RemoteDriver::is_configured(platform, sources.user.as_slice(), args.no_remote_cache)
     {
         let started_ns = host.now_ns();
-        match witness::check(host, &sources.pipeline_key) {
-            witness::Checked::AllFresh(rules) => {
+        match witness::check_for_changes(host, &sources.pipeline_key) {
+            witness::Answer::AllFresh(rules) => {
                 drop(lock);
                 if !args.quiet {
                     let summary = Summary {
@@ -67,17 +69,29 @@ pub async fn run_command<P: Platform>(
                 std::mem::forget(sources);
                 return Ok(exit::SUCCESS);
             }
-            witness::Checked::Build(stats) => taken = stats,
+            witness::Answer::Build { taken: t, rest: r } => (taken, rest) = (t, r),
         }
     }
-    let (state, session) = sources.load_alongside(platform, renderer, !args.dry_run, move |host| {
-        let mut state = State::load(host);
-        state.prefetch_taken(taken.into_iter());
-        state.prefetch_recorded(host);
-        state
-    });
+    // Beside loading the pipeline: the state, and either the rest of the
+    // witness check (naming every changed file: the build then decides only
+    // their rules, see the engine's `dirty.rs`) or a stat of every file the
+    // state knows.
+    let ((state, changes), session) =
+        sources.load_alongside(platform, renderer, !args.dry_run, move |host| {
+            let mut state = State::load(host);
+            state.prefetch_taken(taken.into_iter());
+            let changes = rest.and_then(|rest| rest.finish(host));
+            if changes.is_none() {
+                state.prefetch_recorded(host);
+            }
+            (state, changes)
+        });
     let session = session?;
-    let prepared = Prepared { lock, state };
+    let prepared = Prepared {
+        lock,
+        state,
+        changes,
+    };
     let result = run(platform, &session, args, renderer, Some(prepared)).await;
     // As above: dropping the pipeline (a few allocations per rule) would be
     // wasted work. The lock is not in the session: it is released by `run`.
@@ -86,10 +100,12 @@ pub async fn run_command<P: Platform>(
 }
 
 /// What [`run_command`] prepared before the build: the project lock (none
-/// for a dry run) and the state, read beside the pipeline.
+/// for a dry run), the state, read beside the pipeline, and what changed
+/// since the witness, when it could tell.
 pub struct Prepared<'l, H: Host> {
     pub lock: Option<ProjectLock<'l, H>>,
     pub state: State,
+    pub changes: Option<witness::Changes>,
 }
 
 /// Whether a run could be answered by a witness: it builds every rule, and
@@ -117,9 +133,13 @@ pub async fn run<P: Platform>(
         .iter()
         .map(|name| session.rule_id(name))
         .collect::<Result<Vec<_>, _>>()?;
-    let (lock, state) = match prepared {
-        Some(Prepared { lock, state }) => (lock, Some(state)),
-        None => (None, None),
+    let (lock, state, changes) = match prepared {
+        Some(Prepared {
+            lock,
+            state,
+            changes,
+        }) => (lock, Some(state), changes),
+        None => (None, None, None),
     };
     let lock = if lock.is_some() || args.dry_run {
         lock
@@ -172,14 +192,17 @@ pub async fn run<P: Platform>(
         total,
         reporter.start_ns,
     );
-    let mut build = Build::with_state(
+    let mut build = Build::with_changes(
         host,
         &session.pipeline,
         &session.graph,
         &session.builtins,
         options,
         state,
+        changes,
     );
+    // The rules it counts fresh without deciding them have no events.
+    progress.skip(build.skipped());
     // A rule that could not read or write files is the environment's fault
     // (permissions, disk, a broken .cloesce/): exit 3, not 1.
     let mut environment_failure = false;
