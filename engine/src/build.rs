@@ -344,6 +344,7 @@ impl<'a> Build<'a> {
                 && !options.no_cache
                 && !options.dry_run
                 && state.read_as() == c.state
+                && c.rules == n as u64
         });
         let decide = changes
             .as_ref()
@@ -1675,12 +1676,20 @@ fn skipped_are_recorded(
     decide: &[bool],
     state: &State,
 ) -> bool {
-    pipeline.rules.iter().zip(decide).all(|(r, d)| *d || r.cache)
-        && deps.iter().zip(decide).filter(|(_, d)| **d).all(|(rule_deps, _)| {
-            rule_deps.iter().all(|&dep| {
-                decide[dep] || state.rules.contains_key(&pipeline.rules[dep].name.value)
+    pipeline
+        .rules
+        .iter()
+        .zip(decide)
+        .all(|(r, d)| *d || r.cache)
+        && deps
+            .iter()
+            .zip(decide)
+            .filter(|(_, d)| **d)
+            .all(|(rule_deps, _)| {
+                rule_deps.iter().all(|&dep| {
+                    decide[dep] || state.rules.contains_key(&pipeline.rules[dep].name.value)
+                })
             })
-        })
 }
 
 /// The files a build of the selected rules will stat: their literal inputs

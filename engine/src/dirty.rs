@@ -106,7 +106,9 @@ mod tests {
     }
 
     fn paths(list: &[&str]) -> Vec<WorkspacePath> {
-        list.iter().map(|p| WorkspacePath::new(p).unwrap()).collect()
+        list.iter()
+            .map(|p| WorkspacePath::new(p).unwrap())
+            .collect()
     }
 
     #[test]

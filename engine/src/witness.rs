@@ -416,6 +416,8 @@ pub struct Changes {
     /// The stat of `.cloesce/state` the witness recorded (and the check
     /// found): the build must have read that very state.
     pub state: Option<Stamp>,
+    /// How many rules the witness vouched for (all of its pipeline's).
+    pub rules: u64,
     /// The witness, for the next one ([`Changes::carry_into`]).
     saved: Vec<u8>,
     body: std::ops::Range<usize>,
@@ -459,11 +461,12 @@ impl Unfinished {
         if observed.next().is_some() {
             return None;
         }
-        let state = witness.state;
+        let (state, rules) = (witness.state, witness.rules);
         drop((witness, paths));
         Some(Changes {
             paths: changed,
             state,
+            rules,
             saved,
             body,
         })

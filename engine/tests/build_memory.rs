@@ -95,6 +95,8 @@ struct Run {
     statuses: Vec<(String, RuleStatus, Vec<Reason>)>,
     /// Per rule reported with files changed while it ran: those files.
     changed: Vec<(String, Vec<String>)>,
+    /// Rules counted fresh without being decided (see `dirty.rs`).
+    skipped: usize,
 }
 
 impl Run {
@@ -140,15 +142,28 @@ fn run_build(
     while_running: &dyn Fn(&str),
     state: Option<State>,
 ) -> Run {
+    run_build_changes(host, p, g, options, while_running, state, None)
+}
+
+fn run_build_changes(
+    host: &MemoryHost,
+    p: &Pipeline,
+    g: &Graph,
+    options: BuildOptions,
+    while_running: &dyn Fn(&str),
+    state: Option<State>,
+    changes: Option<witness::Changes>,
+) -> Run {
     let builtins = BuiltinRegistry::new();
     let ran = RefCell::new(Vec::new());
-    let mut b = Build::with_state(host, p, g, &builtins, options, state);
+    let mut b = Build::with_changes(host, p, g, &builtins, options, state, changes);
     let mut pending = Vec::new();
     let mut run = Run {
         summary: Summary::default(),
         ran: Vec::new(),
         statuses: Vec::new(),
         changed: Vec::new(),
+        skipped: b.skipped(),
     };
     loop {
         match b.poll() {
@@ -1375,5 +1390,354 @@ fn a_builtin_that_returns_no_file_for_an_output_never_built_leaves_none() {
         host.get("out.txt"),
         None,
         "a stale file must not look built"
+    );
+}
+
+// ---- a witness that names what changed (`dirty.rs`): decide only that ----
+
+/// What `cloesce run` does: the witness check, then a build of every rule
+/// that, when the check named every changed file, decides only their rules.
+/// Returns the run and whether the check could name the changes.
+fn build_via_witness(host: &MemoryHost, p: &Pipeline, g: &Graph) -> (Run, bool) {
+    let (taken, rest) = match witness::check_for_changes(host, &KEY) {
+        witness::Answer::AllFresh(rules) => {
+            let run = build(host, p, g, keyed());
+            assert!(
+                run.ran.is_empty() && run.summary.fresh == rules,
+                "the witness said {rules} fresh, the build: {:?}",
+                run.statuses
+            );
+            return (run, false);
+        }
+        witness::Answer::Build { taken, rest } => (taken, rest),
+    };
+    let mut state = State::load(host);
+    state.prefetch_taken(taken.into_iter());
+    let changes = rest.and_then(|rest| rest.finish(host));
+    let named = changes.is_some();
+    if !named {
+        state.prefetch_recorded(host);
+    }
+    let run = run_build_changes(host, p, g, keyed(), &|_| {}, Some(state), changes);
+    (run, named)
+}
+
+/// a.txt -> A -> B (also b.txt); c.txt -> C, apart.
+fn two_groups() -> (MemoryHost, Pipeline, Graph) {
+    let (host, p, _) = chain();
+    host.put("c.txt", "c");
+    let mut rules = p.rules;
+    rules.push(rule(
+        "C",
+        &["concat", "c.out", "c.txt"],
+        &["c.txt"],
+        &["c.out"],
+    ));
+    let p = pipeline(rules);
+    let g = graph(3, &[(0, 1)]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, keyed());
+    build(&host, &p, &g, keyed());
+    assert_eq!(answer(&host, &KEY), Some(3));
+    (host, p, g)
+}
+
+fn sources_of(host: &MemoryHost) -> Vec<(String, String)> {
+    ["a.txt", "b.txt", "c.txt"]
+        .iter()
+        .filter_map(|p| host.get(p).map(|t| (p.to_string(), t)))
+        .collect()
+}
+
+/// The build after a witness matches a clean build, and a build deciding
+/// every rule afterwards finds them all fresh (nothing was left stale).
+fn assert_clean(host: &MemoryHost, p: &Pipeline, g: &Graph) {
+    let sources = sources_of(host);
+    let sources: Vec<(&str, &str)> = sources
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    assert_eq!(outputs_of(host, p), clean_build(&sources, p, g));
+    let full = build(host, p, g, keyed());
+    assert!(
+        full.ran.is_empty() && full.summary.restored == 0,
+        "a full build after it: {:?}",
+        full.statuses
+    );
+}
+
+fn decided(run: &Run) -> Vec<&str> {
+    run.statuses
+        .iter()
+        .map(|(name, ..)| name.as_str())
+        .collect()
+}
+
+#[test]
+fn an_edited_input_is_decided_alone_and_the_other_rules_are_not_even_stat_ed() {
+    let (host, p, g) = two_groups();
+    host.put("b.txt", "B2");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    host.stats.borrow_mut().clear();
+    let (run, named) = build_via_witness(&host, &p, &g);
+    assert!(named);
+    assert_eq!(run.ran, vec!["B"]);
+    assert_eq!(decided(&run), ["B"], "only B has an event");
+    assert_eq!((run.skipped, run.summary.fresh, run.summary.ran), (2, 2, 1));
+    // The check stats every path once; the build none of A's and C's.
+    let stats: Vec<String> = host.stats.borrow().iter().map(|p| p.to_string()).collect();
+    for path in ["a.txt", "c.txt", "c.out"] {
+        let times = stats.iter().filter(|p| *p == path).count();
+        assert_eq!(times, 1, "{path}: {stats:?}");
+    }
+    assert_eq!(host.get("b.out").as_deref(), Some("aB2"));
+    // It left a witness: B's files are racy, so the next check names them.
+    let (next, named) = build_via_witness(&host, &p, &g);
+    assert!(named);
+    assert_eq!(decided(&next), ["B"]);
+    assert!(next.ran.is_empty());
+    // That one found B fresh (its files hashed anew, not racy now).
+    assert_eq!(answer(&host, &KEY), Some(3));
+    assert_clean(&host, &p, &g);
+}
+
+#[test]
+fn the_edit_loop_edit_run_edit_run_decides_only_the_edited_rules() {
+    let (host, p, g) = two_groups();
+    for (i, text) in ["1", "2", "3"].iter().enumerate() {
+        host.put("c.txt", text);
+        host.advance(COARSE_RACY_WINDOW_NS * 2);
+        let (run, named) = build_via_witness(&host, &p, &g);
+        assert!(named, "edit {i}: the build before left a witness");
+        assert_eq!(run.ran, vec!["C"]);
+        assert_eq!(decided(&run), ["C"]);
+        assert_eq!(host.get("c.out").as_deref(), Some(*text));
+    }
+    assert_clean(&host, &p, &g);
+}
+
+#[test]
+fn upstream_edits_outputs_deleted_or_edited_two_groups_and_reverts_are_decided() {
+    let (host, p, g) = two_groups();
+    // An upstream input: its rule and the one downstream.
+    host.put("a.txt", "A2");
+    let (run, named) = build_via_witness(&host, &p, &g);
+    assert!(named);
+    assert_eq!(run.ran, vec!["A", "B"]);
+    assert_eq!(decided(&run), ["A", "B"]);
+    assert_clean(&host, &p, &g);
+    build(&host, &p, &g, keyed());
+    // An output deleted: restored.
+    host.remove_file(&WorkspacePath::new("b.out").unwrap())
+        .unwrap();
+    let (run, named) = build_via_witness(&host, &p, &g);
+    assert!(named);
+    assert_eq!(decided(&run), ["B"]);
+    assert_eq!(run.summary.restored, 1);
+    assert_clean(&host, &p, &g);
+    build(&host, &p, &g, keyed());
+    // An output edited by hand: restored, and what reads it decided.
+    host.put("a.out", "tampered");
+    let (run, named) = build_via_witness(&host, &p, &g);
+    assert!(named);
+    assert_eq!(decided(&run), ["A", "B"]);
+    assert_eq!(host.get("a.out").as_deref(), Some("A2"));
+    assert_clean(&host, &p, &g);
+    build(&host, &p, &g, keyed());
+    // Inputs of two groups.
+    host.put("b.txt", "B3");
+    host.put("c.txt", "C3");
+    let (run, named) = build_via_witness(&host, &p, &g);
+    assert!(named);
+    assert_eq!(run.ran, vec!["B", "C"]);
+    assert_clean(&host, &p, &g);
+    build(&host, &p, &g, keyed());
+    // Edited, then the edit reverted: decided, fresh.
+    host.put("b.txt", "x");
+    host.put("b.txt", "B3");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let (run, named) = build_via_witness(&host, &p, &g);
+    assert!(named);
+    assert_eq!(decided(&run), ["B"]);
+    assert!(run.ran.is_empty());
+    assert_eq!(answer(&host, &KEY), Some(3));
+}
+
+#[test]
+fn a_new_glob_match_a_gitignore_an_env_value_or_a_tool_decides_every_rule() {
+    let (host, mut p, _) = two_groups();
+    let mut rules = std::mem::take(&mut p.rules);
+    rules[2].env.push(spanned("MODE".to_string()));
+    rules[0].tools.push(Tool {
+        name: spanned("node".to_string()),
+        version_argv: vec!["node".into(), "--version".into()],
+    });
+    rules.push(rule("G", &["concat", "g.out"], &["src/*.txt"], &["g.out"]));
+    let p = pipeline(rules);
+    let g = graph(4, &[(0, 1)]);
+    host.set_env("TOOL_VERSION_node", "v20");
+    host.put("src/x.txt", "x");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, keyed());
+    build(&host, &p, &g, keyed());
+    assert_eq!(answer(&host, &KEY), Some(4));
+    let everything = |run: &Run, named: bool, what: &str| {
+        assert!(!named, "{what}: every rule is decided");
+        assert_eq!(run.skipped, 0, "{what}");
+        assert_eq!(run.statuses.len(), 4, "{what}");
+    };
+    // An edit of a file the glob matches (this host, like an editor that
+    // saves by renaming, changes its folder too: `dirty.rs`'s tests cover a
+    // glob matching a changed file in place).
+    host.put("src/x.txt", "x2");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let (run, named) = build_via_witness(&host, &p, &g);
+    everything(&run, named, "an edit in a walked folder");
+    assert_eq!(run.ran, vec!["G"]);
+    build(&host, &p, &g, keyed());
+    // A new file the glob matches: its folder changed.
+    host.put("src/y.txt", "y");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let (run, named) = build_via_witness(&host, &p, &g);
+    everything(&run, named, "a new match");
+    assert_eq!(run.ran, vec!["G"]);
+    build(&host, &p, &g, keyed());
+    // A `.gitignore` (it may hide or reveal matches).
+    host.put(".gitignore", "src/y.txt\n");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    let (run, named) = build_via_witness(&host, &p, &g);
+    everything(&run, named, "a .gitignore");
+    build(&host, &p, &g, keyed());
+    // An environment value, a tool's version.
+    host.set_env("MODE", "prod");
+    let (run, named) = build_via_witness(&host, &p, &g);
+    everything(&run, named, "an env value");
+    assert_eq!(run.ran, vec!["C"]);
+    build(&host, &p, &g, keyed());
+    host.set_env("TOOL_VERSION_node", "v22");
+    let (run, named) = build_via_witness(&host, &p, &g);
+    everything(&run, named, "a tool");
+    assert_eq!(run.ran, vec!["A"]);
+    // An env change plus an edit: still every rule.
+    build(&host, &p, &g, keyed());
+    host.set_env("MODE", "dev");
+    host.put("b.txt", "B9");
+    let (run, named) = build_via_witness(&host, &p, &g);
+    everything(&run, named, "an env value and an edit");
+    assert_eq!(run.ran, vec!["B", "C"]);
+}
+
+/// Random edits, touches, deletions, hand-edited outputs, new glob matches,
+/// env changes, with and without time passing: every build through the
+/// witness (deciding only the changed files' rules when it can) leaves the
+/// outputs a clean build makes, and a build deciding everything afterwards
+/// finds nothing to do.
+#[test]
+fn builds_that_decide_only_what_changed_always_match_a_clean_build() {
+    let (host, mut p, _) = two_groups();
+    let mut rules = std::mem::take(&mut p.rules);
+    rules[1].inputs.push(spanned(InputPattern {
+        glob: "d.txt".into(),
+        literal: Some(WorkspacePath::new("d.txt").unwrap()),
+    }));
+    rules[2].env.push(spanned("MODE".to_string()));
+    // D reads B's and C's outputs; G a glob.
+    rules.push(rule(
+        "D",
+        &["concat", "d.out", "b.out", "c.out"],
+        &["b.out", "c.out"],
+        &["d.out"],
+    ));
+    rules.push(rule("G", &["concat", "g.out"], &["src/*.txt"], &["g.out"]));
+    let p = pipeline(rules);
+    let g = graph(5, &[(0, 1), (1, 3), (2, 3)]);
+    // (Another pipeline: its digest would void the witness; this test's
+    // key is a constant.) A witness of 3 rules is not taken for 5.
+    host.put("b.txt", "b1");
+    let (taken, rest) = match witness::check_for_changes(&host, &KEY) {
+        witness::Answer::Build { taken, rest } => (taken, rest),
+        witness::Answer::AllFresh(_) => panic!("b.txt changed"),
+    };
+    let mut state = State::load(&host);
+    state.prefetch_taken(taken.into_iter());
+    let changes = rest.and_then(|rest| rest.finish(&host));
+    assert!(changes.is_some());
+    let run = run_build_changes(&host, &p, &g, keyed(), &|_| {}, Some(state), changes);
+    // B (b.txt), C (it declares MODE now), D and G (new).
+    assert_eq!((run.skipped, run.ran.len()), (0, 4), "{:?}", run.ran);
+    build(&host, &p, &g, keyed());
+    let mut seed = 0xD1_27_u64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut named_runs, mut skipped) = (0, 0);
+    for round in 0..400 {
+        for _ in 0..=next(2) {
+            match next(12) {
+                0 | 1 => host.put(
+                    ["a.txt", "b.txt", "c.txt"][next(3) as usize],
+                    ["1", "2"][next(2) as usize],
+                ),
+                2 => host.touch(["a.txt", "b.txt", "c.txt", "a.out", "d.out"][next(5) as usize]),
+                3 => {
+                    let path = ["a.out", "b.out", "c.out", "d.out", "d.txt"][next(5) as usize];
+                    let _ = host.remove_file(&WorkspacePath::new(path).unwrap());
+                }
+                4 => host.put(["a.out", "c.out", "d.out"][next(3) as usize], "tampered"),
+                5 => host.put("d.txt", "d"),
+                6 => host.put(
+                    ["src/x.txt", "src/y.txt"][next(2) as usize],
+                    ["s", "t"][next(2) as usize],
+                ),
+                7 => host.set_env("MODE", ["dev", "prod"][next(2) as usize]),
+                8 => {
+                    // Edited, then put back.
+                    let text = host.get("c.txt").unwrap_or_default();
+                    host.put("c.txt", "tmp");
+                    host.put("c.txt", &text);
+                }
+                _ => {}
+            }
+        }
+        if next(2) == 0 {
+            host.advance(COARSE_RACY_WINDOW_NS * 2);
+        }
+        let (run, named) = build_via_witness(&host, &p, &g);
+        named_runs += usize::from(named);
+        skipped += run.skipped;
+        let mut sources = sources_of(&host);
+        if let Some(d) = host.get("d.txt") {
+            sources.push(("d.txt".into(), d));
+        }
+        for path in ["src/x.txt", "src/y.txt"] {
+            if let Some(t) = host.get(path) {
+                sources.push((path.into(), t));
+            }
+        }
+        let sources: Vec<(&str, &str)> = sources
+            .iter()
+            .map(|(p, t)| (p.as_str(), t.as_str()))
+            .collect();
+        assert_eq!(
+            outputs_of(&host, &p),
+            clean_build(&sources, &p, &g),
+            "round {round}"
+        );
+        if next(3) == 0 {
+            // Sometimes a full build in between (it finds nothing to do).
+            let full = build(&host, &p, &g, keyed());
+            assert!(
+                full.ran.is_empty() && full.summary.restored == 0,
+                "round {round}: {:?}",
+                full.statuses
+            );
+        }
+    }
+    assert!(
+        named_runs > 100 && skipped > 200,
+        "{named_runs} / {skipped}"
     );
 }
