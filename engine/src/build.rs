@@ -665,13 +665,13 @@ impl<'a> Build<'a> {
             }
             self.state.save(self.host)?;
             if let Some(witness) = self.witness() {
-                match &self.carried {
-                    None => witness::write(self.host, &witness),
-                    Some(carried) => {
-                        if let Some(body) = carried.carry_into(witness) {
-                            witness::write_body(self.host, &body);
-                        }
-                    }
+                let after_run = self.summary.fresh != self.pipeline.rules.len();
+                let body = match &self.carried {
+                    None => witness::encode(&witness),
+                    Some(carried) => carried.carry_into(witness),
+                };
+                if let Some(body) = body {
+                    witness::write_body(self.host, &body, after_run);
                 }
             }
             if let Some(cap) = self.options.store_cap {

@@ -164,7 +164,7 @@ fn decode_observed(bytes: &[u8]) -> Option<Observed> {
     }
 }
 
-fn encode(witness: &Witness) -> Option<Vec<u8>> {
+pub(crate) fn encode(witness: &Witness) -> Option<Vec<u8>> {
     let paths: Vec<&str> = witness.paths.iter().map(|p| p.as_str()).collect();
     let mut observed = Vec::with_capacity(witness.observed.len() * OBSERVED_BYTES);
     for o in &witness.observed {
@@ -232,32 +232,53 @@ fn witness_path() -> WorkspacePath {
     WorkspacePath::new(&format!("{STORE_DIR}/witness")).expect("constant path")
 }
 
+/// `.cloesce/ran-witness`: the witness of a build that ran or restored
+/// rules and left every one recorded under the key a build would compute
+/// now. The files it just wrote or hashed are racy, so it could rarely say
+/// "all fresh", and it is never asked to: it only names what changed since
+/// ([`check_for_changes`]), so that the next build of an edit loop (edit,
+/// run, edit, run) decides only the rules of the edited files.
+fn ran_witness_path() -> WorkspacePath {
+    WorkspacePath::new(&format!("{STORE_DIR}/ran-witness")).expect("constant path")
+}
+
 /// Saves a witness (failures are ignored: it only saves time).
 pub fn write(host: &dyn Host, witness: &Witness) {
     if let Some(body) = encode(witness) {
-        write_body(host, &body);
+        write_body(host, &body, false);
     }
 }
 
-/// Saves an encoded witness (see [`Changes::carry_into`]).
-pub(crate) fn write_body(host: &dyn Host, body: &[u8]) {
+/// Saves an encoded witness ([`encode`], [`Changes::carry_into`]): of an
+/// all-fresh build, or (`after_run`) of one that ran or restored rules.
+pub(crate) fn write_body(host: &dyn Host, body: &[u8], after_run: bool) {
     let mut bytes = header();
     bytes.extend(crate::store::seal(body));
-    let _ = host.write_atomic(&witness_path(), &bytes, false);
+    let path = if after_run {
+        ran_witness_path()
+    } else {
+        witness_path()
+    };
+    let _ = host.write_atomic(&path, &bytes, false);
 }
 
-/// Removes the witness before a build that may change the state.
+/// Removes the witnesses before a build that may change the state.
 pub fn remove(host: &dyn Host) -> std::io::Result<()> {
-    match host.remove_file(&witness_path()) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+    for path in [witness_path(), ran_witness_path()] {
+        match host.remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
     }
+    Ok(())
 }
 
-/// Whether a witness is saved: a cheap look before reading it with
-/// [`check`].
+/// Whether a witness is saved (of either kind): a cheap look before reading
+/// it with [`check`] or [`check_for_changes`].
 pub fn exists(host: &dyn Host) -> bool {
-    matches!(host.stat(&witness_path()), Ok(Some(_)))
+    [witness_path(), ran_witness_path()]
+        .iter()
+        .any(|path| matches!(host.stat(path), Ok(Some(_))))
 }
 
 /// What [`check`] found.
@@ -299,12 +320,20 @@ pub fn check(host: &dyn Host, pipeline: &Digest) -> Checked {
 }
 
 /// [`check`], keeping what is needed to go on checking after the first
-/// batch that failed: see [`Unfinished`] and `dirty.rs`.
+/// batch that failed: see [`Unfinished`] and `dirty.rs`. Without a witness
+/// of an all-fresh build, the witness of a build that ran rules (see
+/// [`ran_witness_path`]) is checked, all of it; it never answers
+/// [`Answer::AllFresh`], only names what changed (possibly nothing).
 pub fn check_for_changes(host: &dyn Host, pipeline: &Digest) -> Answer {
     let mut taken = Vec::new();
     let mut rest = None;
-    match check_into(host, pipeline, &mut taken, &mut rest) {
+    match check_into(host, pipeline, &mut taken, &mut rest, false) {
         Some(rules) => Answer::AllFresh(rules),
+        None if rest.is_none() && taken.is_empty() => {
+            // (No witness, or one that is void as a whole.)
+            let _ = check_into(host, pipeline, &mut taken, &mut rest, true);
+            Answer::Build { taken, rest }
+        }
         None => Answer::Build { taken, rest },
     }
 }
@@ -314,8 +343,14 @@ fn check_into(
     pipeline: &Digest,
     taken: &mut Vec<(WorkspacePath, std::io::Result<Option<FileStat>>)>,
     rest: &mut Option<Unfinished>,
+    after_run: bool,
 ) -> Option<usize> {
-    let saved = host.read(&witness_path()).ok()?;
+    let path = if after_run {
+        ran_witness_path()
+    } else {
+        witness_path()
+    };
+    let saved = host.read(&path).ok()?;
     let body = crate::store::unseal(saved.strip_prefix(header().as_slice())?)?;
     let witness: OnDisk<'_> = postcard::from_bytes(body).ok()?;
     if witness.pipeline != *pipeline {
@@ -381,7 +416,24 @@ fn check_into(
             return None;
         }
     }
-    (checked * OBSERVED_BYTES == witness.observed.len()).then_some(witness.rules as usize)
+    if checked * OBSERVED_BYTES != witness.observed.len() {
+        return None;
+    }
+    if after_run {
+        // Nothing changed since a build that ran rules: a build decides
+        // nothing, and leaves a witness of an all-fresh build.
+        let body_at = body.as_ptr() as usize - saved.as_ptr() as usize;
+        let body_len = body.len();
+        drop((witness, paths));
+        *rest = Some(Unfinished {
+            saved,
+            body: body_at..body_at + body_len,
+            next: checked,
+            changed: Vec::new(),
+        });
+        return None;
+    }
+    Some(witness.rules as usize)
 }
 
 /// Whether a path whose check failed is a file some rule keys on (its
