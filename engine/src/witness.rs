@@ -34,6 +34,14 @@
 //! lock never outlives the state it describes; it also records the stat of
 //! `.cloesce/state`, so a state replaced by other means voids it too.
 //! Missing, foreign or damaged witness files are ignored.
+//!
+//! A witness that says no because only files changed names them all
+//! ([`check_for_changes`], [`Unfinished::finish`]): the build then decides
+//! only their rules and what depends on them (`dirty.rs`), and carries this
+//! witness into the next for the rules it did not decide
+//! ([`Changes::carry_into`]). A build that ran or restored rules, and left
+//! every rule recorded under its current key, writes the same facts to
+//! `.cloesce/ran-witness`, which is only ever used to name changes.
 
 use serde::{Deserialize, Serialize};
 

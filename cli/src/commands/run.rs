@@ -20,7 +20,9 @@ use crate::session::{Session, Sources};
 
 /// `cloesce run` (not `--watch`): answers from `.cloesce/witness` when the
 /// last build found every rule fresh and nothing it looked at changed (see
-/// the engine's `witness.rs`); otherwise loads the pipeline and builds.
+/// the engine's `witness.rs`); otherwise loads the pipeline and builds: only
+/// the rules of the changed files and what depends on them when the witness
+/// could name every change (the engine's `dirty.rs`).
 ///
 /// The project lock is taken first and held to the end, so the state can be
 /// read, and the files it knows stat-ed, on another thread while this one
