@@ -540,11 +540,39 @@ impl Changes {
     /// decide: every path the build did not look at again keeps the entry it
     /// had (the check found it unchanged). `None` when a changed path was not
     /// looked at again (nothing would vouch for it), or the two disagree on
-    /// a tool's version. The bytes to save are returned encoded.
+    /// a tool's version, or on what the walk for globs found.
+    ///
+    /// The walk must agree: the check found every listed folder unchanged,
+    /// so a folder (or `.gitignore`) this build's walk found otherwise was
+    /// changed during the build, by a job writing a file it does not declare,
+    /// say. A rule not decided could have a glob matching that file: the
+    /// old entries must not be carried over the new stamp.
+    /// The bytes to save are returned encoded.
     pub(crate) fn carry_into(&self, fresh: Witness) -> Option<Vec<u8>> {
         let old: OnDisk<'_> = postcard::from_bytes(&self.saved[self.body.clone()]).ok()?;
-        let seen: rustc_hash::FxHashSet<&str> = fresh.paths.iter().map(|p| p.as_str()).collect();
-        if self.paths.iter().any(|p| !seen.contains(p.as_str())) {
+        let mut walked = rustc_hash::FxHashMap::default();
+        for (path, o) in fresh.paths.iter().zip(&fresh.observed) {
+            if !is_a_file_change(path, *o) {
+                let mut bytes = Vec::with_capacity(OBSERVED_BYTES);
+                encode_observed(o, &mut bytes);
+                walked.insert(path.as_str(), bytes);
+            }
+        }
+        let same_stamp = |a: &[u8], b: &[u8]| a.len() == b.len() && a[..33] == b[..33];
+        if let Some(root) = fresh.root {
+            let mut bytes = Vec::with_capacity(OBSERVED_BYTES);
+            encode_observed(&root, &mut bytes);
+            if !old.root.is_some_and(|old| same_stamp(old, &bytes)) {
+                return None;
+            }
+        }
+        let seen: rustc_hash::FxHashMap<&str, usize> = fresh
+            .paths
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.as_str(), i))
+            .collect();
+        if self.paths.iter().any(|p| !seen.contains_key(p.as_str())) {
             return None;
         }
         let mut tools = fresh.tools.clone();
@@ -566,8 +594,15 @@ impl Changes {
             joined.push_str(path.as_str());
             encode_observed(o, &mut observed);
         }
+        let mut agreed = rustc_hash::FxHashSet::default();
         for (path, o) in raw_paths(&old).zip(old.observed.chunks(OBSERVED_BYTES)) {
-            if seen.contains(path) {
+            if seen.contains_key(path) {
+                if let Some(bytes) = walked.get(path) {
+                    if !same_stamp(o, bytes) {
+                        return None;
+                    }
+                    agreed.insert(path);
+                }
                 continue;
             }
             if !joined.is_empty() {
@@ -575,6 +610,9 @@ impl Changes {
             }
             joined.push_str(path);
             observed.extend_from_slice(o);
+        }
+        if agreed.len() != walked.len() {
+            return None;
         }
         let root = match fresh.root {
             Some(root) => {

@@ -1399,6 +1399,16 @@ fn a_builtin_that_returns_no_file_for_an_output_never_built_leaves_none() {
 /// that, when the check named every changed file, decides only their rules.
 /// Returns the run and whether the check could name the changes.
 fn build_via_witness(host: &MemoryHost, p: &Pipeline, g: &Graph) -> (Run, bool) {
+    build_via_witness_with(host, p, g, &|_| {})
+}
+
+/// [`build_via_witness`], calling `while_running` as [`build_with`] does.
+fn build_via_witness_with(
+    host: &MemoryHost,
+    p: &Pipeline,
+    g: &Graph,
+    while_running: &dyn Fn(&str),
+) -> (Run, bool) {
     let (taken, rest) = match witness::check_for_changes(host, &KEY) {
         witness::Answer::AllFresh(rules) => {
             let run = build(host, p, g, keyed());
@@ -1418,7 +1428,7 @@ fn build_via_witness(host: &MemoryHost, p: &Pipeline, g: &Graph) -> (Run, bool) 
     if !named {
         state.prefetch_recorded(host);
     }
-    let run = run_build_changes(host, p, g, keyed(), &|_| {}, Some(state), changes);
+    let run = run_build_changes(host, p, g, keyed(), while_running, Some(state), changes);
     (run, named)
 }
 
@@ -1740,4 +1750,45 @@ fn builds_that_decide_only_what_changed_always_match_a_clean_build() {
         named_runs > 100 && skipped > 200,
         "{named_runs} / {skipped}"
     );
+}
+
+#[test]
+fn a_file_a_job_adds_to_a_walked_folder_is_seen_by_the_rules_not_decided_too() {
+    // X writes src/new.txt, which it does not declare; Y (after X) walks the
+    // project; Z's glob matches the new file, but Z reads nothing X declares.
+    let host = MemoryHost::new();
+    host.put("x.txt", "1");
+    host.put("src/a.txt", "a");
+    host.put("lib/l.txt", "l");
+    let p = pipeline(vec![
+        rule("X", &["sidecar", "x.out", "src/new.txt", "x.txt"], &["x.txt"], &["x.out"]),
+        rule("Y", &["concat", "y.out", "x.out"], &["x.out", "lib/*.txt"], &["y.out"]),
+        rule("Z", &["concat", "z.out"], &["src/*.txt"], &["z.out"]),
+    ]);
+    let g = graph(3, &[(0, 1)]);
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, keyed());
+    host.remove_file(&WorkspacePath::new("src/new.txt").unwrap()).unwrap();
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    build(&host, &p, &g, keyed());
+    build(&host, &p, &g, keyed());
+    assert_eq!(answer(&host, &KEY), Some(3));
+    host.put("x.txt", "2");
+    host.advance(COARSE_RACY_WINDOW_NS * 2);
+    // X takes long: the walk (Y's) lists src/ well after X wrote into it,
+    // so its stamp there is not racy.
+    let slow = |rule: &str| {
+        if rule == "X" {
+            host.advance(COARSE_RACY_WINDOW_NS * 2);
+        }
+    };
+    let (run, named) = build_via_witness_with(&host, &p, &g, &slow);
+    assert!(named);
+    assert_eq!(run.ran, vec!["X"]);
+    assert_eq!(decided(&run), ["X", "Y"]);
+    assert!(host.get("src/new.txt").is_some());
+    // Z's key now holds src/new.txt: whatever the next run reads, it must
+    // decide Z.
+    let (next, _) = build_via_witness(&host, &p, &g);
+    assert!(next.ran.contains(&"Z".to_string()), "{:?}", next.statuses);
 }
