@@ -1761,14 +1761,25 @@ fn a_file_a_job_adds_to_a_walked_folder_is_seen_by_the_rules_not_decided_too() {
     host.put("src/a.txt", "a");
     host.put("lib/l.txt", "l");
     let p = pipeline(vec![
-        rule("X", &["sidecar", "x.out", "src/new.txt", "x.txt"], &["x.txt"], &["x.out"]),
-        rule("Y", &["concat", "y.out", "x.out"], &["x.out", "lib/*.txt"], &["y.out"]),
+        rule(
+            "X",
+            &["sidecar", "x.out", "src/new.txt", "x.txt"],
+            &["x.txt"],
+            &["x.out"],
+        ),
+        rule(
+            "Y",
+            &["concat", "y.out", "x.out"],
+            &["x.out", "lib/*.txt"],
+            &["y.out"],
+        ),
         rule("Z", &["concat", "z.out"], &["src/*.txt"], &["z.out"]),
     ]);
     let g = graph(3, &[(0, 1)]);
     host.advance(COARSE_RACY_WINDOW_NS * 2);
     build(&host, &p, &g, keyed());
-    host.remove_file(&WorkspacePath::new("src/new.txt").unwrap()).unwrap();
+    host.remove_file(&WorkspacePath::new("src/new.txt").unwrap())
+        .unwrap();
     host.advance(COARSE_RACY_WINDOW_NS * 2);
     build(&host, &p, &g, keyed());
     build(&host, &p, &g, keyed());
