@@ -115,8 +115,15 @@ struct OnDisk<'a> {
     /// The paths, joined by NUL (which no path holds).
     paths: &'a str,
     /// [`OBSERVED_BYTES`] per path (see [`encode_observed`]).
-    #[serde(borrow)]
+    #[serde(borrow, serialize_with = "as_bytes")]
     observed: &'a [u8],
+}
+
+/// Writes a block of bytes at once. Postcard writes a sequence of `u8` as
+/// its length and the bytes, exactly as it writes bytes, but one call per
+/// byte: on 20,000 paths that was most of writing a witness.
+fn as_bytes<S: serde::Serializer>(bytes: &&[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bytes(bytes)
 }
 
 /// A kind byte (0 no file, 1 file, 2 folder, 3 missing), then size, mtime,
@@ -662,6 +669,15 @@ fn still(observed: Observed, stat: &std::io::Result<Option<FileStat>>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn observations_are_written_as_a_sequence_of_bytes_was() {
+        #[derive(Serialize)]
+        struct Block<'a>(#[serde(serialize_with = "as_bytes")] &'a [u8]);
+        let bytes: Vec<u8> = (0..=255).chain(0..300).map(|b| b as u8).collect();
+        let seq = postcard::to_stdvec(&bytes.as_slice()).unwrap();
+        assert_eq!(seq, postcard::to_stdvec(&Block(&bytes)).unwrap());
+    }
 
     #[test]
     fn the_file_layout_round_trips_and_rejects_damage() {
