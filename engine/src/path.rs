@@ -124,27 +124,16 @@ impl fmt::Debug for WorkspacePath {
 /// `.cloesce/` is checked with it, so it is written to be quick: one scan
 /// for the forbidden bytes, then one per segment.
 fn is_normal(raw: &str) -> bool {
-    // One pass (every path of the pipeline and the state is read through
-    // here): a segment is judged where it ends.
     let bytes = raw.as_bytes();
-    let bad_segment = |segment: &[u8]| {
-        matches!(segment, b"" | b"." | b"..")
-            || (segment.len() >= 2 && segment[0].is_ascii_alphabetic() && segment[1] == b':')
-    };
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'/' => {
-                if bad_segment(&bytes[start..i]) {
-                    return false;
-                }
-                start = i + 1;
-            }
-            b'\\' | 0 => return false,
-            _ => {}
-        }
+    if bytes.is_empty() || bytes.iter().any(|&b| b == b'\\' || b == 0) {
+        return false;
     }
-    !bad_segment(&bytes[start..])
+    let names_a_drive = |segment: &[u8]| {
+        segment.len() >= 2 && segment[0].is_ascii_alphabetic() && segment[1] == b':'
+    };
+    bytes
+        .split(|&b| b == b'/')
+        .all(|segment| !(matches!(segment, b"" | b"." | b"..") || names_a_drive(segment)))
 }
 
 impl TryFrom<String> for WorkspacePath {
@@ -232,6 +221,16 @@ mod tests {
             "a/1:b",
             "é/ü.txt",
             "a/",
+            "a:",
+            ":a",
+            "a/:b",
+            "ab/c:/d",
+            "x/./y",
+            "x/..",
+            "x/...",
+            "-/+,/ /9:x",
+            "Z:",
+            "z/Z:",
         ] {
             let via_serde = WorkspacePath::try_from(raw.to_string());
             assert_eq!(via_serde, WorkspacePath::new(raw), "{raw:?}");
