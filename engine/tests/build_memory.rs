@@ -1366,7 +1366,16 @@ fn a_rerunning_builtin_replaces_its_outputs_in_place_and_a_failed_one_puts_back_
             Some(out),
             "after in.txt = {input}"
         );
-        assert_eq!(*host.removed.borrow(), vec![], "after in.txt = {input}");
+        // (Of the project's files: a build that ran rules leaves
+        // `.cloesce/ran-witness`, which the next build removes first.)
+        let removed: Vec<String> = host
+            .removed
+            .borrow()
+            .iter()
+            .map(|p| p.to_string())
+            .filter(|p| !p.starts_with(".cloesce/"))
+            .collect();
+        assert_eq!(removed, Vec::<String>::new(), "after in.txt = {input}");
     }
 
     // A declared output the built-in does not return is missing, not stale:
