@@ -94,7 +94,14 @@ function signalTree(child, signal) {
 
 /** The running and finished children of one cloesce process. */
 class Children {
-  constructor() {
+  /**
+   * `spawner`: true or false to use the spawner (lib/spawner.js) or not,
+   * whatever CLOESCE_SPAWNER and the platform say; `perl`: the perl to run
+   * it with instead of the one on PATH (both for tests).
+   */
+  constructor({ spawner, perl } = {}) {
+    this.useSpawner = spawner;
+    this.perl = perl;
     this.running = new Map(); // id -> ChildProcess
     this.finished = []; // completions not yet handed out
     this.waiter = null; // resolve function of a pending nextCompletion()
@@ -138,7 +145,7 @@ class Children {
   spawner() {
     if (this.spawnerState === undefined) {
       const { Spawner, findPerl, wanted } = require('./spawner.js');
-      const perl = wanted() ? findPerl() : null;
+      const perl = (this.useSpawner ?? wanted()) ? this.perl || findPerl() : null;
       this.spawnerState = perl ? new Spawner(perl, (jobs, ready, reason) => this.spawnerBroke(jobs, ready, reason)) : null;
     }
     return this.spawnerState;

@@ -244,11 +244,20 @@ class Spawner {
   start(id, cwd, file, args, env, handlers) {
     const job = new SpawnedJob(this, id, handlers);
     this.jobs.set(id, job);
-    if (this.jobs.size === 1) this.child.stdout.ref?.();
+    if (this.jobs.size === 1) this.hold(true);
     const envFields = [];
     for (const [name, value] of Object.entries(env)) envFields.push(name, value);
     this.send(['S', id, cwd, file, args.length, ...args, envFields.length / 2, ...envFields]);
     return job;
+  }
+
+  // While a job runs, perl's output and exit keep Node's event loop alive
+  // (the engine awaits a Promise, which alone does not).
+  hold(on) {
+    for (const handle of [this.child, this.child.stdout]) {
+      if (on) handle.ref?.();
+      else handle.unref?.();
+    }
   }
 
   send(fields) {
@@ -286,7 +295,7 @@ class Spawner {
       return;
     }
     this.jobs.delete(job.id);
-    if (this.jobs.size === 0) this.child.stdout.unref?.();
+    if (this.jobs.size === 0) this.hold(false);
     if (kind === 'E') {
       job.handlers.failed(Number(a));
     } else {
@@ -304,6 +313,7 @@ class Spawner {
     this.broken = true;
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
+    this.hold(false);
     this.onBroken(jobs, this.ready, reason);
   }
 
