@@ -318,6 +318,11 @@ class Children {
     });
   }
 
+  /** The run is over: the spawner, if one was started, exits (see Spawner.close). */
+  close() {
+    if (this.spawnerState) this.spawnerState.close();
+  }
+
   /** Signals every running child's process group (an internal error, an interrupt). */
   killAll(signal = 'SIGTERM') {
     for (const child of this.running.values()) signalTree(child, signal);

@@ -49,6 +49,7 @@ use POSIX ();
 binmode STDIN; binmode STDOUT; $| = 1;
 my $in = '';
 my $eof = 0;
+my ($wait, $polled) = (0, 0);
 my (%jobs, %fds, %pids);
 sub say_ { syswrite STDOUT, $_[0] }
 sub start {
@@ -115,9 +116,14 @@ while (!$eof || %jobs) {
   my $rin = '';
   vec($rin, 0, 1) = 1 unless $eof;
   vec($rin, $_, 1) = 1 for keys %fds;
-  # A job whose pipes closed before it exited is polled for its exit.
+  # A job whose pipes closed is about to exit (a process closes its files
+  # before it becomes a zombie), or closed them early and runs on: it is
+  # polled for its exit, after 0.1 ms, then backing off to 50 ms.
   my $poll = grep { !$_->{open} && !defined $_->{status} } values %jobs;
-  my $n = select(my $rout = $rin, undef, undef, $poll ? 0.01 : undef);
+  $wait = 0 if $poll > $polled;
+  $polled = $poll;
+  $wait = $poll ? ($wait ? ($wait * 2 > 0.05 ? 0.05 : $wait * 2) : 0.0001) : 0;
+  my $n = select(my $rout = $rin, undef, undef, $poll ? $wait : undef);
   next if $n < 0;
   if (!$eof && vec($rout, 0, 1)) {
     my $r = sysread STDIN, $in, 65536, length $in;
@@ -317,9 +323,14 @@ class Spawner {
     this.onBroken(jobs, this.ready, reason);
   }
 
-  /** Closes perl's stdin: it exits once its running jobs have ended. */
+  /**
+   * Closes perl's stdin: it exits once its running jobs have ended, and
+   * Node waits for that (so no process outlives a run that ends normally,
+   * and perl's CPU is counted as this process's children's).
+   */
   close() {
     this.child.stdin.end();
+    if (!this.broken) this.child.ref();
   }
 }
 
