@@ -13,7 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 const test = require('node:test');
 
-const { PACKAGE_DIR } = require('../testlib/helpers.js');
+const { PACKAGE_DIR, needsWasm, copyFixture, runNpm } = require('../testlib/helpers.js');
 const { Children } = require(path.join(PACKAGE_DIR, 'lib', 'spawn.js'));
 const { findPerl, record, wanted } = require(path.join(PACKAGE_DIR, 'lib', 'spawner.js'));
 
@@ -257,4 +257,22 @@ test('the spawner exits once cloesce is gone and its jobs ended; nothing is left
   }
   assert.throws(() => process.kill(perlPid, 0), /ESRCH/);
   fs.rmSync(dir, { recursive: true });
+});
+
+test('cloesce run: rules start under the spawner, which is gone when cloesce exits', { skip: needsWasm || skip || (process.platform !== 'linux' && 'reads /proc') }, async () => {
+  const hostile = "a 'b' \"c\" $HOME `id` $(id) ; d";
+  const kdl = `cloesce version=1
+rule "probe" {
+    inputs "src.txt"
+    outputs "gen/parent" "gen/ppid" "gen/arg"
+    run "sh" "-c" "mkdir -p gen; cat /proc/$PPID/comm > gen/parent; echo $PPID > gen/ppid; printf %s \\"$1\\" > gen/arg" "sh" ${JSON.stringify(hostile)}
+}
+`;
+  const dir = copyFixture(null, { 'package.json': '{}\n', 'cloesce.kdl': kdl, 'src.txt': 'x' });
+  const result = await runNpm(['run'], { cwd: dir });
+  assert.equal(result.code, 0, result.stderr);
+  const read = (file) => fs.readFileSync(path.join(dir, 'gen', file), 'utf8');
+  assert.equal(read('parent'), 'perl\n');
+  assert.equal(read('arg'), hostile);
+  assert.throws(() => process.kill(Number(read('ppid')), 0), /ESRCH/, 'the spawner outlived cloesce');
 });
