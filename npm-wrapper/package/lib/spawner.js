@@ -51,22 +51,24 @@ my $in = '';
 my $eof = 0;
 my ($wait, $polled) = (0, 0);
 my (%jobs, %fds, %pids);
+open my $nullfh, '<', '/dev/null' or die "/dev/null: $!";  # close-on-exec
+my $null = fileno $nullfh;
 sub say_ { syswrite STDOUT, $_[0] }
 sub start {
   my ($id, $cwd, $file, $argv, $env) = @_;
+  # The directory and environment are set here, in perl itself (which
+  # needs neither), so the forked child touches as few pages as it can
+  # before exec: each page it writes is a copy-on-write fault.
+  unless (chdir $cwd) { say_("E $id " . ($! + 0) . "\n"); return }
+  %ENV = @$env;
   my ($or, $ow, $er, $ew, $xr, $xw);
   unless (pipe($or, $ow) && pipe($er, $ew) && pipe($xr, $xw)) { say_("E $id " . ($! + 0) . "\n"); return }
   my $pid = fork;
   unless (defined $pid) { say_("E $id " . ($! + 0) . "\n"); return }
   if ($pid == 0) {
-    close $or; close $er; close $xr;
     POSIX::setsid();
-    open STDIN, '<', '/dev/null';
-    POSIX::dup2(fileno $ow, 1); POSIX::dup2(fileno $ew, 2);
-    if (chdir $cwd) {
-      %ENV = @$env;
-      exec { $file } @$argv;
-    }
+    POSIX::dup2($null, 0); POSIX::dup2(fileno $ow, 1); POSIX::dup2(fileno $ew, 2);
+    exec { $file } @$argv;
     syswrite $xw, pack('N', $! + 0);
     POSIX::_exit(127);
   }
@@ -253,7 +255,8 @@ class Spawner {
     if (this.jobs.size === 1) this.hold(true);
     const envFields = [];
     for (const [name, value] of Object.entries(env)) envFields.push(name, value);
-    this.send(['S', id, cwd, file, args.length, ...args, envFields.length / 2, ...envFields]);
+    // Absolute: perl changes into each job's directory itself.
+    this.send(['S', id, path.resolve(cwd), file, args.length, ...args, envFields.length / 2, ...envFields]);
     return job;
   }
 
