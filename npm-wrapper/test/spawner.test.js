@@ -226,6 +226,18 @@ test('a perl that cannot start: the jobs run with child_process instead', { skip
   assert.equal(children.spawnerState, null, 'no spawner afterwards');
 });
 
+test('a perl that dies before it is ready (no POSIX module, say): the jobs run with child_process', { skip }, async () => {
+  const dir = tempDir();
+  const fake = path.join(dir, 'perl');
+  fs.writeFileSync(fake, '#!/bin/sh\necho "Can\'t locate POSIX.pm" >&2\nexit 2\n', { mode: 0o755 });
+  const children = new Children({ spawner: true, perl: fake });
+  children.spawn(1, os.tmpdir(), '/bin/sh', ['-c', 'echo fine'], {});
+  const done = await children.nextCompletion();
+  assert.deepEqual([done.code, done.error, text(done.stdout)], [0, null, 'fine\n']);
+  assert.equal(children.spawnerState, null);
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('a spawner that dies mid-run: its jobs end with an error, later jobs start directly', { skip }, async () => {
   const children = new Children({ spawner: true });
   children.spawn(1, os.tmpdir(), '/bin/sh', ['-c', 'sleep 60'], {});
