@@ -7,7 +7,7 @@
 // copy-on-write faults, and `uv_spawn` blocks the only JavaScript thread
 // until the child has exec'd; on a 1,000-rule build that is most of the npm
 // build's own CPU (docs/performance.md, "npm: start-up and the cold build").
-// Forking a ~5 MB perl is cheap, and it happens off Node's thread. (macOS's
+// Forking a ~7 MB perl is cheap, and it happens off Node's thread. (macOS's
 // libuv already uses `posix_spawn`; Windows has no fork: both keep
 // `child_process.spawn`.)
 //
@@ -36,8 +36,9 @@
 //   P id pid                            the job's process has exec'd
 //   E id errno                          it could not start (fork, chdir, exec)
 //   X id status outlen errlen\n<out><err>   it ended; `status` as waitpid
-// Perl exits once its stdin is closed (Node exited) and no job runs; jobs
-// still running then are left to finish, as Node's detached children are.
+// Perl exits once its stdin is closed and no job runs: at the end of a run
+// Node closes it and waits (Children.close). If Node dies first, jobs still
+// running are left to finish, as Node's detached children are.
 
 const fs = require('node:fs');
 const path = require('node:path');
