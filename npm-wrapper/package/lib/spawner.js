@@ -73,21 +73,15 @@ sub start {
     syswrite $xw, pack('N', $! + 0);
     POSIX::_exit(127);
   }
+  # Not waiting here for the exec: the exec pipe is read with the others
+  # (EOF = it exec'd: P; an errno = it failed: E once the child is reaped),
+  # so perl goes on serving the other jobs meanwhile.
   close $ow; close $ew; close $xw;
-  my $err = '';
-  1 while !defined sysread($xr, $err, 4) && $!{EINTR};
-  close $xr;
-  if (length $err == 4) {
-    waitpid $pid, 0;
-    close $or; close $er;
-    say_("E $id " . unpack('N', $err) . "\n");
-    return;
-  }
-  $jobs{$id} = { pid => $pid, open => 2, out => '', err => '' };
+  $jobs{$id} = { pid => $pid, open => 3, out => '', err => '', exec => '' };
   $fds{fileno $or} = [$id, 'out', $or];
   $fds{fileno $er} = [$id, 'err', $er];
+  $fds{fileno $xr} = [$id, 'exec', $xr];
   $pids{$pid} = $id;
-  say_("P $id $pid\n");
 }
 sub command {
   my @f = split /\0/, $_[0], -1;
@@ -111,6 +105,7 @@ sub finish {
     my $job = $jobs{$id};
     next if $job->{open} || !defined $job->{status};
     delete $jobs{$id};
+    if (length $job->{exec} == 4) { say_("E $id " . unpack('N', $job->{exec}) . "\n"); next }
     say_("X $id $job->{status} " . length($job->{out}) . ' ' . length($job->{err}) . "\n" . $job->{out} . $job->{err});
   }
 }
@@ -144,7 +139,9 @@ while (!$eof || %jobs) {
     my $job = $jobs{$id};
     my $r = sysread $fh, $job->{$which}, 65536, length $job->{$which};
     next if !defined $r && $!{EINTR};
-    unless ($r) { close $fh; delete $fds{$fd}; $job->{open}-- }
+    next if $r;
+    close $fh; delete $fds{$fd}; $job->{open}--;
+    say_("P $id $job->{pid}\n") if $which eq 'exec' && !length $job->{exec};
   }
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
     my $id = delete $pids{$pid};
