@@ -100,6 +100,7 @@ async function main(args) {
   // argv[0] is the program name as the native binary sees it.
   const code = await engine.run(['cloesce', ...args], platform);
   settled = true;
+  platform.children.close();
   if (!failed) process.exitCode = code;
 }
 

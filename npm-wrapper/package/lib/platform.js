@@ -302,11 +302,26 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
       return st.isFile() ? 0 : st.isDirectory() ? 1 : 2;
     },
     writeAtomic(file, bytes, executable, temp) {
-      fs.mkdirSync(path.dirname(file), { recursive: true });
-      fs.mkdirSync(path.dirname(temp), { recursive: true });
+      // Folders are made when missing, found by the ENOENT of the write or
+      // the rename: almost every write goes into folders that exist, and
+      // two `mkdir`s per write were 2,000 failing system calls on a cold
+      // 1,000-rule build.
+      const options = { mode: executable ? 0o777 : 0o666, flag: 'wx' };
       try {
-        fs.writeFileSync(temp, bytes, { mode: executable ? 0o777 : 0o666, flag: 'wx' });
-        renameWithRetry(temp, file);
+        try {
+          fs.writeFileSync(temp, bytes, options);
+        } catch (err) {
+          if (err.code !== 'ENOENT') throw err;
+          fs.mkdirSync(path.dirname(temp), { recursive: true });
+          fs.writeFileSync(temp, bytes, options);
+        }
+        try {
+          renameWithRetry(temp, file);
+        } catch (err) {
+          if (err.code !== 'ENOENT') throw err;
+          fs.mkdirSync(path.dirname(file), { recursive: true });
+          renameWithRetry(temp, file);
+        }
       } catch (err) {
         try {
           fs.unlinkSync(temp);
@@ -317,6 +332,10 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
       }
     },
     removeFile(file) {
+      // A missing file (every output before a cold build's rule runs) is
+      // answered without a thrown error: its stack trace, through the
+      // WebAssembly frames, cost more than the system call.
+      if (fs.lstatSync(file, { throwIfNoEntry: false }) === undefined) return;
       try {
         fs.unlinkSync(file);
       } catch (err) {

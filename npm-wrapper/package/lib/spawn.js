@@ -1,8 +1,10 @@
 'use strict';
-// Child processes for rules: one `child_process.spawn` per job, no shell,
-// output captured into buffers, and a queue of finished children that the
-// engine awaits one at a time (`nextCompletion`). Nothing here blocks the
-// event loop, so every started child runs at once and output keeps flowing.
+// Child processes for rules: started through the spawner (lib/spawner.js,
+// one perl process per run, on Linux and other forking POSIX systems) or
+// else with one `child_process.spawn` per job; either way no shell, output
+// captured into buffers, and a queue of finished children that the engine
+// awaits one at a time (`nextCompletion`). Nothing here blocks the event
+// loop, so every started child runs at once and output keeps flowing.
 
 // node:child_process is required where a process starts: loading it (with
 // net and stream) costs start-up time a no-op run never needs.
@@ -92,7 +94,14 @@ function signalTree(child, signal) {
 
 /** The running and finished children of one cloesce process. */
 class Children {
-  constructor() {
+  /**
+   * `spawner`: true or false to use the spawner (lib/spawner.js) or not,
+   * whatever CLOESCE_SPAWNER and the platform say; `perl`: the perl to run
+   * it with instead of the one on PATH (both for tests).
+   */
+  constructor({ spawner, perl } = {}) {
+    this.useSpawner = spawner;
+    this.perl = perl;
     this.running = new Map(); // id -> ChildProcess
     this.finished = []; // completions not yet handed out
     this.waiter = null; // resolve function of a pending nextCompletion()
@@ -100,6 +109,7 @@ class Children {
     // Set by interrupt(): nothing new starts and nothing ends is reported.
     this.interrupted = false;
     this.idleCallbacks = [];
+    this.spawnerState = undefined; // see spawner(): undefined until the first job
   }
 
   /**
@@ -122,6 +132,60 @@ class Children {
   /** Starts `program args` in `cwd` with exactly `env`; never throws. */
   spawn(id, cwd, program, args, env) {
     if (this.interrupted) return; // never started, never reported
+    const spawner = this.spawner();
+    if (spawner) this.spawnThrough(spawner, id, cwd, program, args, env);
+    else this.spawnDirect(id, cwd, program, args, env);
+  }
+
+  /**
+   * The run's spawner, started at the first job (a no-op never starts it);
+   * null where it is not wanted, perl is missing, or it broke before it
+   * was ready.
+   */
+  spawner() {
+    if (this.spawnerState === undefined) {
+      const { Spawner, findPerl, wanted } = require('./spawner.js');
+      const perl = (this.useSpawner ?? wanted()) ? this.perl || findPerl() : null;
+      this.spawnerState = perl ? new Spawner(perl, (jobs, ready, reason) => this.spawnerBroke(jobs, ready, reason)) : null;
+    }
+    return this.spawnerState;
+  }
+
+  // The spawner failed to start (none of its jobs started: they start
+  // now, directly) or died (its jobs end with an error).
+  spawnerBroke(jobs, ready, reason) {
+    this.spawnerState = null;
+    for (const job of jobs) {
+      const { id, cwd, program, args, env } = job.request;
+      this.running.delete(id);
+      if (!ready && !this.interrupted) this.spawnDirect(id, cwd, program, args, env);
+      else this.settle(id, { code: null, signal: null, error: reason, stdout: EMPTY, stderr: EMPTY });
+    }
+  }
+
+  spawnThrough(spawner, id, cwd, program, args, env) {
+    const job = spawner.start(id, cwd, program, args, env, {
+      started: () => {},
+      failed: (errno) => this.settle(id, { code: null, signal: null, error: describe({ errno: -errno }), stdout: EMPTY, stderr: EMPTY }),
+      ended: (code, signal, stdout, stderr) => this.settle(id, { code, signal, error: null, stdout, stderr }),
+    });
+    job.request = { id, cwd, program, args, env };
+    this.running.set(id, job);
+  }
+
+  // Reports a finished job of the spawner and wakes whoever waits for idle.
+  settle(id, completion) {
+    this.running.delete(id);
+    this.finish({ id, ...completion });
+    if (this.running.size === 0) {
+      const callbacks = this.idleCallbacks;
+      this.idleCallbacks = [];
+      for (const callback of callbacks) callback();
+    }
+  }
+
+  /** Starts one job with `child_process.spawn` (Windows, macOS, no perl). */
+  spawnDirect(id, cwd, program, args, env) {
     const { file, args: argv, verbatim } = commandFor(program, args);
     let child;
     try {
@@ -137,7 +201,7 @@ class Children {
         detached: process.platform !== 'win32',
       });
     } catch (err) {
-      this.finish({ id, code: null, signal: null, error: describe(err), stdout: EMPTY, stderr: EMPTY });
+      this.settle(id, { code: null, signal: null, error: describe(err), stdout: EMPTY, stderr: EMPTY });
       return;
     }
     this.running.set(id, child);
@@ -149,18 +213,11 @@ class Children {
     const settle = (completion) => {
       if (done) return;
       done = true;
-      this.running.delete(id);
-      this.finish({
-        id,
+      this.settle(id, {
         stdout: new Uint8Array(Buffer.concat(stdout)),
         stderr: new Uint8Array(Buffer.concat(stderr)),
         ...completion,
       });
-      if (this.running.size === 0) {
-        const callbacks = this.idleCallbacks;
-        this.idleCallbacks = [];
-        for (const callback of callbacks) callback();
-      }
     };
     child.on('error', (err) => {
       // Only a failure to start ends the job here; other errors (a failed
@@ -259,6 +316,11 @@ class Children {
     return new Promise((resolve) => {
       this.waiter = resolve;
     });
+  }
+
+  /** The run is over: the spawner, if one was started, exits (see Spawner.close). */
+  close() {
+    if (this.spawnerState) this.spawnerState.close();
   }
 
   /** Signals every running child's process group (an internal error, an interrupt). */
