@@ -12,7 +12,7 @@
 //! `ELOOP`, an old kernel, a seccomp filter) falls back to the slow path, so
 //! behaviour and messages are unchanged.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -104,26 +104,62 @@ pub fn write_in(
             file.set_permissions(std::fs::Permissions::from_mode(0o755))?;
         }
         drop(file);
-        // SAFETY: valid fd and names. renameat replaces a symlink at `name`
-        // itself, never its target.
-        if unsafe {
-            libc::renameat(
-                stage.as_raw_fd(),
-                temp.as_ptr(),
-                dir.as_raw_fd(),
-                name.as_ptr(),
-            )
-        } != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        replace(stage, &temp, dir, &name)
     })();
     if result.is_err() {
         // SAFETY: valid fd and name.
         unsafe { libc::unlinkat(stage.as_raw_fd(), temp.as_ptr(), 0) };
     }
     result
+}
+
+/// Puts the finished temporary file `temp` (in `stage`) at `name` (in
+/// `dir`) in one step, so a reader finds the old file or the new one, never
+/// none. A file or symlink already there is swapped with it
+/// (`RENAME_EXCHANGE`) and then removed from `temp`: a plain rename over an
+/// existing file makes ext4 start writing the new file's data at once
+/// (`auto_da_alloc`), about 1 ms per MB on our machines, and generated
+/// files are replaced on every edit. Anything else (nothing there, a
+/// folder, a file system without the exchange) gets the plain rename, with
+/// its errors. A symlink at `name` is replaced itself, never its target.
+fn replace(stage: &OwnedFd, temp: &CStr, dir: &OwnedFd, name: &CStr) -> io::Result<()> {
+    // SAFETY: valid fds and NUL-terminated names; results are checked.
+    unsafe {
+        let mut there: libc::stat = std::mem::zeroed();
+        let found = libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut there,
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) == 0;
+        let kind = there.st_mode & libc::S_IFMT;
+        if found && (kind == libc::S_IFREG || kind == libc::S_IFLNK) {
+            let exchanged = libc::syscall(
+                libc::SYS_renameat2,
+                stage.as_raw_fd(),
+                temp.as_ptr(),
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            ) == 0;
+            if exchanged {
+                // The old file, now at `temp`. Left behind (it cannot be
+                // removed), it is swept with the staging folder's leftovers.
+                libc::unlinkat(stage.as_raw_fd(), temp.as_ptr(), 0);
+                return Ok(());
+            }
+        }
+        if libc::renameat(
+            stage.as_raw_fd(),
+            temp.as_ptr(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// Removes the file `name` in the folder `dir`; a missing file is fine.
@@ -137,4 +173,66 @@ pub fn remove_in(dir: &OwnedFd, name: &str) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
+
+    fn open_dir(path: &std::path::Path) -> OwnedFd {
+        fs::File::open(path).unwrap().into()
+    }
+
+    /// A project folder with a staging folder inside; (root, stage, dir fds).
+    fn folders() -> (tempfile::TempDir, OwnedFd, OwnedFd) {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("stage")).unwrap();
+        let stage = open_dir(&root.path().join("stage"));
+        let dir = open_dir(root.path());
+        (root, stage, dir)
+    }
+
+    #[test]
+    fn a_write_replaces_a_file_a_symlink_or_nothing_and_leaves_no_temporary_file() {
+        let (root, stage, dir) = folders();
+        let at = root.path().join("out.txt");
+        // Nothing there yet: the plain rename.
+        write_in(&stage, "1.0", &dir, "out.txt", b"first", false).unwrap();
+        assert_eq!(fs::read(&at).unwrap(), b"first");
+        // A file there, open for reading: swapped, and the reader keeps the
+        // old bytes while the name gives the new ones.
+        let mut reader = fs::File::open(&at).unwrap();
+        write_in(&stage, "1.1", &dir, "out.txt", b"second", false).unwrap();
+        assert_eq!(fs::read(&at).unwrap(), b"second");
+        let mut old = Vec::new();
+        std::io::Read::read_to_end(&mut reader, &mut old).unwrap();
+        assert_eq!(old, b"first");
+        // A symlink there: the link itself is replaced, its target untouched.
+        fs::write(root.path().join("target.txt"), b"target").unwrap();
+        fs::remove_file(&at).unwrap();
+        symlink("target.txt", &at).unwrap();
+        write_in(&stage, "1.2", &dir, "out.txt", b"third", true).unwrap();
+        assert!(!fs::symlink_metadata(&at).unwrap().file_type().is_symlink());
+        assert_eq!(fs::read(&at).unwrap(), b"third");
+        assert_eq!(fs::read(root.path().join("target.txt")).unwrap(), b"target");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&at).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        // Nothing is left in the staging folder.
+        assert_eq!(fs::read_dir(root.path().join("stage")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_folder_in_the_way_is_an_error_and_stays() {
+        let (root, stage, dir) = folders();
+        fs::create_dir(root.path().join("out")).unwrap();
+        fs::write(root.path().join("out/kept.txt"), b"kept").unwrap();
+        assert!(write_in(&stage, "1.0", &dir, "out", b"bytes", false).is_err());
+        assert_eq!(fs::read(root.path().join("out/kept.txt")).unwrap(), b"kept");
+        assert_eq!(fs::read_dir(root.path().join("stage")).unwrap().count(), 0);
+    }
 }
