@@ -417,12 +417,11 @@ fn check_into(
         }
         if !changed.is_empty() {
             if only_files {
-                let body_at = body.as_ptr() as usize - saved.as_ptr() as usize;
-                let body_len = body.len();
+                let body = range_in(&saved, body);
                 drop((witness, paths));
                 *rest = Some(Unfinished {
                     saved,
-                    body: body_at..body_at + body_len,
+                    body,
                     next: checked,
                     changed,
                 });
@@ -437,18 +436,24 @@ fn check_into(
     if after_run {
         // Nothing changed since a build that ran rules: a build decides
         // nothing, and leaves a witness of an all-fresh build.
-        let body_at = body.as_ptr() as usize - saved.as_ptr() as usize;
-        let body_len = body.len();
+        let body = range_in(&saved, body);
         drop((witness, paths));
         *rest = Some(Unfinished {
             saved,
-            body: body_at..body_at + body_len,
+            body,
             next: checked,
             changed: Vec::new(),
         });
         return None;
     }
     Some(witness.rules as usize)
+}
+
+/// Where `part` (a slice of `whole`) lies in it, so that `whole` can be
+/// kept and `part` found again once the borrow ends.
+fn range_in(whole: &[u8], part: &[u8]) -> std::ops::Range<usize> {
+    let start = part.as_ptr() as usize - whole.as_ptr() as usize;
+    start..start + part.len()
 }
 
 /// Whether a path whose check failed is a file some rule keys on (its

@@ -1186,11 +1186,12 @@ fn a_result_whose_input_changed_while_running_is_not_uploaded() {
 
 // ---- a built-in's log stands (warnings and notes, shown on every run) ----
 
-/// `test/copy`: copies its one input to its one output, and logs a warning
-/// while the input says "warn".
-struct CopyWarns;
+/// `test/copy`: copies its one input to its one output; logs a warning
+/// while the input starts with "warn", fails while it says "fail", and
+/// returns no file while it says "none".
+struct TestCopy;
 
-impl cloesce_engine::builtin::Builtin for CopyWarns {
+impl cloesce_engine::builtin::Builtin for TestCopy {
     fn name(&self) -> &'static str {
         "test/copy"
     }
@@ -1198,7 +1199,7 @@ impl cloesce_engine::builtin::Builtin for CopyWarns {
         1
     }
     fn description(&self) -> &'static str {
-        "copy, warning about \"warn\""
+        "copy, warning about \"warn\", failing on \"fail\", returning nothing on \"none\""
     }
     fn run(
         &self,
@@ -1206,6 +1207,11 @@ impl cloesce_engine::builtin::Builtin for CopyWarns {
     ) -> Result<cloesce_engine::builtin::BuiltinOutput, cloesce_engine::builtin::BuiltinFailure>
     {
         let bytes = request.inputs[0].1.clone();
+        match bytes.as_slice() {
+            b"fail" => return Err(miette::miette!("the input says fail").into()),
+            b"none" => return Ok(Default::default()),
+            _ => {}
+        }
         let log = if bytes.starts_with(b"warn") {
             "warning: the input says warn\n".to_string()
         } else {
@@ -1216,6 +1222,25 @@ impl cloesce_engine::builtin::Builtin for CopyWarns {
             log,
         })
     }
+}
+
+/// One `test/copy` rule, in.txt → out.txt.
+fn test_copy() -> (BuiltinRegistry, Pipeline, Graph) {
+    let mut builtins = BuiltinRegistry::new();
+    builtins.register(Box::new(TestCopy));
+    let mut copy = rule("copy", &[], &["in.txt"], &["out.txt"]);
+    copy.action = Action::Builtin {
+        name: spanned("test/copy".to_string()),
+        settings: Default::default(),
+    };
+    let p = Pipeline::new(
+        vec![SourceFile::new("cloesce.kdl", "")],
+        vec![],
+        vec![],
+        vec![copy],
+        &builtins,
+    );
+    (builtins, p, graph(1, &[]))
 }
 
 /// Builds a pipeline of built-in rules (they all finish inside one `poll`):
@@ -1242,21 +1267,7 @@ fn build_builtins(
 
 #[test]
 fn a_builtins_log_stands_on_fresh_and_restored_runs_and_keeps_the_witness_away() {
-    let mut builtins = BuiltinRegistry::new();
-    builtins.register(Box::new(CopyWarns));
-    let mut copy = rule("copy", &[], &["in.txt"], &["out.txt"]);
-    copy.action = Action::Builtin {
-        name: spanned("test/copy".to_string()),
-        settings: Default::default(),
-    };
-    let p = Pipeline::new(
-        vec![SourceFile::new("cloesce.kdl", "")],
-        vec![],
-        vec![],
-        vec![copy],
-        &builtins,
-    );
-    let g = graph(1, &[]);
+    let (builtins, p, g) = test_copy();
     let host = MemoryHost::new();
     let warning = "warning: the input says warn\n".to_string();
     host.put("in.txt", "warn");
@@ -1290,59 +1301,9 @@ fn a_builtins_log_stands_on_fresh_and_restored_runs_and_keeps_the_witness_away()
 
 // ---- a built-in's outputs are never missing while it reruns ----
 
-/// `test/copy-or-fail`: copies its one input to its one output; fails while
-/// the input says "fail", and returns no file while it says "none".
-struct CopyOrFail;
-
-impl cloesce_engine::builtin::Builtin for CopyOrFail {
-    fn name(&self) -> &'static str {
-        "test/copy-or-fail"
-    }
-    fn version(&self) -> u32 {
-        1
-    }
-    fn description(&self) -> &'static str {
-        "copy, failing on \"fail\", returning nothing on \"none\""
-    }
-    fn run(
-        &self,
-        request: &cloesce_engine::builtin::BuiltinRequest<'_>,
-    ) -> Result<cloesce_engine::builtin::BuiltinOutput, cloesce_engine::builtin::BuiltinFailure>
-    {
-        let bytes = request.inputs[0].1.clone();
-        match bytes.as_slice() {
-            b"fail" => Err(miette::miette!("the input says fail").into()),
-            b"none" => Ok(Default::default()),
-            _ => Ok(cloesce_engine::builtin::BuiltinOutput {
-                files: vec![(request.outputs[0].clone(), bytes)],
-                log: String::new(),
-            }),
-        }
-    }
-}
-
-/// One `test/copy-or-fail` rule, in.txt → out.txt.
-fn copy_or_fail() -> (BuiltinRegistry, Pipeline, Graph) {
-    let mut builtins = BuiltinRegistry::new();
-    builtins.register(Box::new(CopyOrFail));
-    let mut copy = rule("copy", &[], &["in.txt"], &["out.txt"]);
-    copy.action = Action::Builtin {
-        name: spanned("test/copy-or-fail".to_string()),
-        settings: Default::default(),
-    };
-    let p = Pipeline::new(
-        vec![SourceFile::new("cloesce.kdl", "")],
-        vec![],
-        vec![],
-        vec![copy],
-        &builtins,
-    );
-    (builtins, p, graph(1, &[]))
-}
-
 #[test]
 fn a_rerunning_builtin_replaces_its_outputs_in_place_and_a_failed_one_puts_back_the_last_good() {
-    let (builtins, p, g) = copy_or_fail();
+    let (builtins, p, g) = test_copy();
     let host = MemoryHost::new();
     host.put("in.txt", "one");
     host.advance(COARSE_RACY_WINDOW_NS * 2);
@@ -1388,7 +1349,7 @@ fn a_rerunning_builtin_replaces_its_outputs_in_place_and_a_failed_one_puts_back_
 
 #[test]
 fn a_builtin_that_returns_no_file_for_an_output_never_built_leaves_none() {
-    let (builtins, p, g) = copy_or_fail();
+    let (builtins, p, g) = test_copy();
     let host = MemoryHost::new();
     host.put("in.txt", "none");
     host.put("out.txt", "written by hand, before any build");
