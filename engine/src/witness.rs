@@ -130,6 +130,9 @@ fn as_bytes<S: serde::Serializer>(bytes: &&[u8], serializer: S) -> Result<S::Ok,
 /// ctime, inode and the time the content was read or the folder listed, as
 /// little-endian u64s.
 const OBSERVED_BYTES: usize = 1 + 5 * 8;
+/// The leading part of an observation that says what is there: the kind
+/// and the stamp, without the time it was read or listed.
+const STAMP_BYTES: usize = 1 + 4 * 8;
 
 fn encode_observed(observed: &Observed, out: &mut Vec<u8>) {
     let (kind, stamp, at) = match *observed {
@@ -570,7 +573,8 @@ impl Changes {
                 walked.insert(path.as_str(), bytes);
             }
         }
-        let same_stamp = |a: &[u8], b: &[u8]| a.len() == b.len() && a[..33] == b[..33];
+        let same_stamp =
+            |a: &[u8], b: &[u8]| a.len() == b.len() && a[..STAMP_BYTES] == b[..STAMP_BYTES];
         if let Some(root) = fresh.root {
             let mut bytes = Vec::with_capacity(OBSERVED_BYTES);
             encode_observed(&root, &mut bytes);

@@ -150,6 +150,11 @@ function sh(line, cwd, scratch, status = 0, timeout = 600_000) {
   return { cwd: after, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Whether a `curl` line only reads (no `-X`, `-d` or `--data`): it may be sent again. */
+function onlyReads(line) {
+  return !/\s(-X|-d|--data)\b/.test(line);
+}
+
 /** `npm install` with the e2e tools' versions pinned. */
 function pinTools(line) {
   if (!/^npm (install|i)\b/.test(line)) return line;
@@ -238,7 +243,7 @@ export class Session {
    * says why it did not answer.
    */
   async curl(line) {
-    const readOnly = !/\s(-X|-d|--data)\b/.test(line);
+    const readOnly = onlyReads(line);
     const deadline = Date.now() + 120_000;
     for (;;) {
       try {
@@ -259,7 +264,7 @@ export class Session {
   async checkAnswers(block, curls) {
     const want = block.body.trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(curls.lines.length, want.length, "one answer line per curl line");
-    const readOnly = curls.lines.every((l) => !/\s(-X|-d|--data)\b/.test(l));
+    const readOnly = curls.lines.every(onlyReads);
     const deadline = Date.now() + (readOnly ? 60_000 : 0);
     let got = curls.answers.map((g) => JSON.parse(g));
     while (!isDeepStrictEqual(got, want) && Date.now() < deadline) {
