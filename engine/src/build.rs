@@ -21,7 +21,7 @@
 //! else **runs**. A command that runs has its declared outputs removed first,
 //! so one that exits 0 without writing one fails instead of leaving a stale
 //! file looking new. A built-in's outputs are instead replaced in place (one
-//! rename each), and any it did not return removed after it: a watcher such
+//! step each, see `Host::write_atomic`), and any it did not return removed after it: a watcher such
 //! as `wrangler dev` never sees a generated file missing. Only a successful
 //! rule records anything.
 
@@ -1576,7 +1576,7 @@ impl<'a> Build<'a> {
         let mut restored = Vec::new();
         for output in &rule.outputs {
             let path = &output.value;
-            // The last good bytes replace the file in one rename, so it is
+            // The last good bytes replace the file in one step, so it is
             // never missing meanwhile; without them it goes.
             let last_good = match (last.get(path), record.map(|r| r.key)) {
                 (Some(record), Some(key)) => self
