@@ -20,8 +20,17 @@ class EngineError extends Error {}
  * first call of a broken function (an internal error, exit 70) instead of
  * while loading. `--wasm-lazy-compilation` is named too for older Node
  * versions where it is not the default.
+ *
+ * The tiering budget is 100 times V8's default (1.8 M "bytes executed" per
+ * function before it is recompiled by the optimising compiler). With the
+ * default, a cold build of 1,000 rules spent ~0.2 s of CPU on V8's
+ * background threads optimising functions that had nearly finished their
+ * work (the KDL parser, the encoders), more than the faster code saved: a
+ * command runs seconds, not minutes. Functions hot enough to pass the larger
+ * budget (a long `--watch`) are still optimised. docs/performance.md,
+ * "Session 7: the npm cold build".
  */
-const V8_FLAGS = ['--wasm-lazy-compilation', '--wasm-lazy-validation'];
+const V8_FLAGS = ['--wasm-lazy-compilation', '--wasm-lazy-validation', '--wasm-tiering-budget=180000000'];
 
 let flagsSet = false;
 
