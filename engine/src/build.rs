@@ -361,7 +361,11 @@ impl<'a> Build<'a> {
                     for &dep in rule_deps.iter() {
                         if !decide[dep] && produced[dep].is_none() {
                             let name = &pipeline.rules[dep].name.value;
-                            let outputs = state.rules[name].outputs.clone();
+                            // `skipped_are_recorded` found it, decoded.
+                            let outputs = match state.rules.get(name) {
+                                Some(record) => record.outputs.clone(),
+                                None => unreachable!("checked by skipped_are_recorded"),
+                            };
                             produced[dep] = Some(Produced::Known(outputs));
                         }
                     }

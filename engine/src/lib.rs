@@ -44,6 +44,7 @@ pub mod shown;
 pub mod staging;
 pub mod state;
 pub mod store;
+pub mod table;
 pub mod testing;
 pub mod walk;
 pub mod witness;

@@ -202,6 +202,14 @@ impl AsRef<str> for WorkspacePath {
     }
 }
 
+/// A map keyed by paths can be asked with the `&str` of one (the derived
+/// `Hash` and `Eq` are those of the string).
+impl std::borrow::Borrow<str> for WorkspacePath {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,8 +26,8 @@
 //! stat changing (coarse timestamps), so such an entry is never trusted: the
 //! file is hashed again, and the entry recorded anew.
 
-use std::collections::HashMap;
 use std::io;
+use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -37,10 +37,11 @@ use crate::fingerprint::Digest;
 use crate::host::{FileKind, FileStat, Host};
 use crate::path::WorkspacePath;
 use crate::store::{OutputRecord, STORE_DIR};
+use crate::table::LazyTable;
 use crate::witness::Observed;
 
 /// First line of the state file; a change of format changes it.
-pub const STATE_HEADER: &[u8] = b"cloesce-state v3\n";
+pub const STATE_HEADER: &[u8] = b"cloesce-state v4\n";
 
 /// Timestamps closer than this to the recording time are not trusted, on
 /// file systems with fine timestamps (ext4, APFS, NTFS, …: coarse clocks
@@ -129,20 +130,13 @@ pub struct RuleRecord {
     pub has_logs: bool,
 }
 
-/// The file's body. Postcard writes a map as its length and then each key
-/// and value, so the maps are read and written in place, with no list of
-/// pairs in between (the bytes are what a list of pairs gives).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct OnDisk {
-    files: FxHashMap<WorkspacePath, StatEntry>,
-    rules: HashMap<String, RuleRecord>,
-}
-
-/// The loaded state.
+/// The loaded state. The file's body is the two tables, files then rules,
+/// each a [`LazyTable`]: an incremental build decodes only the entries it
+/// looks at, and a save copies the bytes of the others (see `table.rs`).
 #[derive(Debug, Default)]
 pub struct State {
-    files: FxHashMap<WorkspacePath, StatEntry>,
-    pub rules: HashMap<String, RuleRecord>,
+    files: LazyTable<StatEntry>,
+    pub rules: LazyTable<RuleRecord>,
     dirty: bool,
     /// What this build already knows of a file (not saved). One map for
     /// both kinds, so a prefetched stat becomes a checked digest in place.
@@ -204,11 +198,7 @@ impl State {
                 ..State::default()
             };
         };
-        let Some(on_disk) = bytes
-            .strip_prefix(STATE_HEADER)
-            .and_then(crate::store::unseal)
-            .and_then(|body| postcard::from_bytes::<OnDisk>(body).ok())
-        else {
+        let Some((files, rules)) = read_tables(bytes) else {
             return State {
                 dirty: true,
                 read_as,
@@ -216,8 +206,8 @@ impl State {
             };
         };
         State {
-            files: on_disk.files,
-            rules: on_disk.rules,
+            files,
+            rules,
             dirty: false,
             read_as,
             ..State::default()
@@ -248,13 +238,20 @@ impl State {
         if !self.dirty {
             return Ok(());
         }
-        // The maps as they are, in map order (the encoding of `OnDisk`).
-        // Sorting 30,000 entries only to make the file's bytes repeatable
-        // cost a tenth of an incremental run over 10,000 rules.
-        let body = (&self.files, &self.rules);
-        // About the size it had when read, so the buffer does not grow.
+        // The tables in map order: sorting 30,000 entries only to make the
+        // file's bytes repeatable cost a tenth of an incremental run over
+        // 10,000 rules. About the size it had when read, so the buffer does
+        // not grow.
         let capacity = self.read_as.map_or(0, |s| s.size as usize) + 4096;
-        let bytes = crate::store::sealed_postcard(STATE_HEADER, &body, capacity)?;
+        let start = STATE_HEADER.len() + 32;
+        let mut bytes = Vec::with_capacity(start + capacity);
+        bytes.extend_from_slice(STATE_HEADER);
+        bytes.resize(start, 0);
+        self.files.write(&mut bytes)?;
+        self.rules.write(&mut bytes)?;
+        // Sealed as `store::seal` does (`load` unseals it).
+        let digest = Digest::of(&bytes[start..]);
+        bytes[STATE_HEADER.len()..start].copy_from_slice(&digest.0);
         host.write_atomic(&Self::path(), &bytes, false)?;
         self.dirty = false;
         Ok(())
@@ -408,7 +405,7 @@ impl State {
             recorded_ns: now_ns,
         };
         if self.files.get(path) != Some(&entry) {
-            self.files.insert(path.clone(), entry);
+            self.files.insert(path, entry);
             self.dirty = true;
         }
     }
@@ -432,8 +429,8 @@ impl State {
         let unseen = self
             .files
             .keys()
-            .filter(|p| !self.seen.contains_key(*p))
-            .cloned()
+            .filter_map(path_of)
+            .filter(|p| !self.seen.contains_key(p))
             .collect();
         self.stat_unseen(host, unseen);
     }
@@ -462,11 +459,11 @@ impl State {
     /// Drops the stat-cache entries of files this build did not check (call
     /// it after a build that decided every rule: see `Build::finish`).
     pub fn keep_only_checked(&mut self) {
-        let before = self.files.len();
         let seen = &self.seen;
-        self.files
-            .retain(|path, _| matches!(seen.get(path), Some(Seen::Checked(_))));
-        self.dirty |= self.files.len() != before;
+        self.dirty |= self.files.retain(|key| {
+            let checked = std::str::from_utf8(key).ok().and_then(|p| seen.get(p));
+            matches!(checked, Some(Seen::Checked(_)))
+        });
     }
 
     /// Forgets every prefetched stat: a job finished (see the module doc).
@@ -479,7 +476,7 @@ impl State {
     /// Drops a file's entry (it was deleted or is about to be rewritten).
     pub fn forget(&mut self, path: &WorkspacePath) {
         self.seen.remove(path);
-        if self.files.remove(path).is_some() {
+        if self.files.remove(path) {
             self.dirty = true;
         }
     }
@@ -523,16 +520,37 @@ impl State {
 
     pub fn set_rule(&mut self, name: &str, record: RuleRecord) {
         if self.rules.get(name) != Some(&record) {
-            self.rules.insert(name.to_string(), record);
+            self.rules.insert(name, record);
             self.dirty = true;
         }
     }
 
     pub fn remove_rule(&mut self, name: &str) {
-        if self.rules.remove(name).is_some() {
+        if self.rules.remove(name) {
             self.dirty = true;
         }
     }
+}
+
+/// The two tables of a state file's bytes; `None` when they are not a
+/// state of this version, or not whole (see the module doc: start over).
+fn read_tables(bytes: Vec<u8>) -> Option<(LazyTable<StatEntry>, LazyTable<RuleRecord>)> {
+    let start = STATE_HEADER.len() + 32;
+    if !bytes.starts_with(STATE_HEADER) {
+        return None;
+    }
+    crate::store::unseal(&bytes[STATE_HEADER.len()..])?;
+    let bytes = Arc::new(bytes);
+    let mut at = start;
+    let files = LazyTable::read(&bytes, &mut at)?;
+    let rules = LazyTable::read(&bytes, &mut at)?;
+    (at == bytes.len()).then_some((files, rules))
+}
+
+/// A stat-cache key as a path (keys are written from paths; one that is not
+/// a path any more is left out, as if unknown).
+fn path_of(key: &[u8]) -> Option<WorkspacePath> {
+    WorkspacePath::try_from(std::str::from_utf8(key).ok()?.to_owned()).ok()
 }
 
 #[cfg(test)]
@@ -540,9 +558,7 @@ mod tests {
     use super::*;
     use crate::testing::MemoryHost;
 
-    #[test]
-    fn a_state_of_pairs_reads_back_saves_the_same_bytes_and_notices_a_rewrite() {
-        let host = MemoryHost::new();
+    fn entry_and_record() -> (WorkspacePath, StatEntry, RuleRecord) {
         let path = WorkspacePath::new("src/a.txt").unwrap();
         let entry = StatEntry {
             size: 3,
@@ -558,24 +574,99 @@ mod tests {
             reasons: Vec::new(),
             has_logs: true,
         };
-        // What earlier builds wrote: lists of pairs.
-        let pairs = (
-            vec![(path.clone(), entry.clone())],
-            vec![("r".to_string(), record.clone())],
-        );
-        let bytes = crate::store::sealed_postcard(STATE_HEADER, &pairs, 0).unwrap();
-        host.write_atomic(&State::path(), &bytes, false).unwrap();
+        (path, entry, record)
+    }
+
+    #[test]
+    fn a_saved_state_reads_back_saves_the_same_bytes_and_notices_a_rewrite() {
+        let host = MemoryHost::new();
+        let (path, entry, record) = entry_and_record();
+        let mut state = State::default();
+        state.files.insert(&path, entry.clone());
+        state.set_rule("r", record.clone());
+        state.save(&host).unwrap();
+        let bytes = host.read(&State::path()).unwrap();
         let mut state = State::load(&host);
         assert_eq!(state.files.get(&path), Some(&entry));
         assert_eq!(state.rules.get("r"), Some(&record));
         assert!(state.is_current(&host));
-        // One entry each, so map order is list order: the same bytes.
+        // Saved again, whether decoded or not: the same bytes.
         state.dirty = true;
         state.save(&host).unwrap();
+        assert_eq!(host.read(&State::path()).unwrap(), bytes);
+        let mut untouched = State::load(&host);
+        untouched.dirty = true;
+        untouched.save(&host).unwrap();
         assert_eq!(host.read(&State::path()).unwrap(), bytes);
         // Another run replaced the file: this state is not current any more.
         let reloaded = State::load(&host);
         host.write_atomic(&State::path(), &bytes, false).unwrap();
         assert!(!reloaded.is_current(&host));
+    }
+
+    #[test]
+    fn an_edited_state_saves_what_changed_and_keeps_the_rest() {
+        let host = MemoryHost::new();
+        let (path, entry, record) = entry_and_record();
+        let other = WorkspacePath::new("src/b.txt").unwrap();
+        let mut state = State::default();
+        state.files.insert(&path, entry.clone());
+        state.files.insert(&other, entry.clone());
+        state.set_rule("r", record.clone());
+        state.set_rule("s", record.clone());
+        state.save(&host).unwrap();
+        let mut state = State::load(&host);
+        let stat = FileStat {
+            size: 4,
+            mtime_ns: 20,
+            ctime_ns: 21,
+            inode: 12,
+            kind: FileKind::File,
+            executable: false,
+        };
+        let digest = Digest::of(b"abcd");
+        state.record(&path, &stat, digest, 500);
+        state.forget(&other);
+        let changed = RuleRecord {
+            has_logs: false,
+            ..record.clone()
+        };
+        state.set_rule("r", changed.clone());
+        state.remove_rule("s");
+        state.save(&host).unwrap();
+        let state = State::load(&host);
+        let recorded = state.files.get(&path).unwrap();
+        assert_eq!((recorded.size, recorded.digest), (4, digest));
+        assert_eq!(state.files.get(&other), None);
+        assert_eq!(state.rules.get("r"), Some(&changed));
+        assert_eq!(state.rules.get("s"), None);
+        assert_eq!((state.files.len(), state.rules.len()), (1, 1));
+    }
+
+    #[test]
+    fn a_state_of_another_version_or_damaged_reads_as_none_and_is_rewritten() {
+        let host = MemoryHost::new();
+        let (path, entry, record) = entry_and_record();
+        // What version 3 wrote: the two maps in postcard.
+        let pairs = (
+            vec![(path.clone(), entry.clone())],
+            vec![("r".to_string(), record.clone())],
+        );
+        let old = crate::store::sealed_postcard(b"cloesce-state v3\n", &pairs, 0).unwrap();
+        let mut state = State::default();
+        state.files.insert(&path, entry);
+        state.set_rule("r", record);
+        state.save(&host).unwrap();
+        let good = host.read(&State::path()).unwrap();
+        let mut flipped = good.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        let mut v3_header = good.clone();
+        v3_header[..STATE_HEADER.len()].copy_from_slice(b"cloesce-state v3\n");
+        for bytes in [old, flipped, v3_header, good[..good.len() - 1].to_vec()] {
+            host.write_atomic(&State::path(), &bytes, false).unwrap();
+            let state = State::load(&host);
+            assert!(state.files.is_empty() && state.rules.is_empty());
+            assert!(state.dirty, "rewritten at the next save");
+        }
     }
 }

@@ -661,11 +661,11 @@ fn globs_match_walked_files_and_declared_outputs() {
     build(&host, &p, &g, BuildOptions::default());
     let state = cloesce_engine::state::State::load(&host);
     let entry = cloesce_engine::store::Store::new(&host)
-        .get_action(&state.rules["all"].key)
+        .get_action(&state.rules.get("all").unwrap().key)
         .unwrap()
         .expect("the last record's action entry");
     let key_input = entry.key_input.expect("the entry keeps its key input");
-    assert_eq!(key_input.key(), state.rules["all"].key);
+    assert_eq!(key_input.key(), state.rules.get("all").unwrap().key);
     let inputs: Vec<String> = key_input
         .inputs
         .iter()
