@@ -656,6 +656,9 @@ impl<'a> Build<'a> {
             self.record_completion(rule, running, completion);
         }
         if !self.options.dry_run {
+            // The run's pack gets its index (and packs are merged when
+            // there are too many); a failure only leaves it to be scanned.
+            let _ = self.store.finish();
             // A build that decided every rule checked every file a rule reads
             // or writes: entries of other files are left over from inputs
             // and outputs that are gone, and each would be stat-ed by every

@@ -66,6 +66,18 @@ pub trait Host {
     /// a glob looks.
     fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], executable: bool) -> io::Result<()>;
 
+    /// Reads up to `len` bytes of a file from byte `offset` (fewer at its
+    /// end, none past it): one entry of a store pack, without reading the
+    /// whole pack.
+    fn read_range(&self, path: &WorkspacePath, offset: u64, len: usize) -> io::Result<Vec<u8>>;
+
+    /// Appends `bytes` to the end of a file in one write, creating it (and
+    /// its parent folders) when missing. Not atomic: a kill may leave part
+    /// of `bytes`, so the format written this way must find its own end
+    /// (the store's packs do, see `pack.rs`). Used so that a run records
+    /// its results into one file instead of creating a file per result.
+    fn append(&self, path: &WorkspacePath, bytes: &[u8]) -> io::Result<()>;
+
     /// Removes a file; a missing file is not an error.
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()>;
 

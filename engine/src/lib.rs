@@ -35,6 +35,7 @@ pub mod host;
 pub mod job;
 pub mod lock;
 pub mod memo;
+pub mod pack;
 pub mod path;
 pub mod pipeline;
 pub mod remote;
@@ -46,6 +47,7 @@ pub mod state;
 pub mod store;
 pub mod table;
 pub mod testing;
+mod upkeep;
 pub mod walk;
 pub mod witness;
 

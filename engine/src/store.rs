@@ -4,22 +4,23 @@
 //! .cloesce/
 //!   lock                  the project lock (one run at a time)
 //!   state                 the stat cache and last-run records (see state.rs)
-//!   ac/<2 hex>/<64 hex>   action cache: action key -> output manifest + logs
-//!                         + the bytes of the small outputs
+//!   ac/<16 hex>.pack      action cache: one pack per run that recorded
+//!                         results, each entry an action key -> output
+//!                         manifest + logs + the bytes of the small outputs
+//!                         (format: pack.rs)
 //!   cas/<2 hex>/<64 hex>  blobs: blake3 digest -> bytes (outputs over
 //!                         INLINE_MAX bytes)
 //! ```
 //!
 //! An output of at most [`INLINE_MAX`] bytes is kept inside its action
-//! entry, a larger one as a blob of its own, so a rule with small outputs
-//! costs the store one file, not one per output plus the entry. Creating
-//! files is what a cold build pays for most on some file systems (ext4
-//! without a journal skips, one by one, every inode freed in the last
-//! minutes). Large outputs stay shared between entries; a small output
-//! made by several results is kept once per entry.
+//! entry, a larger one as a blob of its own; and a run appends all its
+//! entries to one pack. So a cold build of rules with small outputs creates
+//! one store file, not one or two per rule: creating files is what a cold
+//! build paid for most on some file systems (ext4 skips, one by one, every
+//! inode freed in the last minutes). Large outputs stay shared between
+//! entries; a small output made by several results is kept once per entry.
 //!
-//! An action entry (v3) is `"cloesce-action v3\n"` followed by the
-//! [`seal`]ed body
+//! An action entry's body (inside its pack record, sealed there) is
 //!
 //! ```text
 //! json_len  u32 LE, then the ActionEntry as JSON
@@ -27,42 +28,56 @@
 //!           order of `outputs`, each exactly its recorded size
 //! ```
 //!
+//! Lookups: the packs are listed and their indexes read once, at a
+//! handle's first lookup (a no-op run answers from the witness and never
+//! gets here); then a lookup is a binary search per pack and one ranged
+//! read of the record. At most [`MAX_PACKS`] packs are kept: the run that
+//! would leave more merges the newest ones (see [`Store::finish`]).
+//!
 //! Durability rules (ninja's and Bazel's):
-//! - every write goes to a temporary file renamed into place
-//!   (`Host::write_atomic`), so a reader never sees half a file;
-//! - an action entry is written only after every blob it names, so an entry
-//!   never points at a missing blob after a crash;
-//! - every action entry starts with a version header and the digest of its
-//!   body, and each small output inside it must match its recorded digest;
-//!   a file that does not parse or match (another version, truncation,
-//!   corruption) is a miss and is deleted quietly;
+//! - blobs and merged packs go to a temporary file renamed into place
+//!   (`Host::write_atomic`), so a reader never sees half of one; a run's
+//!   own pack is appended to, and a reader ignores its torn tail (pack.rs);
+//! - an action entry is appended only after every blob it names is stored,
+//!   so an entry never points at a missing blob after a crash;
+//! - every entry is sealed with its key, and each small output inside it
+//!   must match its recorded digest; an entry that does not parse or match
+//!   (another version, truncation, corruption) is a miss, never misread,
+//!   and `cache verify`, `cache gc` or the next merge drop it;
 //! - every blob read is verified against its digest; a corrupt blob is
 //!   deleted and treated as missing, so the rule simply runs again.
 //!
+//! Entries of the earlier one-file-per-entry layout (`ac/<2 hex>/<64 hex>`,
+//! `cloesce-action v3`) are never read: they are misses, and `cache gc`
+//! and `cache verify` remove them.
+//!
 //! The interface is narrow (keep/get outputs, get/put action) so a remote
-//! cache can sit behind it.
+//! cache can sit behind it. Looking after the store (stats, verify, gc, the
+//! size cap) is in `upkeep.rs`.
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
 use crate::fingerprint::{ActionKeyInput, Digest};
 use crate::host::{FileKind, Host};
+use crate::pack::{self, Slot};
 use crate::path::WorkspacePath;
 
 /// The store's folder, relative to the project root.
 pub const STORE_DIR: &str = ".cloesce";
 
-/// First line of every action entry. v2 added the body's digest (below);
-/// v3 keeps small outputs inside the entry. An entry of another version
-/// is a miss (and deleted), never read as this one.
-const ACTION_HEADER: &[u8] = b"cloesce-action v3\n";
-
 /// Outputs of at most this many bytes are kept inside their action entry
-/// rather than as blobs of their own (part of the v3 format: a reader
+/// rather than as blobs of their own (part of the entry format: a reader
 /// expects exactly the outputs this size admits inside the entry).
 pub const INLINE_MAX: u64 = 16 * 1024;
+
+/// The most packs a run leaves behind: the run that would leave more
+/// merges its pack with the newest others (and any older pack smaller
+/// than twice what is merged), so that lookups read at most this many
+/// indexes, however many runs there were.
+pub const MAX_PACKS: usize = 16;
 
 /// Whether an output of `size` bytes is kept inside its action entry.
 pub fn is_inline(size: u64) -> bool {
@@ -158,7 +173,8 @@ impl StoreStats {
 pub struct VerifyReport {
     pub blobs_checked: usize,
     pub actions_checked: usize,
-    /// Damaged files removed, with why.
+    /// What was damaged and removed (a blob's path; a pack's path for an
+    /// entry inside it), with why: one line per blob or entry.
     pub removed: Vec<(WorkspacePath, String)>,
 }
 
@@ -174,22 +190,43 @@ pub struct GcReport {
 /// The default size cap of the store.
 pub const DEFAULT_CAP_BYTES: u64 = 1 << 30;
 
-/// One file of the store, as listed.
-struct Listed {
-    digest: Digest,
+/// One pack on disk, as a lookup sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Pack {
+    pub(crate) seq: u64,
+    pub(crate) path: WorkspacePath,
+    pub(crate) size: u64,
+    /// Sorted by key, the newest record of each.
+    pub(crate) slots: Vec<Slot>,
+    /// Whether it ends with a valid index (else it was scanned: a run that
+    /// was stopped, or damage).
+    pub(crate) indexed: bool,
+}
+
+/// The pack this handle appends to.
+struct OwnPack {
+    seq: u64,
     path: WorkspacePath,
+    /// Bytes appended so far (the next record's offset).
     size: u64,
-    mtime_ns: u64,
+    /// Every record appended, in order.
+    slots: Vec<Slot>,
+    by_key: HashMap<Digest, Slot>,
 }
 
 /// Access to `.cloesce/` through a [`Host`].
 pub struct Store<'h> {
-    host: &'h dyn Host,
+    pub(crate) host: &'h dyn Host,
     /// Bytes of blobs and action entries written through this handle.
-    written: Cell<u64>,
+    pub(crate) written: Cell<u64>,
     /// The size `.cloesce/usage` held, taken out at this handle's first
     /// write (see [`Store::keep_under`]); `None` until then.
-    usage_before: Cell<Option<Option<u64>>>,
+    pub(crate) usage_before: Cell<Option<Option<u64>>>,
+    /// The packs on disk (oldest first, this handle's own excluded), read
+    /// at the first lookup.
+    packs: RefCell<Option<Vec<Pack>>>,
+    /// The pack this handle appends to, made at its first record.
+    own: RefCell<Option<OwnPack>>,
 }
 
 impl<'h> Store<'h> {
@@ -198,6 +235,8 @@ impl<'h> Store<'h> {
             host,
             written: Cell::new(0),
             usage_before: Cell::new(None),
+            packs: RefCell::new(None),
+            own: RefCell::new(None),
         }
     }
 
@@ -206,7 +245,7 @@ impl<'h> Store<'h> {
     /// again, no size is on record, so a run that dies in between (killed,
     /// interrupted) leaves the next one to list the store instead of
     /// trusting a size that misses what it wrote.
-    fn before_write(&self) {
+    pub(crate) fn before_write(&self) {
         if self.usage_before.get().is_none() {
             let path = usage_path();
             let usage = self.recorded_usage();
@@ -217,7 +256,7 @@ impl<'h> Store<'h> {
         }
     }
 
-    fn count_written(&self, bytes: usize) {
+    pub(crate) fn count_written(&self, bytes: usize) {
         self.written.set(self.written.get() + bytes as u64);
     }
 
@@ -236,9 +275,16 @@ impl<'h> Store<'h> {
         Self::sharded("cas", digest)
     }
 
-    /// Where an action entry lives.
-    pub fn action_path(key: &Digest) -> WorkspacePath {
-        Self::sharded("ac", key)
+    /// The folder of the packs.
+    pub fn packs_dir() -> WorkspacePath {
+        WorkspacePath::new(&format!("{STORE_DIR}/ac")).expect("constant path")
+    }
+
+    /// Where pack number `seq` lives.
+    pub fn pack_path(seq: u64) -> WorkspacePath {
+        Self::packs_dir()
+            .join(&pack::pack_name(seq))
+            .expect("hex names are valid")
     }
 
     /// Stores `bytes` under their digest (a no-op when already there).
@@ -326,35 +372,364 @@ impl<'h> Store<'h> {
         Ok(Some(out))
     }
 
-    /// The action entry for `key`, or `None` (missing, other version or
-    /// corrupt; the latter two are deleted).
+    /// The action entry for `key`, or `None` (never recorded, or every
+    /// record of it damaged: those are left for `cache verify`, `cache gc`
+    /// or the next merge to drop). This handle's own records come first,
+    /// then the packs from the newest; a damaged record falls through to an
+    /// older one of the same key.
     pub fn get_action(&self, key: &Digest) -> std::io::Result<Option<ActionEntry>> {
-        let path = Self::action_path(key);
+        let own = self
+            .own
+            .borrow()
+            .as_ref()
+            .and_then(|own| Some((own.path.clone(), *own.by_key.get(key)?)));
+        if let Some((path, slot)) = own {
+            if let Some(entry) = self.read_entry(&path, &slot)? {
+                return Ok(Some(entry));
+            }
+        }
+        self.load_packs()?;
+        let found: Vec<(WorkspacePath, Slot)> = self
+            .packs
+            .borrow()
+            .iter()
+            .flatten()
+            .rev()
+            .filter_map(|p| Some((p.path.clone(), pack::find(&p.slots, key)?)))
+            .collect();
+        for (path, slot) in found {
+            if let Some(entry) = self.read_entry(&path, &slot)? {
+                return Ok(Some(entry));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The entry in `slot` of the pack at `path`, when whole and sealed
+    /// (a pack removed meanwhile by a merge is a miss).
+    fn read_entry(&self, path: &WorkspacePath, slot: &Slot) -> std::io::Result<Option<ActionEntry>> {
+        let bytes = match self.host.read_range(path, slot.offset, slot.len as usize) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(pack::open_record(&bytes, &slot.key).and_then(decode_body))
+    }
+
+    /// Records an action entry, the bytes of its small outputs (`inline`)
+    /// included, by appending it to this handle's pack. Call only after
+    /// every blob it names is stored.
+    pub fn put_action(&self, key: &Digest, entry: &ActionEntry) -> std::io::Result<()> {
+        let record = pack::encode_record(key, &encode_body(entry)?)?;
+        self.before_write();
+        let mut own = self.own.borrow_mut();
+        if own.is_none() {
+            let seq = self.next_seq()?;
+            *own = Some(OwnPack {
+                seq,
+                path: Self::pack_path(seq),
+                size: 0,
+                slots: Vec::new(),
+                by_key: HashMap::new(),
+            });
+        }
+        let writer = own.as_mut().expect("made above");
+        let mut bytes = Vec::new();
+        if writer.size == 0 {
+            bytes.extend_from_slice(pack::PACK_HEADER);
+        }
+        let offset = writer.size + bytes.len() as u64;
+        let len = u32::try_from(record.len()).map_err(std::io::Error::other)?;
+        bytes.extend(record);
+        if let Err(e) = self.host.append(&writer.path, &bytes) {
+            // Part of it may be there: this pack takes no more (a reader
+            // scans it and ignores the torn tail); a later record starts a
+            // new one.
+            let broken = own.take().expect("checked above");
+            if broken.size > 0 {
+                self.packs_mut(|packs| {
+                    packs.push(Pack {
+                        seq: broken.seq,
+                        path: broken.path,
+                        size: broken.size,
+                        slots: pack::newest_per_key(&broken.slots),
+                        indexed: false,
+                    })
+                });
+            }
+            return Err(e);
+        }
+        let slot = Slot {
+            key: *key,
+            offset,
+            len,
+        };
+        writer.size += bytes.len() as u64;
+        writer.slots.push(slot);
+        writer.by_key.insert(*key, slot);
+        self.count_written(bytes.len());
+        Ok(())
+    }
+
+    /// Drops what was read of the packs (they were rewritten): the next
+    /// lookup reads them again.
+    pub(crate) fn forget_packs(&self) {
+        *self.packs.borrow_mut() = None;
+    }
+
+    /// Applies `f` to the loaded packs, if they are loaded.
+    fn packs_mut(&self, f: impl FnOnce(&mut Vec<Pack>)) {
+        if let Some(packs) = self.packs.borrow_mut().as_mut() {
+            f(packs);
+        }
+    }
+
+    /// The number of a new pack: one more than the newest on disk, and
+    /// free (only a run holding the project lock writes packs, so no one
+    /// else takes it meanwhile).
+    fn next_seq(&self) -> std::io::Result<u64> {
+        let newest = match self.packs.borrow().as_ref() {
+            Some(packs) => packs.iter().map(|p| p.seq).max(),
+            None => self.pack_files()?.iter().map(|(seq, _)| *seq).max(),
+        };
+        let mut seq = newest.map_or(1, |s| s + 1);
+        while self.host.stat(&Self::pack_path(seq))?.is_some() {
+            seq += 1;
+        }
+        Ok(seq)
+    }
+
+    /// The packs in `.cloesce/ac/` by number, oldest first.
+    pub(crate) fn pack_files(&self) -> std::io::Result<Vec<(u64, WorkspacePath)>> {
+        let dir = Self::packs_dir();
+        let entries = match self.host.list_dir(Some(&dir)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut out: Vec<(u64, WorkspacePath)> = entries
+            .iter()
+            .filter(|e| e.kind == FileKind::File)
+            .filter_map(|e| Some((pack::pack_seq(&e.name)?, Self::pack_path(pack::pack_seq(&e.name)?))))
+            .collect();
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out)
+    }
+
+    /// Lists the packs and reads their indexes, once per handle.
+    fn load_packs(&self) -> std::io::Result<()> {
+        if self.packs.borrow().is_some() {
+            return Ok(());
+        }
+        let own = self.own.borrow().as_ref().map(|o| o.seq);
+        let mut packs = Vec::new();
+        for (seq, path) in self.pack_files()? {
+            if Some(seq) != own {
+                if let Some(pack) = self.open_pack(seq, path)? {
+                    packs.push(pack);
+                }
+            }
+        }
+        *self.packs.borrow_mut() = Some(packs);
+        Ok(())
+    }
+
+    /// The slots of one pack: read from its index (the trailer, then the
+    /// index: two ranged reads), or by reading and scanning the whole pack
+    /// when it has no valid index. `None` when it is gone.
+    pub(crate) fn open_pack(&self, seq: u64, path: WorkspacePath) -> std::io::Result<Option<Pack>> {
+        let Some(stat) = self.host.stat(&path)? else {
+            return Ok(None);
+        };
+        let size = stat.size;
+        let tail_at = size.saturating_sub(pack::TRAILER_BYTES as u64);
+        let tail = self.host.read_range(&path, tail_at, pack::TRAILER_BYTES)?;
+        if let Some((start, count, digest)) = pack::parse_trailer(&tail, size) {
+            let footer = self
+                .host
+                .read_range(&path, start, (tail_at - start) as usize)?;
+            if let Some(slots) = pack::parse_footer(&footer, count, &digest) {
+                return Ok(Some(Pack {
+                    seq,
+                    path,
+                    size,
+                    slots,
+                    indexed: true,
+                }));
+            }
+        }
         let bytes = match self.host.read(&path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
-        match decode_action(&bytes) {
-            Some(entry) => Ok(Some(entry)),
-            None => {
-                self.host.remove_file(&path)?;
-                Ok(None)
-            }
-        }
+        Ok(Some(Pack {
+            seq,
+            path,
+            size: bytes.len() as u64,
+            slots: pack::slots_of(&bytes),
+            indexed: false,
+        }))
     }
 
-    /// Records an action entry, the bytes of its small outputs (`inline`)
-    /// included. Call only after every blob it names is stored.
-    pub fn put_action(&self, key: &Digest, entry: &ActionEntry) -> std::io::Result<()> {
-        let mut bytes = ACTION_HEADER.to_vec();
-        bytes.extend(seal(&encode_body(entry)?));
-        self.before_write();
-        self.host
-            .write_atomic(&Self::action_path(key), &bytes, false)?;
-        self.count_written(bytes.len());
-        Ok(())
+    /// Ends this handle's pack: appends its index, then merges packs when
+    /// there are more than [`MAX_PACKS`] or one was found without an index
+    /// (see [`merge_plan`]). Call once a run has recorded everything; a
+    /// handle that recorded nothing does nothing. Failing to append the
+    /// index loses nothing (readers then scan the pack).
+    pub fn finish(&self) -> std::io::Result<()> {
+        let Some(own) = self.own.borrow_mut().take() else {
+            return Ok(());
+        };
+        let footer = pack::encode_footer(&own.slots);
+        let indexed = self.host.append(&own.path, &footer).is_ok();
+        if indexed {
+            self.count_written(footer.len());
+        }
+        let mine = Pack {
+            seq: own.seq,
+            path: own.path,
+            size: own.size + if indexed { footer.len() as u64 } else { 0 },
+            slots: pack::newest_per_key(&own.slots),
+            indexed,
+        };
+        // Merging needs every pack's size and index; when no lookup read
+        // them, a listing says whether it is needed at all.
+        if self.packs.borrow().is_none() && self.pack_files()?.len() <= MAX_PACKS {
+            return Ok(());
+        }
+        self.load_packs()?;
+        let mut packs = self.packs.borrow_mut().take().unwrap_or_default();
+        packs.retain(|p| p.seq != mine.seq);
+        packs.push(mine);
+        let plan = merge_plan(&packs);
+        let result = match plan {
+            Some(start) => self.merge(&packs[start..]).map(|merged| {
+                packs.truncate(start);
+                packs.extend(merged);
+            }),
+            None => Ok(()),
+        };
+        *self.packs.borrow_mut() = Some(packs);
+        result
     }
+
+    /// Rewrites `packs` (consecutive, oldest first) as one pack holding
+    /// the newest whole, sealed record of each key, in the order they were
+    /// written, under the newest one's number (replacing it in one step);
+    /// then removes the others. A crash in between leaves only duplicates
+    /// of records the merged pack holds. Returns the merged pack (none
+    /// when nothing was left).
+    pub(crate) fn merge(&self, packs: &[Pack]) -> std::io::Result<Option<Pack>> {
+        let Some(newest) = packs.last() else {
+            return Ok(None);
+        };
+        let records = self.live_records(packs, |_, _| true)?;
+        let merged = self.write_pack(newest.seq, &records)?;
+        for pack in &packs[..packs.len() - 1] {
+            self.host.remove_file(&pack.path)?;
+        }
+        Ok(merged)
+    }
+
+    /// The newest whole, sealed record of each key in `packs` (oldest
+    /// first) that `keep` accepts (given its key and body), in the order
+    /// they were written.
+    pub(crate) fn live_records(
+        &self,
+        packs: &[Pack],
+        mut keep: impl FnMut(&Digest, &[u8]) -> bool,
+    ) -> std::io::Result<Vec<(Digest, Vec<u8>)>> {
+        let mut records: Vec<(Digest, Vec<u8>)> = Vec::new();
+        let mut latest: HashMap<Digest, usize> = HashMap::new();
+        for pack in packs {
+            let bytes = match self.host.read(&pack.path) {
+                Ok(bytes) => bytes,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(scan) = pack::scan(&bytes) else {
+                continue;
+            };
+            for slot in &scan.records {
+                let Some(record) = pack::record_bytes(&bytes, slot) else {
+                    continue;
+                };
+                match pack::open_record(record, &slot.key) {
+                    Some(body) if keep(&slot.key, body) => {
+                        latest.insert(slot.key, records.len());
+                        records.push((slot.key, record.to_vec()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(records
+            .into_iter()
+            .enumerate()
+            .filter(|(i, (key, _))| latest.get(key) == Some(i))
+            .map(|(_, record)| record)
+            .collect())
+    }
+
+    /// Writes `records` (whole records) as pack `seq` with its index, in
+    /// one step; removes it instead when there are none.
+    pub(crate) fn write_pack(
+        &self,
+        seq: u64,
+        records: &[(Digest, Vec<u8>)],
+    ) -> std::io::Result<Option<Pack>> {
+        let path = Self::pack_path(seq);
+        if records.is_empty() {
+            self.host.remove_file(&path)?;
+            return Ok(None);
+        }
+        let mut bytes = pack::PACK_HEADER.to_vec();
+        let mut slots = Vec::with_capacity(records.len());
+        for (key, record) in records {
+            slots.push(Slot {
+                key: *key,
+                offset: bytes.len() as u64,
+                len: record.len() as u32,
+            });
+            bytes.extend_from_slice(record);
+        }
+        bytes.extend(pack::encode_footer(&slots));
+        self.host.write_atomic(&path, &bytes, false)?;
+        Ok(Some(Pack {
+            seq,
+            path,
+            size: bytes.len() as u64,
+            slots: pack::newest_per_key(&slots),
+            indexed: true,
+        }))
+    }
+}
+
+/// Which packs to merge (`packs` oldest first): from the returned index to
+/// the newest, or `None`. More than [`MAX_PACKS`]: the newest ones, leaving
+/// half as many packs; then, geometrically, every older pack smaller than
+/// twice what is merged (so each record is rewritten a logarithmic number
+/// of times, and the large pack of a cold build seldom). A pack without
+/// an index is merged too (a killed run's: its every load reads it whole).
+pub(crate) fn merge_plan(packs: &[Pack]) -> Option<usize> {
+    let n = packs.len();
+    let mut start = n;
+    if n > MAX_PACKS {
+        start = MAX_PACKS / 2 - 1;
+    }
+    if let Some(unindexed) = packs.iter().position(|p| !p.indexed) {
+        start = start.min(unindexed);
+    }
+    if start == n {
+        return None;
+    }
+    let mut total: u64 = packs[start..].iter().map(|p| p.size).sum();
+    while start > 0 && packs[start - 1].size < total.saturating_mul(2) {
+        start -= 1;
+        total += packs[start].size;
+    }
+    (n - start >= 2 || !packs[start].indexed).then_some(start)
 }
 
 /// An action entry's body: its JSON, then the bytes of its small outputs
@@ -378,12 +753,10 @@ fn encode_body(entry: &ActionEntry) -> std::io::Result<Vec<u8>> {
     Ok(body)
 }
 
-/// Parses a whole action entry file: the header, the seal, the JSON, and
-/// every small output against its recorded digest, with nothing left over.
-/// `None` for anything else. Reads only: [`Store::get_action`] deletes what
-/// this refuses; `doctor` only reports it.
-pub fn decode_action(file: &[u8]) -> Option<ActionEntry> {
-    let body = unseal(file.strip_prefix(ACTION_HEADER)?)?;
+/// Parses an action entry's body (already unsealed from its record): the
+/// JSON, and every small output against its recorded digest, with nothing
+/// left over. `None` for anything else.
+pub fn decode_body(body: &[u8]) -> Option<ActionEntry> {
     let (len, rest) = body.split_first_chunk::<4>()?;
     let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
     if rest.len() < len {
@@ -406,400 +779,13 @@ pub fn decode_action(file: &[u8]) -> Option<ActionEntry> {
     rest.is_empty().then_some(entry)
 }
 
-impl Store<'_> {
-    /// Every file under `.cloesce/<kind>/`, whose name is a digest.
-    fn list(&self, kind: &str) -> std::io::Result<Vec<Listed>> {
-        let top = WorkspacePath::new(&format!("{STORE_DIR}/{kind}")).expect("constant path");
-        let mut out = Vec::new();
-        let shards = match self.host.list_dir(Some(&top)) {
-            Ok(shards) => shards,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(e),
-        };
-        for shard in shards.iter().filter(|e| e.kind == FileKind::Dir) {
-            let Ok(dir) = top.join(&shard.name) else {
-                continue;
-            };
-            for entry in self.host.list_dir(Some(&dir))? {
-                let Ok(path) = dir.join(&entry.name) else {
-                    continue;
-                };
-                let Some(digest) = Digest::from_hex(&entry.name) else {
-                    // A leftover temporary file or junk: not ours to keep.
-                    self.host.remove_file(&path)?;
-                    continue;
-                };
-                let Some(stat) = self.host.stat(&path)? else {
-                    continue;
-                };
-                out.push(Listed {
-                    digest,
-                    path,
-                    size: stat.size,
-                    mtime_ns: stat.mtime_ns,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    /// Counts entries and bytes.
-    pub fn stats(&self) -> std::io::Result<StoreStats> {
-        let actions = self.list("ac")?;
-        let blobs = self.list("cas")?;
-        Ok(StoreStats {
-            actions: actions.len(),
-            action_bytes: actions.iter().map(|a| a.size).sum(),
-            blobs: blobs.len(),
-            blob_bytes: blobs.iter().map(|b| b.size).sum(),
-        })
-    }
-
-    /// Hashes every blob and parses every action entry (which checks its
-    /// small outputs against their digests); removes blobs whose bytes do
-    /// not match their name and entries that do not parse or name a
-    /// missing blob.
-    pub fn verify(&self) -> std::io::Result<VerifyReport> {
-        let mut report = VerifyReport::default();
-        let mut good_blobs = std::collections::HashSet::new();
-        for blob in self.list("cas")? {
-            report.blobs_checked += 1;
-            match self.host.read(&blob.path) {
-                Ok(bytes) if Digest::of(&bytes) == blob.digest => {
-                    good_blobs.insert(blob.digest);
-                }
-                _ => {
-                    self.host.remove_file(&blob.path)?;
-                    report
-                        .removed
-                        .push((blob.path, "content does not match its digest".into()));
-                }
-            }
-        }
-        for action in self.list("ac")? {
-            report.actions_checked += 1;
-            let why = match self.get_action(&action.digest)? {
-                None => Some("unreadable or from another version".to_string()),
-                Some(entry) => entry
-                    .outputs
-                    .iter()
-                    .find(|o| !is_inline(o.size) && !good_blobs.contains(&o.digest))
-                    .map(|o| format!("names a missing blob for {}", o.path)),
-            };
-            if let Some(why) = why {
-                self.host.remove_file(&action.path)?;
-                report.removed.push((action.path, why));
-            }
-        }
-        Ok(report)
-    }
-
-    /// Evicts the least recently written action entries (never those in
-    /// `keep`, the current results) until the store fits `cap_bytes`, then
-    /// removes the blobs no remaining entry names.
-    pub fn gc(
-        &self,
-        cap_bytes: u64,
-        keep: &std::collections::HashSet<Digest>,
-    ) -> std::io::Result<GcReport> {
-        let mut actions = self.list("ac")?;
-        let blobs = self.list("cas")?;
-        let total: u64 =
-            actions.iter().map(|a| a.size).sum::<u64>() + blobs.iter().map(|b| b.size).sum::<u64>();
-        let mut report = GcReport {
-            bytes_left: total,
-            ..GcReport::default()
-        };
-        if total <= cap_bytes {
-            self.record_usage(total);
-            return Ok(report);
-        }
-        // Oldest first; the current results last of all.
-        actions.sort_by_key(|a| (keep.contains(&a.digest), a.mtime_ns));
-        let blob_sizes: std::collections::HashMap<Digest, u64> =
-            blobs.iter().map(|b| (b.digest, b.size)).collect();
-        let mut removed = std::collections::HashSet::new();
-        let mut estimate = total;
-        for action in &actions {
-            if estimate <= cap_bytes || keep.contains(&action.digest) {
-                break;
-            }
-            if let Some(entry) = self.get_action(&action.digest)? {
-                // Blobs are shared between entries; the estimate is an upper
-                // bound of what this removal frees, refined below. (Small
-                // outputs have no blob: they leave with the entry's file.)
-                estimate = estimate.saturating_sub(
-                    entry
-                        .outputs
-                        .iter()
-                        .filter_map(|o| blob_sizes.get(&o.digest))
-                        .sum(),
-                );
-            }
-            estimate = estimate.saturating_sub(action.size);
-            self.host.remove_file(&action.path)?;
-            removed.insert(action.digest);
-            report.actions_removed += 1;
-        }
-        let mut live = std::collections::HashSet::new();
-        for action in actions.iter().filter(|a| !removed.contains(&a.digest)) {
-            if let Some(entry) = self.get_action(&action.digest)? {
-                live.extend(entry.outputs.iter().map(|o| o.digest));
-            }
-        }
-        for blob in blobs {
-            if !live.contains(&blob.digest) {
-                self.host.remove_file(&blob.path)?;
-                report.blobs_removed += 1;
-                report.bytes_freed += blob.size;
-            }
-        }
-        report.bytes_freed += actions
-            .iter()
-            .filter(|a| removed.contains(&a.digest))
-            .map(|a| a.size)
-            .sum::<u64>();
-        report.bytes_left = total - report.bytes_freed;
-        self.record_usage(report.bytes_left);
-        Ok(report)
-    }
-
-    /// The size recorded in `.cloesce/usage`, if any.
-    fn recorded_usage(&self) -> Option<u64> {
-        let bytes = self.host.read(&usage_path()).ok()?;
-        let text = std::str::from_utf8(&bytes).ok()?;
-        text.strip_prefix(USAGE_HEADER)?.trim().parse::<u64>().ok()
-    }
-
-    /// Keeps the store under `cap_bytes` after this handle wrote to it (a
-    /// handle that wrote nothing does nothing). Listing a large store costs
-    /// more than the rest of an incremental run, so it is listed (and
-    /// collected, see [`Store::gc`]) only when the size recorded before the
-    /// first write plus what was written could exceed the cap, or no size
-    /// was on record; otherwise the new size is only recorded. The estimate
-    /// never falls below the real size (files removed by hand only make it
-    /// high). `keep` names the entries never to evict; it is called only to
-    /// collect.
-    pub fn keep_under(
-        &self,
-        cap_bytes: u64,
-        keep: impl FnOnce() -> std::collections::HashSet<Digest>,
-    ) -> std::io::Result<Option<GcReport>> {
-        let Some(usage) = self.usage_before.get() else {
-            return Ok(None);
-        };
-        if let Some(estimate) = usage.map(|bytes| bytes.saturating_add(self.written.get())) {
-            if estimate <= cap_bytes {
-                self.record_usage(estimate);
-                return Ok(None);
-            }
-        }
-        self.gc(cap_bytes, &keep()).map(Some)
-    }
-
-    /// Records the store's size (failures are ignored: the next run lists
-    /// the store instead).
-    fn record_usage(&self, bytes: u64) {
-        let text = format!("{USAGE_HEADER}{bytes}\n");
-        let _ = self
-            .host
-            .write_atomic(&usage_path(), text.as_bytes(), false);
-    }
-}
-
 /// First line of `.cloesce/usage`; the second is the size in bytes.
-const USAGE_HEADER: &str = "cloesce-usage v1\n";
+pub(crate) const USAGE_HEADER: &str = "cloesce-usage v1\n";
 
-fn usage_path() -> WorkspacePath {
+pub(crate) fn usage_path() -> WorkspacePath {
     WorkspacePath::new(&format!("{STORE_DIR}/usage")).expect("constant path")
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::MemoryHost;
-    use std::collections::HashSet;
-
-    #[test]
-    fn sealed_postcard_is_the_header_then_the_sealed_body() {
-        let value = (vec!["a".to_string(), "bc".to_string()], 7u64);
-        for capacity in [0, 3, 1 << 16] {
-            let bytes = sealed_postcard(b"head\n", &value, capacity).unwrap();
-            let mut expected = b"head\n".to_vec();
-            expected.extend(seal(&postcard::to_stdvec(&value).unwrap()));
-            assert_eq!(bytes, expected);
-            assert!(unseal(&bytes[5..]).is_some());
-        }
-    }
-
-    /// Stores one result with one output per size in `sizes` (bytes made
-    /// from `name`); returns its key and entry.
-    fn put_outputs(store: &Store<'_>, name: &str, sizes: &[usize]) -> (Digest, ActionEntry) {
-        let mut entry = ActionEntry {
-            rule: name.into(),
-            outputs: Vec::new(),
-            stdout: String::new(),
-            stderr: String::new(),
-            key_input: None,
-            inline: BTreeMap::new(),
-        };
-        for (i, size) in sizes.iter().enumerate() {
-            let bytes = vec![name.as_bytes()[0] + i as u8; *size];
-            let digest = Digest::of(&bytes);
-            entry.outputs.push(OutputRecord {
-                path: WorkspacePath::new(&format!("{name}{i}.out")).unwrap(),
-                digest,
-                size: *size as u64,
-                executable: false,
-            });
-            store.keep(&mut entry.inline, digest, bytes).unwrap();
-        }
-        let key = Digest::of(name.as_bytes());
-        store.put_action(&key, &entry).unwrap();
-        (key, entry)
-    }
-
-    /// Stores one result with one output of `size` bytes; returns its key.
-    fn put_result(store: &Store<'_>, name: &str, size: usize) -> Digest {
-        put_outputs(store, name, &[size]).0
-    }
-
-    fn files_under(host: &MemoryHost, prefix: &str) -> Vec<String> {
-        host.paths()
-            .into_iter()
-            .filter(|p| p.starts_with(prefix))
-            .collect()
-    }
-
-    #[test]
-    fn small_outputs_live_inside_their_entry_and_large_ones_in_blobs() {
-        let host = MemoryHost::new();
-        let store = Store::new(&host);
-        let large = INLINE_MAX as usize + 1;
-        let (key, entry) = put_outputs(&store, "r", &[0, 100, INLINE_MAX as usize, large]);
-        assert_eq!(files_under(&host, ".cloesce/ac/").len(), 1);
-        assert_eq!(
-            files_under(&host, ".cloesce/cas/"),
-            vec![Store::blob_path(&entry.outputs[3].digest).to_string()],
-            "only the output over INLINE_MAX is a blob"
-        );
-        let read = store.get_action(&key).unwrap().expect("stored");
-        assert_eq!(read, entry, "the small outputs come back with the entry");
-        let wanted: Vec<&OutputRecord> = entry.outputs.iter().collect();
-        let want: Vec<Vec<u8>> = entry
-            .outputs
-            .iter()
-            .enumerate()
-            .map(|(i, o)| vec![b'r' + i as u8; o.size as usize])
-            .collect();
-        // From the entry in hand, and from the store when the entry in hand
-        // was made from a state record (no bytes).
-        assert_eq!(
-            store.outputs(&key, Some(&read), &wanted).unwrap(),
-            Some(want.clone())
-        );
-        assert_eq!(store.outputs(&key, None, &wanted).unwrap(), Some(want));
-        // An output the stored entry does not hold is unusable, not guessed.
-        let other = OutputRecord {
-            digest: Digest::of(b"other"),
-            size: 5,
-            ..entry.outputs[1].clone()
-        };
-        assert_eq!(store.outputs(&key, None, &[&other]).unwrap(), None);
-        // Verify finds the inline outputs in place (no blob needed).
-        let report = store.verify().unwrap();
-        assert_eq!((report.actions_checked, report.blobs_checked), (1, 1));
-        assert!(report.removed.is_empty(), "{:?}", report.removed);
-    }
-
-    #[test]
-    fn an_entry_whose_small_output_is_damaged_or_of_another_version_is_a_miss() {
-        let host = MemoryHost::new();
-        let store = Store::new(&host);
-        let (key, entry) = put_outputs(&store, "r", &[10, 20]);
-        let path = Store::action_path(&key);
-        let good = host.read(&path).unwrap();
-        // A sealed entry whose small output does not match its digest (the
-        // seal alone would not see it: it is recomputed here).
-        let mut body = unseal(good.strip_prefix(ACTION_HEADER).unwrap())
-            .unwrap()
-            .to_vec();
-        let last = body.len() - 1;
-        body[last] ^= 1;
-        let mut resealed = ACTION_HEADER.to_vec();
-        resealed.extend(seal(&body));
-        // One byte too many or too few after the JSON, and the v2 format
-        // (the JSON alone, sealed), which must never be read as v3.
-        let mut long = body.clone();
-        long[last] ^= 1;
-        long.push(0);
-        let mut v2 = b"cloesce-action v2\n".to_vec();
-        v2.extend(seal(&serde_json::to_vec(&entry).unwrap()));
-        for (what, bytes) in [
-            ("damaged small output", resealed),
-            ("trailing byte", {
-                let mut f = ACTION_HEADER.to_vec();
-                f.extend(seal(&long));
-                f
-            }),
-            ("truncated small output", {
-                let mut f = ACTION_HEADER.to_vec();
-                f.extend(seal(&long[..long.len() - 2]));
-                f
-            }),
-            ("v2 entry", v2),
-        ] {
-            host.write_atomic(&path, &bytes, false).unwrap();
-            assert_eq!(store.get_action(&key).unwrap(), None, "{what}");
-            assert!(host.read(&path).is_err(), "{what}: not deleted");
-            assert_eq!(
-                store.outputs(&key, None, &[&entry.outputs[0]]).unwrap(),
-                None
-            );
-        }
-        host.write_atomic(&path, &good, false).unwrap();
-        assert_eq!(store.get_action(&key).unwrap(), Some(entry));
-    }
-
-    #[test]
-    fn the_store_is_listed_only_when_its_recorded_size_may_pass_the_cap() {
-        let host = MemoryHost::new();
-        // A handle that writes nothing leaves everything alone.
-        let idle = Store::new(&host);
-        assert!(idle.keep_under(0, || panic!("listed")).unwrap().is_none());
-        // Nothing on record: the store is listed, and its size recorded.
-        let first = Store::new(&host);
-        let old = put_result(&first, "a", 1000);
-        let total = first.written.get();
-        let listed = first.keep_under(10_000, HashSet::new).unwrap();
-        assert_eq!(listed.map(|r| r.bytes_left), Some(total));
-        assert_eq!(first.recorded_usage(), Some(total));
-        // On record and under the cap: not listed (`keep` is not even asked),
-        // and the size grows by what was written.
-        let second = Store::new(&host);
-        put_result(&second, "b", 500);
-        assert_eq!(second.recorded_usage(), None, "taken at the first write");
-        let added = second.written.get();
-        let kept = second
-            .keep_under(10_000, || panic!("listed without need"))
-            .unwrap();
-        assert!(kept.is_none());
-        assert_eq!(second.recorded_usage(), Some(total + added));
-        // A run that may pass the cap lists and collects: old results go,
-        // the one to keep stays, and the real size is recorded.
-        let third = Store::new(&host);
-        let new = put_result(&third, "c", 1000);
-        let report = third
-            .keep_under(total + 10, || HashSet::from([new]))
-            .unwrap()
-            .expect("listed");
-        assert_eq!(report.actions_removed, 2);
-        assert!(third.get_action(&old).unwrap().is_none());
-        assert!(third.get_action(&new).unwrap().is_some());
-        assert_eq!(third.recorded_usage(), Some(report.bytes_left));
-        // A run that dies after writing leaves no size on record.
-        let killed = Store::new(&host);
-        put_result(&killed, "d", 10);
-        assert_eq!(Store::new(&host).recorded_usage(), None);
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -224,6 +224,29 @@ impl Host for MemoryHost {
         Ok(())
     }
 
+    fn read_range(&self, path: &WorkspacePath, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        self.reads.borrow_mut().push(path.clone());
+        let files = self.files.borrow();
+        let bytes = &files.get(path).ok_or_else(|| not_found(path))?.bytes;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let end = start.saturating_add(len).min(bytes.len());
+        Ok(bytes[start..end].to_vec())
+    }
+
+    /// Appends in place (same inode); a missing file is created like
+    /// [`Host::write_atomic`] creates one.
+    fn append(&self, path: &WorkspacePath, bytes: &[u8]) -> io::Result<()> {
+        if !self.files.borrow().contains_key(path) {
+            return self.write_atomic(path, bytes, false);
+        }
+        let now = self.tick();
+        let mut files = self.files.borrow_mut();
+        let file = files.get_mut(path).expect("checked above");
+        file.bytes.extend_from_slice(bytes);
+        file.mtime_ns = now;
+        Ok(())
+    }
+
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
         if self.files.borrow_mut().remove(path).is_some() {
             self.removed.borrow_mut().push(path.clone());

@@ -178,6 +178,20 @@ impl Host for JsHost {
             .map_err(|e| self.err(e))
     }
 
+    fn read_range(&self, path: &WorkspacePath, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        self.check_inside(path, true)?;
+        self.node
+            .read_range(&self.abs(path), offset as f64, len as f64)
+            .map_err(|e| self.err(e))
+    }
+
+    fn append(&self, path: &WorkspacePath, bytes: &[u8]) -> io::Result<()> {
+        self.check_inside(path, false)?;
+        self.node
+            .append_file(&self.abs(path), bytes)
+            .map_err(|e| self.err(e))
+    }
+
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {
         self.check_inside(path, false)?;
         self.node

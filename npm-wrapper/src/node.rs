@@ -101,6 +101,13 @@ extern "C" {
         executable: bool,
         temp: &str,
     ) -> Result<(), JsValue>;
+    /// Up to `len` bytes of `path` from byte `offset` (`openSync`,
+    /// `readSync` at a position, `closeSync`).
+    #[wasm_bindgen(method, catch, js_name = readRange)]
+    pub fn read_range(this: &Node, path: &str, offset: f64, len: f64) -> Result<Vec<u8>, JsValue>;
+    /// `appendFileSync` (its folder made when missing).
+    #[wasm_bindgen(method, catch, js_name = appendFile)]
+    pub fn append_file(this: &Node, path: &str, bytes: &[u8]) -> Result<(), JsValue>;
     /// `unlinkSync`, ignoring ENOENT.
     #[wasm_bindgen(method, catch, js_name = removeFile)]
     pub fn remove_file(this: &Node, path: &str) -> Result<(), JsValue>;

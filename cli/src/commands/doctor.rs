@@ -12,14 +12,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cloesce_engine::builtin::{BuiltinRegistry, BuiltinRequest};
-use cloesce_engine::fingerprint::Digest;
 use cloesce_engine::graph::Graph;
-use cloesce_engine::host::{FileKind, Host};
+use cloesce_engine::host::Host;
 use cloesce_engine::job::resolve_program;
 use cloesce_engine::lock::Verdict;
 use cloesce_engine::pipeline::{self, Action, LoadOptions, Pipeline, Rule, SourceFile};
 use cloesce_engine::shown::shown;
-use cloesce_engine::store::{decode_action, is_inline, Store, DEFAULT_CAP_BYTES};
+use cloesce_engine::store::{Store, DEFAULT_CAP_BYTES};
 use cloesce_engine::walk;
 use cloesce_engine::WorkspacePath;
 
@@ -646,74 +645,36 @@ fn check_store(host: &dyn Host) -> Vec<Check> {
     }
     let mut checks = Vec::new();
     let store = Store::new(host);
-    let mut good = BTreeSet::new();
-    let mut bad = Vec::new();
-    let mut blobs = 0usize;
-    let mut actions = 0usize;
-    let shards = |kind: &str| -> Vec<(WorkspacePath, String)> {
-        let top = WorkspacePath::new(&format!(".cloesce/{kind}")).expect("constant path");
-        let mut out = Vec::new();
-        for shard in host.list_dir(Some(&top)).unwrap_or_default() {
-            if shard.kind != FileKind::Dir {
-                continue;
-            }
-            let Ok(dir) = top.join(&shard.name) else {
-                continue;
-            };
-            for entry in host.list_dir(Some(&dir)).unwrap_or_default() {
-                if entry.kind == FileKind::File && !entry.name.starts_with('.') {
-                    if let Ok(path) = dir.join(&entry.name) {
-                        out.push((path, entry.name));
-                    }
-                }
-            }
-        }
-        out
-    };
-    for (path, name) in shards("cas") {
-        blobs += 1;
-        match (Digest::from_hex(&name), host.read(&path)) {
-            (Some(digest), Ok(bytes)) if Digest::of(&bytes) == digest => {
-                good.insert(digest);
-            }
-            _ => bad.push(format!("{path}: content does not match its digest")),
-        }
-    }
-    for (path, name) in shards("ac") {
-        actions += 1;
-        if Digest::from_hex(&name).is_none() {
-            bad.push(format!("{path}: not an action entry"));
-            continue;
-        }
-        // Decoded without `Store::get_action`, which deletes what it refuses.
-        match host.read(&path).ok().as_deref().and_then(decode_action) {
-            Some(entry) => {
-                if let Some(o) = entry
-                    .outputs
-                    .iter()
-                    .find(|o| !is_inline(o.size) && !good.contains(&o.digest))
-                {
-                    bad.push(format!("{path}: names a missing blob for {}", o.path));
-                }
-            }
-            None => bad.push(format!("{path}: unreadable or from another version")),
-        }
-    }
-    if bad.is_empty() {
-        checks.push(Check::ok(
+    match store.check() {
+        Ok(report) if report.removed.is_empty() => checks.push(Check::ok(
             "store integrity",
-            format!("{blobs} blob(s) and {actions} action entr(ies) intact"),
-        ));
-    } else {
-        checks.push(
-            Check::problem(
-                Level::Fail,
-                "store integrity",
-                format!("{} damaged file(s) in .cloesce/", bad.len()),
-                "run `cloesce cache verify` to remove them (the rules they cached run again)",
-            )
-            .with_details(bad.join("\n")),
-        );
+            format!(
+                "{} blob(s) and {} action entr(ies) intact",
+                report.blobs_checked, report.actions_checked
+            ),
+        )),
+        Ok(report) => {
+            let bad: Vec<String> = report
+                .removed
+                .iter()
+                .map(|(path, why)| format!("{path}: {why}"))
+                .collect();
+            checks.push(
+                Check::problem(
+                    Level::Fail,
+                    "store integrity",
+                    format!("{} damaged item(s) in .cloesce/", bad.len()),
+                    "run `cloesce cache verify` to remove them (the rules they cached run again)",
+                )
+                .with_details(bad.join("\n")),
+            );
+        }
+        Err(e) => checks.push(Check::problem(
+            Level::Fail,
+            "store integrity",
+            format!("cannot read .cloesce/: {e}"),
+            "check the folder permissions",
+        )),
     }
     match store.stats() {
         Ok(stats) if stats.total_bytes() > DEFAULT_CAP_BYTES => checks.push(Check::problem(

@@ -113,6 +113,27 @@ pub fn write_in(
     result
 }
 
+/// Appends `bytes` to the file `name` in the folder `dir` in one `write`
+/// (`O_APPEND`), creating it when missing.
+pub fn append_in(dir: &OwnedFd, name: &str, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let name = CString::new(name).map_err(io::Error::other)?;
+    // SAFETY: valid fd and NUL-terminated name; the result is checked.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o666 as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor that nothing else owns.
+    std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }).write_all(bytes)
+}
+
 /// Puts the finished temporary file `temp` (in `stage`) at `name` (in
 /// `dir`) in one step, so a reader finds the old file or the new one, never
 /// none. A file or symlink already there is swapped with it

@@ -283,6 +283,31 @@ pub(super) fn stat_of(meta: &fs::Metadata) -> FileStat {
     }
 }
 
+/// Up to `len` bytes of `file` from `offset` (fewer at its end).
+fn read_at(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileExt;
+    #[cfg(windows)]
+    use std::os::windows::fs::FileExt;
+    let mut bytes = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        let at = offset + filled as u64;
+        #[cfg(unix)]
+        let read = file.read_at(&mut bytes[filled..], at);
+        #[cfg(windows)]
+        let read = file.seek_read(&mut bytes[filled..], at);
+        match read {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
+}
+
 impl Host for NativeHost {
     fn read(&self, path: &WorkspacePath) -> io::Result<Vec<u8>> {
         #[cfg(target_os = "linux")]
@@ -369,6 +394,45 @@ impl Host for NativeHost {
         let parent = abs.parent().unwrap_or(&self.root).to_path_buf();
         fs::create_dir_all(&parent)?;
         write_then_rename(&parent.join(beside), &abs, bytes, executable)
+    }
+
+    fn read_range(&self, path: &WorkspacePath, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        #[cfg(target_os = "linux")]
+        match self.open_beneath(path.as_str(), libc::O_RDONLY) {
+            super::beneath::Beneath::Opened(fd) => return read_at(&File::from(fd), offset, len),
+            super::beneath::Beneath::NotFound => {
+                return Err(io::Error::from_raw_os_error(libc::ENOENT))
+            }
+            super::beneath::Beneath::Unsure => {}
+        }
+        let abs = self.abs(path);
+        self.check_inside(path, true)?;
+        read_at(&File::open(abs)?, offset, len)
+    }
+
+    /// `O_APPEND`: one `write` at the end, in the file's own inode (no
+    /// temporary file, so a run's many appends create one file).
+    fn append(&self, path: &WorkspacePath, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        if let super::beneath::Beneath::Opened(dir) = self.open_parent_beneath(path) {
+            return super::beneath::append_in(&dir, path.file_name(), bytes);
+        }
+        let abs = self.abs(path);
+        self.check_inside(path, false)?;
+        let open = || {
+            fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(&abs)
+        };
+        let mut file = match open() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(abs.parent().unwrap_or(&self.root))?;
+                open()?
+            }
+            other => other?,
+        };
+        file.write_all(bytes)
     }
 
     fn remove_file(&self, path: &WorkspacePath) -> io::Result<()> {

@@ -331,6 +331,32 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
         throw err;
       }
     },
+    readRange(file, offset, len) {
+      const fd = fs.openSync(file, 'r');
+      try {
+        const out = Buffer.alloc(len);
+        let filled = 0;
+        while (filled < len) {
+          const n = fs.readSync(fd, out, filled, len - filled, offset + filled);
+          if (n === 0) break;
+          filled += n;
+        }
+        return out.subarray(0, filled);
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+    appendFile(file, bytes) {
+      // One write with the 'a' flag (O_APPEND): a store pack grows in
+      // place, so a run's many entries create one file.
+      try {
+        fs.appendFileSync(file, bytes);
+      } catch (err) {
+        if (err.code !== 'ENOENT') throw err;
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.appendFileSync(file, bytes);
+      }
+    },
     removeFile(file) {
       // A missing file (every output before a cold build's rule runs) is
       // answered without a thrown error: its stack trace, through the
