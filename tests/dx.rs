@@ -152,23 +152,23 @@ fn doctor_reports_a_broken_wrangler_config() {
 fn doctor_finds_a_damaged_store_without_repairing_it() {
     let p = healthy_kennel();
     p.cloesce(&["run"]).expect_code(0);
-    // An action entry (which also holds its rule's small outputs).
-    let ac = p.path().join(".cloesce/ac");
-    let shard = std::fs::read_dir(&ac).unwrap().next().unwrap().unwrap();
-    let entry = std::fs::read_dir(shard.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap();
-    std::fs::write(entry.path(), "damaged").unwrap();
+    // The run's pack of action entries (which also hold their rules'
+    // small outputs): one entry's last byte flipped.
+    let packs = crate::common::pack_files(p.path());
+    assert_eq!(packs.len(), 1, "one pack for the run");
+    let pack = &packs[0];
+    let mut bytes = std::fs::read(pack).unwrap();
+    let slot = cloesce_engine::pack::scan(&bytes).unwrap().records[0];
+    bytes[(slot.offset + slot.len as u64 - 1) as usize] ^= 1;
+    std::fs::write(pack, &bytes).unwrap();
     let run = p.cloesce(&["doctor"]);
     run.expect_code(1);
     assert!(check_line(&run.stdout, "store integrity").starts_with("FAIL"));
     assert!(run.stdout.contains("cloesce cache verify"));
-    assert!(entry.path().exists(), "doctor must not delete");
+    assert!(pack.exists(), "doctor must not delete");
     assert_eq!(
-        std::fs::read(entry.path()).unwrap(),
-        b"damaged",
+        std::fs::read(pack).unwrap(),
+        bytes,
         "doctor must not repair"
     );
     // A lock file naming a live process is a warning (a run is going on)...

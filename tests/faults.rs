@@ -278,7 +278,7 @@ fn killing_one_rules_process_fails_that_rule_records_nothing_and_it_reruns() {
     assert!(!p.exists("hang.out"));
     assert_eq!(p.take_runs_sorted(), vec!["hang", "other"]);
     // Only `other` was recorded.
-    let entries = files_of(&p.path().join(".cloesce/ac")).len();
+    let entries = crate::common::recorded_keys(p.path()).len();
     assert_eq!(entries, 1, "the killed rule left an action entry");
 
     // Next run: `hang` runs again (quickly this time), `other` is fresh.
@@ -333,7 +333,7 @@ fn ctrl_c_stops_the_rules_exits_130_records_nothing_and_releases_the_lock() {
     assert!(!alive(pid), "the rule's process survived Ctrl-C");
     assert!(!alive(grandchild), "the rule's child survived Ctrl-C");
     assert!(
-        !p.exists(".cloesce/ac") || files_of(&p.path().join(".cloesce/ac")).is_empty(),
+        crate::common::recorded_keys(p.path()).is_empty(),
         "an interrupted rule was recorded"
     );
     p.take_runs();
@@ -497,6 +497,33 @@ fn damage(path: &std::path::Path, how: &str, rng: &mut Rng) {
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Damages every entry inside a store pack `how` (each within its own
+/// bytes; a cut is made inside the first entry, so none is whole).
+fn damage_each_entry(path: &std::path::Path, how: &str, rng: &mut Rng) {
+    use cloesce_engine::pack;
+    let mut bytes = std::fs::read(path).unwrap();
+    let records = pack::scan(&bytes).unwrap().records;
+    assert!(records.len() >= 2, "an entry per rule");
+    for slot in records.iter().rev() {
+        let range = slot.offset as usize..(slot.offset + slot.len as u64) as usize;
+        match how {
+            "empty" => bytes[range].fill(0),
+            "truncate-half" => bytes.truncate(range.start + range.len() / 2),
+            "truncate-1" => bytes.truncate(range.end - 1),
+            "flip-byte" | "flip-byte-2" => {
+                let at = range.start + rng.below(range.len() as u64) as usize;
+                bytes[at] ^= 1 << rng.below(8);
+            }
+            "garbage" => bytes[range].iter_mut().for_each(|b| *b = rng.next() as u8),
+            "append" => bytes
+                .splice(range.end..range.end, *b"\x00junk")
+                .for_each(drop),
+            _ => {}
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
 fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -518,7 +545,17 @@ fn every_kind_of_store_file_damaged_every_way_is_detected_and_rebuilt() {
     let template = chain();
     template.cloesce(&["run"]).expect_code(0);
     let want = files_of(template.path());
-    let kinds = ["state", "pipeline", "ac", "cas", "lock", "all"];
+    // `ac` damages the pack file as a whole; `ac-entries` each entry
+    // inside it (the pack holds the run's entries, one per rule).
+    let kinds = [
+        "state",
+        "pipeline",
+        "ac",
+        "ac-entries",
+        "cas",
+        "lock",
+        "all",
+    ];
     let mut tried = 0;
     let mut rng = Rng::new(7);
     for kind in kinds {
@@ -530,10 +567,21 @@ fn every_kind_of_store_file_damaged_every_way_is_detected_and_rebuilt() {
                 let store = copy.path().join(".cloesce");
                 let targets = match kind {
                     "ac" | "cas" => files_under(&store.join(kind)),
+                    "ac-entries" => {
+                        let packs = files_under(&store.join("ac"));
+                        assert_eq!(packs.len(), 1, "one pack for the run");
+                        for pack in &packs {
+                            damage_each_entry(pack, how, &mut rng);
+                        }
+                        Vec::new()
+                    }
                     "all" => files_under(&store),
                     _ => vec![store.join(kind)],
                 };
-                assert!(!targets.is_empty(), "{kind}: nothing to damage");
+                assert!(
+                    !targets.is_empty() || kind == "ac-entries",
+                    "{kind}: nothing to damage"
+                );
                 for t in &targets {
                     damage(t, how, &mut rng);
                 }
@@ -837,8 +885,7 @@ fn an_input_edited_while_its_rule_runs_is_not_cached_and_a_revert_runs_again() {
     );
     assert_eq!(p.read("out.txt"), "CCCC3\n");
     assert!(
-        !p.path().join(".cloesce/ac").exists()
-            || files_of(&p.path().join(".cloesce/ac")).len() == 1,
+        crate::common::recorded_keys(p.path()).len() == 1,
         "only key(AAAA1) may be recorded"
     );
     p.take_runs();

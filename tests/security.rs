@@ -324,13 +324,7 @@ fn the_same_project_at_two_paths_with_other_home_and_tmpdir_has_the_same_keys() 
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let mut names: Vec<String> = std::fs::read_dir(dir.join(".cloesce/ac"))
-            .unwrap()
-            .flat_map(|shard| std::fs::read_dir(shard.unwrap().path()).unwrap())
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        crate::common::recorded_keys(dir)
     };
     let first = run(a.path(), "one");
     let second = run(&nested, "two");

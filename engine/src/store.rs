@@ -407,7 +407,11 @@ impl<'h> Store<'h> {
 
     /// The entry in `slot` of the pack at `path`, when whole and sealed
     /// (a pack removed meanwhile by a merge is a miss).
-    fn read_entry(&self, path: &WorkspacePath, slot: &Slot) -> std::io::Result<Option<ActionEntry>> {
+    fn read_entry(
+        &self,
+        path: &WorkspacePath,
+        slot: &Slot,
+    ) -> std::io::Result<Option<ActionEntry>> {
         let bytes = match self.host.read_range(path, slot.offset, slot.len as usize) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -510,7 +514,12 @@ impl<'h> Store<'h> {
         let mut out: Vec<(u64, WorkspacePath)> = entries
             .iter()
             .filter(|e| e.kind == FileKind::File)
-            .filter_map(|e| Some((pack::pack_seq(&e.name)?, Self::pack_path(pack::pack_seq(&e.name)?))))
+            .filter_map(|e| {
+                Some((
+                    pack::pack_seq(&e.name)?,
+                    Self::pack_path(pack::pack_seq(&e.name)?),
+                ))
+            })
             .collect();
         out.sort_by_key(|(seq, _)| *seq);
         Ok(out)

@@ -116,7 +116,10 @@ fn a_run_of_many_results_creates_one_store_file_read_through_its_index() {
     let keys: Vec<Digest> = (0..200)
         .map(|i| {
             let name = format!("r{i}");
-            assert_eq!(store.get_action(&Digest::of(name.as_bytes())).unwrap(), None);
+            assert_eq!(
+                store.get_action(&Digest::of(name.as_bytes())).unwrap(),
+                None
+            );
             put_result(&store, &name, 10 + i)
         })
         .collect();
@@ -251,7 +254,10 @@ fn a_damaged_or_resealed_entry_is_a_miss_and_falls_back_to_an_older_record() {
     bytes[slot.offset as usize + pack::RECORD_HEAD + 10] ^= 1;
     host.write_atomic(&Store::pack_path(2), &bytes, false)
         .unwrap();
-    assert_eq!(Store::new(&host).get_action(&key).unwrap(), Some(old.clone()));
+    assert_eq!(
+        Store::new(&host).get_action(&key).unwrap(),
+        Some(old.clone())
+    );
     // A record whose seal is right but whose small output does not match
     // its digest (resealed after damage), or of another entry format: a miss.
     let good = encode_body(&old).unwrap();

@@ -228,7 +228,9 @@ impl Host for MemoryHost {
         self.reads.borrow_mut().push(path.clone());
         let files = self.files.borrow();
         let bytes = &files.get(path).ok_or_else(|| not_found(path))?.bytes;
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
         let end = start.saturating_add(len).min(bytes.len());
         Ok(bytes[start..end].to_vec())
     }

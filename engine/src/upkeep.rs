@@ -14,8 +14,8 @@ use crate::host::FileKind;
 use crate::pack;
 use crate::path::WorkspacePath;
 use crate::store::{
-    decode_body, is_inline, usage_path, GcReport, Pack, Store, StoreStats, VerifyReport,
-    STORE_DIR, USAGE_HEADER,
+    decode_body, is_inline, usage_path, GcReport, Pack, Store, StoreStats, VerifyReport, STORE_DIR,
+    USAGE_HEADER,
 };
 
 /// One blob, as listed.

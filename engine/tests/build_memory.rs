@@ -471,15 +471,17 @@ fn a_small_output_damaged_inside_its_action_entry_is_not_restored() {
         store_files(&host, "cas").is_empty(),
         "small outputs live inside their action entries"
     );
-    let entries = store_files(&host, "ac");
-    assert_eq!(entries.len(), 2, "one store file per rule");
+    let packs = store_files(&host, "ac");
+    assert_eq!(packs.len(), 1, "one store file for the run");
+    let path = WorkspacePath::new(&packs[0]).unwrap();
+    let mut bytes = host.read(&path).unwrap();
+    let scan = cloesce_engine::pack::scan(&bytes).unwrap();
+    assert_eq!(scan.records.len(), 2, "an entry per rule, in the pack");
     // The last byte of an entry is the last byte of its last small output.
-    for path in entries {
-        let path = WorkspacePath::new(&path).unwrap();
-        let mut bytes = host.read(&path).unwrap();
-        *bytes.last_mut().unwrap() ^= 1;
-        host.write_atomic(&path, &bytes, false).unwrap();
+    for slot in &scan.records {
+        bytes[(slot.offset + slot.len as u64 - 1) as usize] ^= 1;
     }
+    host.write_atomic(&path, &bytes, false).unwrap();
     host.remove_file(&WorkspacePath::new("a.out").unwrap())
         .unwrap();
     host.put("b.out", "tampered");

@@ -456,3 +456,37 @@ pub fn store_text(project: &Path) -> String {
     walk(&project.join(".cloesce"), &mut out);
     out
 }
+
+/// The action keys (hex) of the whole, sealed entries in the store packs
+/// of the project at `dir` (`.cloesce/ac/*.pack`), sorted, once each.
+pub fn recorded_keys(dir: &Path) -> Vec<String> {
+    use cloesce_engine::pack;
+    let mut keys = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir.join(".cloesce/ac"))
+        .into_iter()
+        .flatten()
+    {
+        let path = entry.unwrap().path();
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        for slot in pack::scan(&bytes).map(|s| s.records).unwrap_or_default() {
+            let record = pack::record_bytes(&bytes, &slot).unwrap();
+            if pack::open_record(record, &slot.key).is_some() {
+                keys.insert(slot.key.to_hex());
+            }
+        }
+    }
+    keys.into_iter().collect()
+}
+
+/// The paths of the store packs of the project at `dir`, sorted.
+pub fn pack_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir.join(".cloesce/ac"))
+        .into_iter()
+        .flatten()
+        .map(|e| e.unwrap().path())
+        .collect();
+    out.sort();
+    out
+}

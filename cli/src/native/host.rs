@@ -419,12 +419,7 @@ impl Host for NativeHost {
         }
         let abs = self.abs(path);
         self.check_inside(path, false)?;
-        let open = || {
-            fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(&abs)
-        };
+        let open = || fs::OpenOptions::new().append(true).create(true).open(&abs);
         let mut file = match open() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(abs.parent().unwrap_or(&self.root))?;
