@@ -459,3 +459,112 @@ fn the_store_is_listed_only_when_its_recorded_size_may_pass_the_cap() {
     put_result(&killed, "d", 10);
     assert_eq!(Store::new(&host).recorded_usage(), None);
 }
+
+/// A [`MemoryHost`] whose `append` number `fail_at` (from 0) writes half
+/// its bytes and fails, as a full disk or a kill in the middle would.
+struct TornAppend {
+    inner: MemoryHost,
+    appends: std::cell::Cell<usize>,
+    fail_at: usize,
+}
+
+impl Host for TornAppend {
+    fn read(&self, path: &WorkspacePath) -> std::io::Result<Vec<u8>> {
+        self.inner.read(path)
+    }
+    fn stat(&self, path: &WorkspacePath) -> std::io::Result<Option<crate::host::FileStat>> {
+        self.inner.stat(path)
+    }
+    fn write_atomic(&self, path: &WorkspacePath, bytes: &[u8], x: bool) -> std::io::Result<()> {
+        self.inner.write_atomic(path, bytes, x)
+    }
+    fn read_range(&self, path: &WorkspacePath, at: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.inner.read_range(path, at, len)
+    }
+    fn append(&self, path: &WorkspacePath, bytes: &[u8]) -> std::io::Result<()> {
+        let n = self.appends.get();
+        self.appends.set(n + 1);
+        if n == self.fail_at {
+            self.inner.append(path, &bytes[..bytes.len() / 2])?;
+            return Err(std::io::Error::other("no space left"));
+        }
+        self.inner.append(path, bytes)
+    }
+    fn remove_file(&self, path: &WorkspacePath) -> std::io::Result<()> {
+        self.inner.remove_file(path)
+    }
+    fn remove_dir_all(&self, path: &WorkspacePath) -> std::io::Result<()> {
+        self.inner.remove_dir_all(path)
+    }
+    fn list_dir(&self, dir: Option<&WorkspacePath>) -> std::io::Result<Vec<crate::host::DirEntry>> {
+        self.inner.list_dir(dir)
+    }
+    fn env_var(&self, name: &str) -> Option<String> {
+        self.inner.env_var(name)
+    }
+    fn now_ns(&self) -> u64 {
+        self.inner.now_ns()
+    }
+    fn tool_version(&self, argv: &[String]) -> Result<String, String> {
+        self.inner.tool_version(argv)
+    }
+    fn create_lock_file(&self, path: &WorkspacePath, bytes: &[u8]) -> std::io::Result<bool> {
+        self.inner.create_lock_file(path, bytes)
+    }
+    fn remove_lock_file(&self, path: &WorkspacePath) -> std::io::Result<()> {
+        self.inner.remove_lock_file(path)
+    }
+    fn probe_process(&self, pid: u32) -> crate::host::ProcessProbe {
+        self.inner.probe_process(pid)
+    }
+    fn process_identity(&self) -> (u32, String) {
+        self.inner.process_identity()
+    }
+}
+
+#[test]
+fn a_failed_append_records_nothing_and_later_records_go_to_a_new_pack() {
+    let host = TornAppend {
+        inner: MemoryHost::new(),
+        appends: std::cell::Cell::new(0),
+        fail_at: 2,
+    };
+    let store = Store::new(&host);
+    let a = put_result(&store, "a", 10);
+    let b = put_result(&store, "b", 20);
+    let entry = entry_of(&store, "c", &[30]);
+    let c = Digest::of(b"c");
+    assert!(
+        store.put_action(&c, &entry).is_err(),
+        "the failure is reported"
+    );
+    assert_eq!(
+        store.get_action(&c).unwrap(),
+        None,
+        "half a record is a miss"
+    );
+    let d = put_result(&store, "d", 40);
+    assert!(
+        host.read(&Store::pack_path(2)).is_ok(),
+        "a new pack after the torn one"
+    );
+    for key in [a, b, d] {
+        assert!(store.get_action(&key).unwrap().is_some());
+    }
+    // Its finish merges the pack with the torn tail (read, having no
+    // index, by the lookup of c) with its new one.
+    store.finish().unwrap();
+    assert_eq!(
+        files_under(&host.inner, ".cloesce/ac/"),
+        vec![Store::pack_path(2).to_string()]
+    );
+    // Another run finds a, b and d, never c.
+    let next = Store::new(&host);
+    for key in [a, b, d] {
+        assert!(next.get_action(&key).unwrap().is_some());
+    }
+    assert_eq!(next.get_action(&c).unwrap(), None);
+    let report = next.verify().unwrap();
+    assert!(report.removed.is_empty(), "{:?}", report.removed);
+    assert_eq!(report.actions_checked, 3);
+}
