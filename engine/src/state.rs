@@ -243,15 +243,15 @@ impl State {
         // 10,000 rules. About the size it had when read, so the buffer does
         // not grow.
         let capacity = self.read_as.map_or(0, |s| s.size as usize) + 4096;
-        let start = STATE_HEADER.len() + 32;
+        let start = STATE_HEADER.len() + crate::store::SEAL_BYTES;
         let mut bytes = Vec::with_capacity(start + capacity);
         bytes.extend_from_slice(STATE_HEADER);
         bytes.resize(start, 0);
         self.files.write(&mut bytes)?;
         self.rules.write(&mut bytes)?;
         // Sealed as `store::seal` does (`load` unseals it).
-        let digest = Digest::of(&bytes[start..]);
-        bytes[STATE_HEADER.len()..start].copy_from_slice(&digest.0);
+        let seal = crate::store::seal_of(&bytes[start..]);
+        bytes[STATE_HEADER.len()..start].copy_from_slice(&seal);
         host.write_atomic(&Self::path(), &bytes, false)?;
         self.dirty = false;
         Ok(())
@@ -535,7 +535,7 @@ impl State {
 /// The two tables of a state file's bytes; `None` when they are not a
 /// state of this version, or not whole (see the module doc: start over).
 fn read_tables(bytes: Vec<u8>) -> Option<(LazyTable<StatEntry>, LazyTable<RuleRecord>)> {
-    let start = STATE_HEADER.len() + 32;
+    let start = STATE_HEADER.len() + crate::store::SEAL_BYTES;
     if !bytes.starts_with(STATE_HEADER) {
         return None;
     }

@@ -84,10 +84,24 @@ pub fn is_inline(size: u64) -> bool {
     size <= INLINE_MAX
 }
 
-/// `body` prefixed with its blake3 digest, so that damage that still parses
-/// (a flipped byte inside a path or a string) is detected too.
+/// How many bytes a [`seal`] puts before the body.
+pub const SEAL_BYTES: usize = 16;
+
+/// The seal of `body`: its 128-bit xxh3 checksum. Seals guard the
+/// accelerator files (state, witness, pipeline cache) against damage that
+/// still parses (a flipped byte inside a path or a string, a torn copy),
+/// not against someone who can write `.cloesce/` anyway, so a checksum
+/// serves: an incremental run reads and writes ~1 MB of sealed files, and
+/// blake3 over them was a sixth of its instructions. Cache keys and output
+/// digests stay blake3 ([`Digest`]).
+pub fn seal_of(body: &[u8]) -> [u8; SEAL_BYTES] {
+    xxhash_rust::xxh3::xxh3_128(body).to_le_bytes()
+}
+
+/// `body` prefixed with its [`seal_of`].
 pub fn seal(body: &[u8]) -> Vec<u8> {
-    let mut out = Digest::of(body).0.to_vec();
+    let mut out = Vec::with_capacity(SEAL_BYTES + body.len());
+    out.extend_from_slice(&seal_of(body));
     out.extend_from_slice(body);
     out
 }
@@ -100,23 +114,23 @@ pub fn sealed_postcard<T: Serialize + ?Sized>(
     value: &T,
     capacity: usize,
 ) -> std::io::Result<Vec<u8>> {
-    let start = header.len() + 32;
+    let start = header.len() + SEAL_BYTES;
     let mut bytes = Vec::with_capacity(start + capacity);
     bytes.extend_from_slice(header);
     bytes.resize(start, 0);
     let mut bytes = postcard::to_extend(value, bytes).map_err(std::io::Error::other)?;
-    let digest = Digest::of(&bytes[start..]);
-    bytes[header.len()..start].copy_from_slice(&digest.0);
+    let seal = seal_of(&bytes[start..]);
+    bytes[header.len()..start].copy_from_slice(&seal);
     Ok(bytes)
 }
 
-/// The body of a [`seal`]ed file, or `None` when it does not match its digest.
+/// The body of a [`seal`]ed file, or `None` when it does not match its seal.
 pub fn unseal(sealed: &[u8]) -> Option<&[u8]> {
-    if sealed.len() < 32 {
+    if sealed.len() < SEAL_BYTES {
         return None;
     }
-    let (digest, body) = sealed.split_at(32);
-    (Digest::of(body).0[..] == digest[..]).then_some(body)
+    let (seal, body) = sealed.split_at(SEAL_BYTES);
+    (seal_of(body)[..] == seal[..]).then_some(body)
 }
 
 /// One output of a rule, as recorded in the action cache.

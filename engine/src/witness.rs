@@ -51,7 +51,7 @@ use crate::path::WorkspacePath;
 use crate::state::{is_racy, Stamp, State, STATE_HEADER};
 use crate::store::STORE_DIR;
 
-const HEADER: &[u8] = b"cloesce-witness v1\n";
+const HEADER: &[u8] = b"cloesce-witness v2\n";
 
 /// The witness's own header, then the state format it was written with:
 /// a state another version of cloesce cannot read makes it void.

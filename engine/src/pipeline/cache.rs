@@ -17,7 +17,7 @@ use crate::host::Host;
 use crate::path::WorkspacePath;
 use crate::store::STORE_DIR;
 
-const HEADER: &[u8] = b"cloesce-pipeline v3\n";
+const HEADER: &[u8] = b"cloesce-pipeline v4\n";
 
 /// What is stored; source texts are not (they are in hand when loading).
 #[derive(Serialize, Deserialize)]
