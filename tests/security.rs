@@ -145,6 +145,35 @@ fn no_write_or_delete_through_a_symlinked_output_folder() {
 
 #[cfg(unix)]
 #[test]
+fn a_symlink_among_the_store_packs_is_never_written_through() {
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("pack");
+    std::fs::write(&target, "precious\n").unwrap();
+    let p = Project::new(&format!(
+        "cloesce version=1\n{}",
+        step_rule("a", &["src.txt"], &["gen/a.out"], "")
+    ));
+    p.write("src.txt", "x\n");
+    p.cloesce(&["run"]).expect_code(0);
+    // A link to a file outside sits where the next run's pack would go
+    // (number 2). The run reads nothing through it (the link leads outside)
+    // and writes nothing through it: its entries go to another pack, and
+    // hosts open a pack to append with O_NOFOLLOW besides.
+    let ac = p.path().join(".cloesce/ac");
+    let first: Vec<_> = std::fs::read_dir(&ac)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(first, ["0000000000000001.pack"], "{first:?}");
+    symlink(&target, &ac.join("0000000000000002.pack"));
+    p.write("src.txt", "y\n");
+    p.cloesce(&["run"]);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+}
+
+#[cfg(unix)]
+#[test]
 fn a_symlinked_output_file_is_replaced_not_written_through() {
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("target.txt"), "precious\n").unwrap();

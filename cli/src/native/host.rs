@@ -419,7 +419,15 @@ impl Host for NativeHost {
         }
         let abs = self.abs(path);
         self.check_inside(path, false)?;
-        let open = || fs::OpenOptions::new().append(true).create(true).open(&abs);
+        // A symlink in the file's place is refused, never followed (only
+        // the folder above was checked, as for every write).
+        let open = || {
+            let mut options = fs::OpenOptions::new();
+            options.append(true).create(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW);
+            options.open(&abs)
+        };
         let mut file = match open() {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 fs::create_dir_all(abs.parent().unwrap_or(&self.root))?;

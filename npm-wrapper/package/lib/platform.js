@@ -347,14 +347,25 @@ function createPlatform({ children = new Children(), ownedLocks = new Map() } = 
       }
     },
     appendFile(file, bytes) {
-      // One write with the 'a' flag (O_APPEND): a store pack grows in
-      // place, so a run's many entries create one file.
+      // O_APPEND: a store pack grows in place, so a run's many entries
+      // create one file. O_NOFOLLOW (where the OS has it): a symlink put in
+      // the pack's place is refused, never followed out of the project
+      // (the engine checked only the folder above, as for every write).
+      const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW = 0 } = fs.constants;
+      const flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW;
+      let fd;
       try {
-        fs.appendFileSync(file, bytes);
+        fd = fs.openSync(file, flags, 0o666);
       } catch (err) {
         if (err.code !== 'ENOENT') throw err;
         fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.appendFileSync(file, bytes);
+        fd = fs.openSync(file, flags, 0o666);
+      }
+      try {
+        let written = 0;
+        while (written < bytes.length) written += fs.writeSync(fd, bytes, written, bytes.length - written);
+      } finally {
+        fs.closeSync(fd);
       }
     },
     removeFile(file) {
