@@ -73,7 +73,9 @@ pub fn pack_seq(name: &str) -> Option<u64> {
         .flatten()
 }
 
-fn seal_of(key: &Digest, body: &[u8]) -> [u8; 32] {
+/// A record's seal: blake3 over its key and body (a cache record, so
+/// blake3 like every key; the accelerator files use `store::seal_of`).
+fn record_seal(key: &Digest, body: &[u8]) -> [u8; 32] {
     let mut hasher = blake3::Hasher::new();
     hasher.update(&key.0);
     hasher.update(body);
@@ -86,7 +88,7 @@ pub fn encode_record(key: &Digest, body: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(RECORD_HEAD + body.len());
     out.extend_from_slice(RECORD_MAGIC);
     out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(&seal_of(key, body));
+    out.extend_from_slice(&record_seal(key, body));
     out.extend_from_slice(&key.0);
     out.extend_from_slice(body);
     Ok(out)
@@ -114,7 +116,7 @@ pub fn open_record<'b>(bytes: &'b [u8], key: &Digest) -> Option<&'b [u8]> {
         return None;
     }
     let body = &bytes[RECORD_HEAD..];
-    (seal_of(key, body)[..] == bytes[8..40]).then_some(body)
+    (record_seal(key, body)[..] == bytes[8..40]).then_some(body)
 }
 
 /// What a walk of a whole pack found.
